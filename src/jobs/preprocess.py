@@ -1,0 +1,259 @@
+"""Preprocess the raw iris CSV into linear-learner's text/csv train and test sets.
+
+Runs as a SageMaker Processing script (default paths under /opt/ml/processing) and
+locally with the paths remapped through ``--input-dir`` and ``--output-dir``.
+
+Outputs (label first, no header, no index):
+    <output-dir>/train/train.csv, <output-dir>/test/test.csv, <output-dir>/meta/preprocess.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+LABEL = "species"
+COLUMNS = FEATURES + [LABEL]
+IRIS_CLASSES = ["Iris-setosa", "Iris-versicolor", "Iris-virginica"]
+OUTPUTS = {"train": "train/train.csv", "test": "test/test.csv", "meta": "meta/preprocess.json"}
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+class PreprocessError(Exception):
+    """An expected problem with the input or arguments, reported without a traceback."""
+
+
+def _parse_feature(value: str) -> float | None:
+    """Return the field as a float, NaN when empty, None when it is not a plain number."""
+    text = value.strip()
+    if not text:
+        return math.nan
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+def read_raw(path: str | Path) -> pd.DataFrame:
+    """Read and validate the raw iris CSV (no header, five columns).
+
+    Blank lines are skipped; an empty feature field becomes NaN. Errors name the file,
+    the 1-based line number in the file and the field.
+
+    Args:
+        path: The raw CSV file.
+
+    Returns:
+        A frame with float feature columns and a string ``species`` column.
+
+    Raises:
+        PreprocessError: The file is missing, empty, not UTF-8 or has a malformed row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PreprocessError(f"input file not found: {path}")
+    rows: list[list] = []
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r")
+        except UnicodeDecodeError as exc:
+            index = raw[: exc.start].count(b",")
+            field = COLUMNS[index] if index < len(COLUMNS) else f"#{index + 1}"
+            raise PreprocessError(
+                f"{path.name}: row {number}, field '{field}': bytes that are not UTF-8 "
+                f"({raw[exc.start:exc.end]!r} at byte {exc.start} of the row)"
+            ) from None
+        if not line.strip():
+            continue
+        where = f"{path.name}: row {number}"
+        try:
+            fields = next(csv.reader([line]))
+        except csv.Error as exc:
+            raise PreprocessError(f"{where}, field '{COLUMNS[0]}': bad CSV: {exc}") from None
+        if len(fields) != len(COLUMNS):
+            missing = ", ".join(repr(c) for c in COLUMNS[len(fields):])
+            detail = f"missing {missing}" if missing else f"extra field(s) after '{LABEL}'"
+            raise PreprocessError(
+                f"{where}: expected {len(COLUMNS)} fields ({', '.join(COLUMNS)}), "
+                f"found {len(fields)} ({detail})"
+            )
+        values = [_parse_feature(v) for v in fields[: len(FEATURES)]]
+        if not rows and all(v is None for v in values):
+            raise PreprocessError(
+                f"{where}, field '{FEATURES[0]}': the first row looks like a header "
+                f"({fields[0].strip()!r} is not a number); the input must have no header row"
+            )
+        for name, text, value in zip(FEATURES, fields, values):
+            if value is None:
+                raise PreprocessError(f"{where}, field '{name}': {text.strip()!r} is not a number")
+        label = fields[-1].strip()
+        if not label:
+            raise PreprocessError(f"{where}, field '{LABEL}': the label is empty")
+        if label not in IRIS_CLASSES:
+            raise PreprocessError(
+                f"{where}, field '{LABEL}': unknown class {label!r} "
+                f"(expected one of {', '.join(IRIS_CLASSES)})"
+            )
+        rows.append([*values, label])
+    if not rows:
+        raise PreprocessError(f"{path.name}: the file is empty (no data rows): {path}")
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame.astype({name: "float64" for name in FEATURES})
+
+
+def preprocess(
+    df: pd.DataFrame, test_size: float = 0.2, random_state: int = 42
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Encode labels, split stratified, fill NaNs with train means and standardise.
+
+    Args:
+        df: Frame as returned by :func:`read_raw`.
+        test_size: Fraction of rows for the test set.
+        random_state: Seed for the split.
+
+    Returns:
+        ``(train_df, test_df, meta)``: frames with ``label`` first then the scaled
+        features, and a dict of the fitted parameters (without ``source``).
+
+    Raises:
+        PreprocessError: The rows cannot be split or a feature has no training values.
+    """
+    encoder = LabelEncoder().fit(IRIS_CLASSES)
+    labels = pd.Series(encoder.transform(df[LABEL]), index=df.index, name="label")
+    try:
+        x_train, x_test, y_train, y_test = train_test_split(
+            df[FEATURES], labels, test_size=test_size, random_state=random_state, stratify=labels
+        )
+    except ValueError as exc:
+        raise PreprocessError(
+            f"cannot split {len(df)} rows stratified with test_size={test_size}: {exc}"
+        ) from None
+    means = x_train.mean(numeric_only=True)
+    empty = [name for name in FEATURES if pd.isna(means[name])]
+    if empty:
+        raise PreprocessError(f"field(s) {', '.join(empty)} have no values in the training split")
+    x_train, x_test = x_train.fillna(means), x_test.fillna(means)
+    scaler = StandardScaler().fit(x_train)
+
+    def assemble(x: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
+        scaled = pd.DataFrame(scaler.transform(x), columns=FEATURES, index=x.index)
+        return pd.concat([y.astype("int64"), scaled], axis=1).reset_index(drop=True)
+
+    meta = {
+        "classes": [str(c) for c in encoder.classes_],
+        "feature_names": list(FEATURES),
+        "train_rows": len(x_train),
+        "test_rows": len(x_test),
+        "train_means": {name: float(means[name]) for name in FEATURES},
+        "scaler_mean": [float(v) for v in scaler.mean_],
+        "scaler_scale": [float(v) for v in scaler.scale_],
+    }
+    return assemble(x_train, y_train), assemble(x_test, y_test), meta
+
+
+def find_input(input_dir: Path, input_file: str | None) -> Path:
+    """Return ``input_dir / input_file``, or the only non-hidden file in ``input_dir``.
+
+    Raises:
+        PreprocessError: The directory is missing, or it holds zero or several data files.
+    """
+    if not input_dir.is_dir():
+        raise PreprocessError(f"input directory not found: {input_dir}")
+    if input_file:
+        return input_dir / input_file
+    found = sorted(p.name for p in input_dir.iterdir() if p.is_file() and p.name[:1] != ".")
+    if not found:
+        raise PreprocessError(f"no data file found in {input_dir} (hidden files are ignored)")
+    if len(found) > 1:
+        raise PreprocessError(
+            f"{len(found)} data files found in {input_dir} ({', '.join(found)}); "
+            "pass --input-file to choose one"
+        )
+    return input_dir / found[0]
+
+
+def write_outputs(output_dir: Path, train: pd.DataFrame, test: pd.DataFrame, meta: dict) -> None:
+    """Write all outputs into a temporary directory in ``output_dir``, then move them into place.
+
+    On any failure the outputs already moved are removed again and the staging directory goes.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".preprocess-tmp-", dir=output_dir))
+    try:
+        for key, frame in (("train", train), ("test", test)):
+            target = staging / OUTPUTS[key]
+            target.parent.mkdir(parents=True)
+            frame.to_csv(target, header=False, index=False, lineterminator="\n")
+        (staging / OUTPUTS["meta"]).parent.mkdir(parents=True)
+        (staging / OUTPUTS["meta"]).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        for relative in OUTPUTS.values():
+            (output_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            (staging / relative).replace(output_dir / relative)
+    except BaseException:
+        remove_outputs(output_dir)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_outputs(output_dir: Path) -> list[str]:
+    """Delete this script's output files (so a failed run leaves none); return those removed."""
+    removed = [rel for rel in OUTPUTS.values() if (output_dir / rel).is_file()]
+    for relative in removed:
+        (output_dir / relative).unlink()
+    return removed
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line (``argv`` without the program name; None for sys.argv)."""
+    parser = argparse.ArgumentParser(prog="preprocess", description=__doc__.splitlines()[0])
+    parser.add_argument("--input-dir", type=Path, default=Path("/opt/ml/processing/input"))
+    parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/output"))
+    parser.add_argument("--input-file", help="file name inside --input-dir (default: the only one)")
+    parser.add_argument("--test-size", type=float, default=0.2)
+    parser.add_argument("--random-state", type=int, default=42)
+    args = parser.parse_args(argv)
+    if not 0.0 < args.test_size < 1.0:
+        parser.error(f"--test-size must be between 0 and 1, got {args.test_size}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the step; return 0 on success, 1 on an expected error (reported on stderr).
+
+    Args:
+        argv: Arguments without the program name, or None for ``sys.argv[1:]``.
+    """
+    args = parse_args(argv)
+    try:
+        source = find_input(args.input_dir, args.input_file)
+        raw = read_raw(source)
+        train, test, meta = preprocess(raw, args.test_size, args.random_state)
+        meta["source"] = source.name
+        write_outputs(args.output_dir, train, test, meta)
+    except (PreprocessError, OSError) as exc:
+        print(f"preprocess: error: {exc}", file=sys.stderr)
+        removed = remove_outputs(args.output_dir) if args.output_dir.is_dir() else []
+        if removed:
+            print(f"preprocess: removed stale outputs: {', '.join(removed)}", file=sys.stderr)
+        return 1
+    counts = raw[LABEL].value_counts().sort_index()
+    print(f"read {len(raw)} rows from {source}")
+    print("class counts: " + ", ".join(f"{name}={count}" for name, count in counts.items()))
+    print(f"train shape {train.shape}, test shape {test.shape} (label first, no header)")
+    for relative in OUTPUTS.values():
+        print(f"wrote {args.output_dir / relative}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
