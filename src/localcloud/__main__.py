@@ -1,0 +1,39 @@
+"""``python -m localcloud --port PORT [--host 127.0.0.1]``: serve the local cloud until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from localcloud.cloud import PROJECT_ROOT, LocalCloud
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
+    parser.add_argument("--port", type=int, default=5050, help="TCP port (0: any free port); default 5050")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on; default 127.0.0.1")
+    parser.add_argument("--images-dir", type=Path, default=PROJECT_ROOT / "docker",
+                        help="folder of docker/<image>/Dockerfile that image URIs resolve to")
+    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT / "data",
+                        help="folder served over HTTP for offline downloads")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    cloud = LocalCloud(host=args.host, port=args.port, images_dir=args.images_dir, data_dir=args.data_dir)
+    cloud.start()
+    print(f"localcloud ready at {cloud.url} (data at {cloud.data_url or '-'})", flush=True)
+    try:
+        stop.wait()
+    finally:
+        cloud.stop()
+    print("localcloud stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""Run SageMaker processing and training jobs for real, without containers.
+
+A job gets a folder that stands in for the container's filesystem (``fs/``), laid out
+as SageMaker lays out ``/opt/ml``: S3 inputs are downloaded into it, the command runs
+with the kit's Python and every ``/opt/ml`` path in its arguments and environment
+remapped into the folder, and what it leaves in the output folders is uploaded to S3.
+Status changes are reported through a callback, so this module knows nothing of moto.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from localcloud.images import ImageNotFound, parse_image_uri, resolve_image
+
+# (kind, region, job name, attributes to set on the job)
+StatusUpdate = Callable[[str, str, str, dict[str, Any]], None]
+LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
+
+_PYTHON_NAMES = {"python", "python3", "python3.11", "/usr/bin/python3", "/usr/local/bin/python3",
+                 "/usr/local/bin/python", "/usr/bin/python"}
+_OPT_ML = re.compile(r"(?<![\w./-])/opt/ml(?=/|$|\W)")
+_STDERR_TAIL_CHARS = 800  # AWS caps FailureReason at 1024 characters
+
+
+class JobError(Exception):
+    """A job ended badly; the message becomes its FailureReason."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Job:
+    """One running job: its folder, process and how it ended."""
+
+    def __init__(self, kind: str, region: str, name: str, root: Path) -> None:
+        self.kind, self.region, self.name, self.root = kind, region, name, root
+        self.fs = root / "fs"
+        self.process: subprocess.Popen | None = None
+        self.stop_requested = threading.Event()
+        self.log_stream = f"{name}/algo-1-{int(time.time())}"
+
+    def remap(self, value: str) -> str:
+        return _OPT_ML.sub(lambda _: str(self.fs / "opt" / "ml"), value)
+
+
+class JobRunner:
+    """Starts jobs in background threads and reports their progress.
+
+    Args:
+        workdir: parent folder of the per-job folders.
+        endpoint_url: the local cloud's URL, for S3 and CloudWatch Logs calls.
+        images_dir: the kit's ``docker/`` folder.
+        update: callback that sets attributes on the cloud's record of a job.
+        write_logs: ``(region, group, stream, lines)`` sink for CloudWatch Logs.
+    """
+
+    def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path,
+                 update: StatusUpdate, write_logs: LogWriter) -> None:
+        self.workdir, self.endpoint_url, self.images_dir = workdir, endpoint_url, images_dir
+        self.update, self.write_logs = update, write_logs
+        self._jobs: dict[tuple[str, str, str], _Job] = {}
+        self._lock = threading.Lock()
+
+    # -- public API ---------------------------------------------------------------------
+    def start_processing(self, region: str, request: dict[str, Any]) -> None:
+        """Run a CreateProcessingJob request in the background."""
+        self._start("processing", region, request["ProcessingJobName"], request)
+
+    def start_training(self, region: str, request: dict[str, Any]) -> None:
+        """Run a CreateTrainingJob request in the background."""
+        self._start("training", region, request["TrainingJobName"], request)
+
+    def stop(self, kind: str, region: str, name: str) -> bool:
+        """Stop a running job; False when it is not running."""
+        job = self._jobs.get((kind, region, name))
+        if job is None:
+            return False
+        job.stop_requested.set()
+        if job.process and job.process.poll() is None:
+            job.process.kill()
+        return True
+
+    def wait_all(self, timeout: float = 30.0) -> None:
+        """Wait for running jobs (used on shutdown and in tests)."""
+        deadline = time.monotonic() + timeout
+        while self._jobs and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        for key in list(self._jobs):
+            self.stop(*key)
+        self.wait_all(10)
+
+    # -- running ------------------------------------------------------------------------
+    def _start(self, kind: str, region: str, name: str, request: dict[str, Any]) -> None:
+        root = self.workdir / "jobs" / kind / f"{name}-{uuid.uuid4().hex[:8]}"
+        job = _Job(kind, region, name, root)
+        with self._lock:
+            self._jobs[(kind, region, name)] = job
+        target = self._run_processing if kind == "processing" else self._run_training
+        threading.Thread(target=self._guard, args=(target, job, request), daemon=True,
+                         name=f"localcloud-{kind}-{name}").start()
+
+    def _guard(self, target: Callable, job: _Job, request: dict[str, Any]) -> None:
+        try:
+            target(job, request)
+        except Exception as exc:  # the job fails, the cloud keeps serving
+            self._finish(job, "Failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._jobs.pop((job.kind, job.region, job.name), None)
+
+    def _s3(self, region: str):
+        return boto3.session.Session().client(
+            "s3", region_name=region, endpoint_url=self.endpoint_url,
+            aws_access_key_id="localcloud", aws_secret_access_key="localcloud",
+            config=Config(retries={"max_attempts": 2}))
+
+    def _status_field(self, job: _Job) -> str:
+        return "processing_job_status" if job.kind == "processing" else "training_job_status"
+
+    def _finish(self, job: _Job, status: str, reason: str | None = None, **extra: Any) -> None:
+        now = _now()
+        fields: dict[str, Any] = {self._status_field(job): status, "last_modified_time": now, **extra}
+        if job.kind == "processing":
+            fields["processing_end_time"] = now
+            if reason:
+                fields["exit_message"] = reason
+        else:
+            fields["training_end_time"] = now
+            fields["secondary_status"] = extra.get("secondary_status", status)
+        if reason:
+            fields["failure_reason"] = reason[-1024:]
+        self.update(job.kind, job.region, job.name, fields)
+
+    def _run_command(self, job: _Job, command: list[str], env: dict[str, str], max_runtime: float) -> None:
+        """Run the job's command with a deadline, streaming its output to CloudWatch Logs."""
+        group = "/aws/sagemaker/ProcessingJobs" if job.kind == "processing" else "/aws/sagemaker/TrainingJobs"
+        log_path = job.root / "output.log"
+        with open(log_path, "w") as log_file:
+            job.process = subprocess.Popen(command, cwd=job.fs, env=env, stdout=log_file,
+                                           stderr=subprocess.STDOUT, text=True)
+            try:
+                code = job.process.wait(timeout=max_runtime)
+            except subprocess.TimeoutExpired:
+                job.process.kill()
+                job.process.wait()
+                code = None
+        output = log_path.read_text(errors="replace")
+        self.write_logs(job.region, group, job.log_stream, output.splitlines() or ["(no output)"])
+        if job.stop_requested.is_set():
+            raise _Stopped()
+        if code is None:
+            raise _RuntimeExceeded(max_runtime)
+        if code != 0:
+            failure = job.fs / "opt" / "ml" / "output" / "failure"
+            detail = failure.read_text().strip() if failure.is_file() else output.strip()[-_STDERR_TAIL_CHARS:]
+            kind = "ClientError" if code == 2 else "AlgorithmError"
+            raise JobError(f"{kind}: exit code {code}: {detail}")
+
+    def _base_env(self, job: _Job, region: str, extra: dict[str, str]) -> dict[str, str]:
+        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYTHONPATH") if k in os.environ}
+        env.update({k: job.remap(str(v)) for k, v in (extra or {}).items()})
+        env.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ENDPOINT_URL": self.endpoint_url,
+                    "AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud",
+                    "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                    "PYTHONUNBUFFERED": "1"})
+        return env
+
+    def _command(self, job: _Job, image_uri: str, entrypoint: list[str] | None, arguments: list[str] | None) -> list[str]:
+        """The command the container would run, pointed at the kit's Python and the job folder."""
+        try:
+            image = resolve_image(image_uri, self.images_dir)
+            image.stage(job.fs, prefix="/")
+            entrypoint = entrypoint or image.entrypoint
+            arguments = arguments if arguments is not None else image.cmd
+        except ImageNotFound as exc:
+            if not entrypoint:
+                raise JobError(f"ClientError: localcloud cannot run image {image_uri}: {exc}; "
+                               "give ContainerEntrypoint, or add docker/<repository>/Dockerfile") from None
+        command = [*(entrypoint or []), *(arguments or [])]
+        if command and command[0] in _PYTHON_NAMES:
+            command[0] = sys.executable
+        return [job.remap(part) for part in command]
+
+    # -- processing ---------------------------------------------------------------------
+    def _run_processing(self, job: _Job, request: dict[str, Any]) -> None:
+        s3 = self._s3(job.region)
+        job.fs.mkdir(parents=True)
+        app = request["AppSpecification"]
+        command = self._command(job, app["ImageUri"], app.get("ContainerEntrypoint"), app.get("ContainerArguments"))
+        for item in request.get("ProcessingInputs") or []:
+            if "S3Input" in item:
+                source = item["S3Input"]
+                _download(s3, source["S3Uri"], Path(job.remap(source["LocalPath"])))
+        outputs = (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+        for item in outputs:
+            Path(job.remap(item["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
+        self.update(job.kind, job.region, job.name, {"processing_start_time": _now()})
+        max_runtime = float((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
+        try:
+            self._run_command(job, command, self._base_env(job, job.region, request.get("Environment")), max_runtime)
+        except _Stopped:
+            return self._finish(job, "Stopped")
+        except _RuntimeExceeded as exc:
+            return self._finish(job, "Failed", str(exc))
+        except JobError as exc:
+            return self._finish(job, "Failed", str(exc))
+        for item in outputs:
+            output = item["S3Output"]
+            _upload_tree(s3, Path(job.remap(output["LocalPath"])), output["S3Uri"])
+        self._finish(job, "Completed")
+
+    # -- training -----------------------------------------------------------------------
+    def _run_training(self, job: _Job, request: dict[str, Any]) -> None:
+        s3 = self._s3(job.region)
+        opt_ml = job.fs / "opt" / "ml"
+        transitions: list[dict[str, Any]] = []
+
+        def secondary(status: str, message: str) -> None:
+            now = _now()
+            if transitions:
+                transitions[-1]["EndTime"] = now
+            transitions.append({"Status": status, "StartTime": now, "StatusMessage": message})
+            self.update(job.kind, job.region, job.name, {
+                "secondary_status": status, "secondary_status_transitions": list(transitions),
+                "last_modified_time": now})
+
+        for folder in ("input/config", "model", "output/data", "code"):
+            (opt_ml / folder).mkdir(parents=True, exist_ok=True)
+        secondary("Starting", "Preparing the instances for training")
+        spec = request["AlgorithmSpecification"]
+        image_uri = spec.get("TrainingImage", "")
+        ref = parse_image_uri(image_uri)
+        if ref and ref.repository.rsplit("/", 1)[-1] == "linear-learner":
+            command = [sys.executable, "-m", "localcloud.linear_learner", "--ml-root", str(opt_ml)]
+        else:
+            command = self._command(job, image_uri, spec.get("ContainerEntrypoint"),
+                                    spec.get("ContainerArguments") or ["train"])
+        secondary("Downloading", "Downloading input data")
+        channels = {}
+        for channel in request.get("InputDataConfig") or []:
+            source = channel["DataSource"]["S3DataSource"]
+            _download(s3, source["S3Uri"], opt_ml / "input" / "data" / channel["ChannelName"])
+            channels[channel["ChannelName"]] = {
+                "ContentType": channel.get("ContentType", "application/octet-stream"),
+                "TrainingInputMode": channel.get("InputMode", spec.get("TrainingInputMode", "File")),
+                "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+                "RecordWrapperType": channel.get("RecordWrapperType", "None")}
+        (opt_ml / "input/config/hyperparameters.json").write_text(json.dumps(request.get("HyperParameters") or {}))
+        (opt_ml / "input/config/inputdataconfig.json").write_text(json.dumps(channels))
+        (opt_ml / "input/config/resourceconfig.json").write_text(json.dumps(
+            {"current_host": "algo-1", "hosts": ["algo-1"]}))
+        started = _now()
+        self.update(job.kind, job.region, job.name, {"training_start_time": started})
+        secondary("Training", "Training image download completed. Training in progress.")
+        max_runtime = float((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
+        try:
+            self._run_command(job, command, self._base_env(job, job.region, request.get("Environment")), max_runtime)
+        except _Stopped:
+            secondary("Stopped", "Training job stopped")
+            return self._finish(job, "Stopped", secondary_status="Stopped")
+        except _RuntimeExceeded as exc:
+            secondary("MaxRuntimeExceeded", str(exc))
+            return self._finish(job, "Stopped", str(exc), secondary_status="MaxRuntimeExceeded")
+        except JobError as exc:
+            secondary("Failed", str(exc)[:200])
+            return self._finish(job, "Failed", str(exc), secondary_status="Failed")
+        secondary("Uploading", "Uploading generated training model")
+        artifact = request["OutputDataConfig"]["S3OutputPath"].rstrip("/") + f"/{job.name}/output/model.tar.gz"
+        _upload_tar(s3, opt_ml / "model", artifact)
+        if any((opt_ml / "output" / "data").iterdir()):
+            _upload_tar(s3, opt_ml / "output" / "data", artifact.replace("model.tar.gz", "output.tar.gz"))
+        metrics = _read_metrics(opt_ml / "output" / "metrics.json")
+        secondary("Completed", "Training job completed")
+        seconds = max(1, int((_now() - started).total_seconds()))
+        self._finish(job, "Completed", secondary_status="Completed", final_metric_data_list=metrics,
+                     model_artifacts={"S3ModelArtifacts": artifact},
+                     training_time_in_seconds=seconds, billable_time_in_seconds=seconds)
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _RuntimeExceeded(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds ({seconds:g} s) and was stopped")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → (bucket, key)."""
+    match = re.match(r"^s3://([^/]+)/?(.*)$", uri)
+    if not match:
+        raise JobError(f"ClientError: {uri!r} is not an s3:// URI")
+    return match.group(1), match.group(2)
+
+
+def _download(s3, uri: str, target: Path) -> None:
+    """Download an S3Prefix (or a single object) into ``target`` as SageMaker does."""
+    bucket, prefix = split_s3_uri(uri)
+    target.mkdir(parents=True, exist_ok=True)
+    found = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if key.endswith("/"):
+                continue
+            relative = key[len(prefix):].lstrip("/") if key != prefix else Path(key).name
+            if not relative or relative.startswith("../"):
+                relative = Path(key).name
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, key, str(target / relative))
+            found += 1
+    if not found:
+        raise JobError(f"ClientError: no S3 objects found under {uri}")
+
+
+def _upload_tree(s3, folder: Path, uri: str) -> None:
+    bucket, prefix = split_s3_uri(uri)
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(folder).as_posix()}".lstrip("/"))
+
+
+def _upload_tar(s3, folder: Path, uri: str) -> None:
+    archive = folder.parent / (folder.name + ".tar.gz")
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(folder.iterdir()):
+            tar.add(path, arcname=path.name)
+    bucket, key = split_s3_uri(uri)
+    s3.upload_file(str(archive), bucket, key)
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    now = _now()
+    return [{"MetricName": m["MetricName"], "Value": float(m["Value"]), "Timestamp": now}
+            for m in json.loads(path.read_text())]

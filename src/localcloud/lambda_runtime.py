@@ -1,0 +1,271 @@
+"""Run Lambda handlers for real, in warm execution environments.
+
+Each environment is a :mod:`localcloud.lambda_bootstrap` subprocess whose working
+directory holds the function's code (the zip unpacked, or the files an image's
+Dockerfile COPYs into ``${LAMBDA_TASK_ROOT}``). Environments are kept while the
+function's code and configuration stay the same, as AWS keeps them warm, so a warm
+invoke costs a pipe round trip instead of a new interpreter.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from localcloud.images import ImageNotFound, resolve_image
+
+_INIT_TIMEOUT_SECONDS = 10.0  # AWS's limit for the init phase
+_MAX_IDLE_PER_FUNCTION = 4
+# Only what a Python process needs to start; the user's AWS settings never reach a handler.
+_INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "PYTHONPATH")
+
+LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the runtime needs to know of a Lambda function (read from moto's model)."""
+
+    name: str
+    arn: str
+    region: str
+    handler: str | None
+    timeout: float
+    memory_size: int
+    environment: dict[str, str]
+    code_sha256: str
+    zip_bytes: bytes | None = None
+    image_uri: str | None = None
+    image_command: tuple[str, ...] = ()
+    version: str = "$LATEST"
+
+    @property
+    def warm_key(self) -> tuple:
+        return (self.arn, self.code_sha256, self.handler, self.timeout, self.image_command,
+                tuple(sorted(self.environment.items())))
+
+
+@dataclass
+class InvokeResult:
+    """A finished invocation: the payload AWS would return and whether it is an error."""
+
+    payload: bytes
+    function_error: str | None
+    log_tail: str
+    request_id: str = ""
+
+
+@dataclass
+class _Environment:
+    process: subprocess.Popen
+    replies: queue.Queue
+    log_stream: str
+    cold: bool = True
+    init_ms: float = 0.0
+    stderr_lines: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe:
+                pipe.close()
+
+
+class LambdaRuntime:
+    """Invokes handlers of Zip and Image functions.
+
+    Args:
+        workdir: where function code is unpacked.
+        endpoint_url: the local cloud URL handlers' boto3 clients are pointed at.
+        images_dir: the kit's ``docker/`` folder, for Image functions.
+        write_logs: ``(region, group, stream, lines)`` sink for CloudWatch Logs.
+    """
+
+    def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path, write_logs: LogWriter) -> None:
+        self.workdir = workdir
+        self.endpoint_url = endpoint_url
+        self.images_dir = images_dir
+        self.write_logs = write_logs
+        self._idle: dict[tuple, list[_Environment]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- code ---------------------------------------------------------------------------
+    def _code_dir(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
+        """Unpack or stage the code once per version; return (dir, handler, image env)."""
+        folder = self.workdir / "lambda" / f"{spec.name}-{spec.code_sha256[:16]}"
+        image_env: dict[str, str] = {}
+        handler = spec.handler or ""
+        if spec.image_uri:
+            image = resolve_image(spec.image_uri, self.images_dir)
+            image_env = dict(image.env)
+            command = list(spec.image_command) or image.cmd
+            if not command:
+                raise ImageNotFound(f"{image.dockerfile} has no CMD naming the handler (e.g. CMD [\"app.handler\"])")
+            handler = command[0]
+            if not folder.exists():
+                staging = folder.with_suffix(".staging")
+                shutil.rmtree(staging, ignore_errors=True)
+                staging.mkdir(parents=True)
+                image.stage(staging, prefix="/var/task")
+                staging.rename(folder)
+        elif not folder.exists():
+            staging = folder.with_suffix(".staging")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            with zipfile.ZipFile(io.BytesIO(spec.zip_bytes or b"")) as archive:
+                archive.extractall(staging)
+            staging.rename(folder)
+        return folder, handler, image_env
+
+    # -- environments -------------------------------------------------------------------
+    def _start(self, spec: FunctionSpec) -> _Environment:
+        code_dir, handler, image_env = self._code_dir(spec)
+        env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
+        env.update(image_env)
+        env.update(spec.environment)
+        env.update({
+            "_HANDLER": handler,
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "localcloud",
+            "AWS_SECRET_ACCESS_KEY": "localcloud",
+            "AWS_SESSION_TOKEN": "localcloud",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "PYTHONUNBUFFERED": "1",
+            "TZ": "UTC",
+        })
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localcloud.lambda_bootstrap"],
+            cwd=code_dir, env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        now = datetime.now(timezone.utc)
+        environment = _Environment(process, queue.Queue(), f"{now:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}")
+        threading.Thread(target=_pump, args=(process.stdout, environment.replies), daemon=True).start()
+        threading.Thread(target=_collect, args=(process.stderr, environment.stderr_lines), daemon=True).start()
+        try:
+            environment.replies.get(timeout=_INIT_TIMEOUT_SECONDS)
+        except queue.Empty:
+            environment.close()
+            raise TimeoutError(f"{spec.name}: init phase took longer than {_INIT_TIMEOUT_SECONDS:.0f} s")
+        environment.init_ms = (time.monotonic() - started) * 1000
+        return environment
+
+    def _acquire(self, spec: FunctionSpec) -> _Environment:
+        with self._lock:
+            stale = [key for key in self._idle if key[0] == spec.arn and key != spec.warm_key]
+            for key in stale:
+                for environment in self._idle.pop(key):
+                    environment.close()
+            pool = self._idle.get(spec.warm_key, [])
+            if pool:
+                return pool.pop()
+        return self._start(spec)
+
+    def _release(self, spec: FunctionSpec, environment: _Environment) -> None:
+        with self._lock:
+            pool = self._idle.setdefault(spec.warm_key, [])
+            if self._closed or len(pool) >= _MAX_IDLE_PER_FUNCTION:
+                environment.close()
+            else:
+                pool.append(environment)
+
+    # -- invoke -------------------------------------------------------------------------
+    def invoke(self, spec: FunctionSpec, event: object) -> InvokeResult:
+        """Run the handler with ``event`` and return what AWS's Invoke would."""
+        request_id = str(uuid.uuid4())
+        try:
+            environment = self._acquire(spec)
+        except (ImageNotFound, zipfile.BadZipFile, TimeoutError, OSError) as exc:
+            error = {"errorMessage": str(exc), "errorType": "Runtime.InvalidEntrypoint" if isinstance(
+                exc, ImageNotFound) else type(exc).__name__, "requestId": request_id}
+            return InvokeResult(json.dumps(error).encode(), "Unhandled", str(exc), request_id)
+        started = time.monotonic()
+        request = {"request_id": request_id, "event": event, "function_arn": spec.arn,
+                   "timeout": spec.timeout, "log_stream_name": environment.log_stream}
+        try:
+            environment.process.stdin.write(json.dumps(request) + "\n")
+            environment.process.stdin.flush()
+            reply = environment.replies.get(timeout=spec.timeout)
+        except queue.Empty:
+            reply = {"timeout": True}
+        except (BrokenPipeError, OSError):
+            reply = None
+        duration_ms = (time.monotonic() - started) * 1000
+        log_lines = [f"START RequestId: {request_id} Version: {spec.version}"]
+        if reply is None or "timeout" in reply:
+            environment.close()
+            if reply is None:
+                message = "Runtime exited: " + "".join(environment.stderr_lines[-20:]).strip()
+                payload = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {message}"}
+            else:
+                message = f"Task timed out after {spec.timeout:.2f} seconds"
+                payload = {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"}
+            log_lines.append(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%f}Z {request_id} {message}")
+            function_error, body = "Unhandled", json.dumps(payload)
+        else:
+            log_lines.extend(reply.get("log", "").splitlines())
+            if "error" in reply:
+                function_error, body = "Unhandled", json.dumps(reply["error"])
+            else:
+                function_error, body = None, reply["result"]
+            self._release(spec, environment)
+        report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+                  f"Billed Duration: {max(1, round(duration_ms))} ms\tMemory Size: {spec.memory_size} MB")
+        if environment.cold:
+            report += f"\tInit Duration: {environment.init_ms:.2f} ms"
+            environment.cold = False
+        log_lines += [f"END RequestId: {request_id}", report]
+        self.write_logs(spec.region, f"/aws/lambda/{spec.name}", environment.log_stream, log_lines)
+        return InvokeResult(body.encode(), function_error, "\n".join(log_lines)[-4096:], request_id)
+
+    def close(self) -> None:
+        """Stop every warm environment."""
+        with self._lock:
+            self._closed = True
+            pools, self._idle = list(self._idle.values()), {}
+        for pool in pools:
+            for environment in pool:
+                environment.close()
+
+
+def encode_log_tail(text: str) -> str:
+    """The ``X-Amz-Log-Result`` header value: base64 of the last 4 KB of the log."""
+    return base64.b64encode(text.encode()[-4096:]).decode()
+
+
+def _pump(stream, replies: queue.Queue) -> None:
+    for line in stream:
+        replies.put(json.loads(line))
+
+
+def _collect(stream, lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line)
+        del lines[:-200]
