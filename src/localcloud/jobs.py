@@ -36,6 +36,7 @@ LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream
 _PYTHON_NAMES = {"python", "python3", "python3.11", "/usr/bin/python3", "/usr/local/bin/python3",
                  "/usr/local/bin/python", "/usr/bin/python"}
 _OPT_ML = re.compile(r"(?<![\w./-])/opt/ml(?=/|$|\W)")
+_JOB_SITE = Path(__file__).with_name("job_site")
 _STDERR_TAIL_CHARS = 800  # AWS caps FailureReason at 1024 characters
 
 
@@ -177,7 +178,10 @@ class JobRunner:
             raise JobError(f"{kind}: exit code {code}: {detail}")
 
     def _base_env(self, job: _Job, region: str, extra: dict[str, str]) -> dict[str, str]:
-        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYTHONPATH") if k in os.environ}
+        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+        # job_site/sitecustomize.py maps fixed /opt/ml paths inside the script to the job folder
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_JOB_SITE), os.environ.get("PYTHONPATH")]))
+        env["LOCALCLOUD_OPT_ML"] = str(job.fs / "opt" / "ml")
         env.update({k: job.remap(str(v)) for k, v in (extra or {}).items()})
         env.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ENDPOINT_URL": self.endpoint_url,
                     "AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud",

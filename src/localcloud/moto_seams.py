@@ -21,11 +21,13 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from datetime import datetime
 from typing import Any
 
+import botocore.session
 from botocore.exceptions import ClientError
 from moto.awslambda import models as lambda_models
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -187,7 +189,10 @@ class StateTaskServiceSageMaker(callback_module.StateTaskServiceCallback):
         super().__init__(supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
 
     def _get_supported_parameters(self) -> set[str] | None:
-        return None
+        # moto validates definitions against this set: AWS's own API shape for the action.
+        action = self.resource.api_action
+        operation = _sagemaker_model().operation_model(action[:1].upper() + action[1:])
+        return set(operation.input_shape.members)
 
     def _client(self, resource_runtime_part: Any, state_credentials: Any):
         return boto_client_for(service="sagemaker", region=resource_runtime_part.region,
@@ -233,6 +238,11 @@ class StateTaskServiceSageMaker(callback_module.StateTaskServiceCallback):
                     error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=to_json_str(job)))))
 
         return resolve
+
+
+@functools.cache
+def _sagemaker_model():
+    return botocore.session.get_session().get_service_model("sagemaker")
 
 
 def _epoch_millis(value: Any) -> Any:

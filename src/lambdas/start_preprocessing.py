@@ -1,0 +1,64 @@
+"""Start the SageMaker Processing job that runs preprocess.py (the article's second Lambda).
+
+Event: ``{"bucket", "run_prefix", "run_id"}`` (as fetch_data returns them).
+Environment: ``PREPROCESS_IMAGE_URI``, ``SAGEMAKER_ROLE_ARN``, ``JOB_NAME_PREFIX``,
+``INSTANCE_TYPE`` (optional), ``RESOURCE_TAGS`` (optional JSON list of {Key, Value}).
+
+Like the article's, it returns as soon as SageMaker has accepted the job; the job then
+runs for minutes. Invoking it again for the same run returns the existing job instead
+of failing on the duplicate name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+
+CONTAINER_INPUT = "/opt/ml/processing/input"
+CONTAINER_OUTPUT = "/opt/ml/processing/output"
+OUTPUTS = ("train", "test", "meta")
+
+
+def job_name(prefix: str, run_id: str, step: str) -> str:
+    """SageMaker job names: ≤ 63 characters of letters, digits and hyphens."""
+    name = f"{prefix}-{step}-{run_id}".replace("_", "-")
+    return "".join(c for c in name if c.isalnum() or c == "-")[:63].strip("-")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Create the processing job for this run and return its name and output URIs."""
+    bucket = event["bucket"]
+    run_prefix = event["run_prefix"].strip("/")
+    name = job_name(os.environ.get("JOB_NAME_PREFIX", "pipeline-dreams"), event["run_id"], "preprocess")
+    processed = f"s3://{bucket}/{run_prefix}/processed"
+    sagemaker = boto3.client("sagemaker")
+    request = {
+        "ProcessingJobName": name,
+        "RoleArn": os.environ["SAGEMAKER_ROLE_ARN"],
+        "AppSpecification": {
+            "ImageUri": os.environ["PREPROCESS_IMAGE_URI"],
+            "ContainerArguments": ["--input-dir", CONTAINER_INPUT, "--output-dir", CONTAINER_OUTPUT],
+        },
+        "ProcessingInputs": [{"InputName": "raw", "S3Input": {
+            "S3Uri": event.get("raw_s3_uri") or f"s3://{bucket}/{run_prefix}/raw/", "LocalPath": CONTAINER_INPUT,
+            "S3DataType": "S3Prefix", "S3InputMode": "File"}}],
+        "ProcessingOutputConfig": {"Outputs": [
+            {"OutputName": output, "S3Output": {"S3Uri": f"{processed}/{output}",
+                                                "LocalPath": f"{CONTAINER_OUTPUT}/{output}",
+                                                "S3UploadMode": "EndOfJob"}}
+            for output in OUTPUTS]},
+        "ProcessingResources": {"ClusterConfig": {
+            "InstanceCount": 1, "InstanceType": os.environ.get("INSTANCE_TYPE", "ml.t3.medium"), "VolumeSizeInGB": 5}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": int(os.environ.get("MAX_RUNTIME_SECONDS", "900"))},
+        "Tags": json.loads(os.environ.get("RESOURCE_TAGS", "[]")),
+    }
+    try:
+        arn = sagemaker.create_processing_job(**request)["ProcessingJobArn"]
+    except sagemaker.exceptions.ResourceInUse:
+        arn = sagemaker.describe_processing_job(ProcessingJobName=name)["ProcessingJobArn"]
+        print(f"processing job {name} already exists; not starting it again")
+    return {**event, "processing_job_name": name, "processing_job_arn": arn,
+            "train_s3_uri": f"{processed}/train/", "test_s3_uri": f"{processed}/test/"}

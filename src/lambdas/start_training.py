@@ -1,0 +1,62 @@
+"""Start the linear-learner training job (the article's third Lambda).
+
+Event: ``{"bucket", "run_prefix", "run_id", "train_s3_uri"?, "test_s3_uri"?}``.
+Environment: ``TRAINING_IMAGE_URI`` (looked up per region by the notebook with the
+SageMaker SDK and handed over here, so this function stays boto3-only),
+``SAGEMAKER_ROLE_ARN``, ``JOB_NAME_PREFIX``, ``INSTANCE_TYPE``, ``HYPERPARAMETERS``
+(optional JSON object overriding the defaults below), ``RESOURCE_TAGS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+
+# linear-learner's contract: num_classes is required for multiclass; feature_dim saves a pass.
+DEFAULT_HYPERPARAMETERS = {"predictor_type": "multiclass_classifier", "num_classes": "3",
+                           "feature_dim": "4", "mini_batch_size": "32", "epochs": "15"}
+
+
+def job_name(prefix: str, run_id: str, step: str) -> str:
+    """SageMaker job names: ≤ 63 characters of letters, digits and hyphens."""
+    name = f"{prefix}-{step}-{run_id}".replace("_", "-")
+    return "".join(c for c in name if c.isalnum() or c == "-")[:63].strip("-")
+
+
+def _channel(name: str, uri: str) -> dict[str, Any]:
+    return {"ChannelName": name, "ContentType": "text/csv", "InputMode": "File", "DataSource": {
+        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}}}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Create the training job for this run and return its name and model location."""
+    bucket = event["bucket"]
+    run_prefix = event["run_prefix"].strip("/")
+    name = job_name(os.environ.get("JOB_NAME_PREFIX", "pipeline-dreams"), event["run_id"], "train")
+    processed = f"s3://{bucket}/{run_prefix}/processed"
+    output_path = f"s3://{bucket}/{run_prefix}/model"
+    hyperparameters = {**DEFAULT_HYPERPARAMETERS, **json.loads(os.environ.get("HYPERPARAMETERS", "{}"))}
+    sagemaker = boto3.client("sagemaker")
+    request = {
+        "TrainingJobName": name,
+        "RoleArn": os.environ["SAGEMAKER_ROLE_ARN"],
+        "AlgorithmSpecification": {"TrainingImage": os.environ["TRAINING_IMAGE_URI"], "TrainingInputMode": "File"},
+        "HyperParameters": {k: str(v) for k, v in hyperparameters.items()},
+        "InputDataConfig": [_channel("train", event.get("train_s3_uri") or f"{processed}/train/"),
+                            _channel("test", event.get("test_s3_uri") or f"{processed}/test/")],
+        "OutputDataConfig": {"S3OutputPath": output_path},
+        "ResourceConfig": {"InstanceType": os.environ.get("INSTANCE_TYPE", "ml.m5.large"), "InstanceCount": 1,
+                           "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": int(os.environ.get("MAX_RUNTIME_SECONDS", "1800"))},
+        "Tags": json.loads(os.environ.get("RESOURCE_TAGS", "[]")),
+    }
+    try:
+        arn = sagemaker.create_training_job(**request)["TrainingJobArn"]
+    except sagemaker.exceptions.ResourceInUse:
+        arn = sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobArn"]
+        print(f"training job {name} already exists; not starting it again")
+    return {**event, "training_job_name": name, "training_job_arn": arn,
+            "model_s3_uri": f"{output_path}/{name}/output/model.tar.gz"}
