@@ -6,6 +6,16 @@
         boto3.client("lambda", endpoint_url=cloud.url, ...)
 """
 
-from localcloud.cloud import LocalCloud
+from typing import Any
 
 __all__ = ["LocalCloud"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: Lambda environments and job processes import localcloud.<module> and must not pay
+    # for importing moto (about 1 s) when they start.
+    if name == "LocalCloud":
+        from localcloud.cloud import LocalCloud
+
+        return LocalCloud
+    raise AttributeError(name)

@@ -9,7 +9,10 @@ stages those files in a folder that stands in for the container's filesystem.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +54,17 @@ class ImageSpec:
     cmd: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     workdir: str = "/"
+
+    def digest(self) -> str:
+        """A hash of every file the image copies: it changes when a handler is edited."""
+        sha = hashlib.sha256()
+        for source, target in self.files:
+            for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
+                if path.is_file():
+                    sha.update(f"{target}:{path.relative_to(source.parent)}".encode())
+                    sha.update(path.read_bytes())
+        sha.update(repr((self.cmd, self.entrypoint, sorted(self.env.items()))).encode())
+        return sha.hexdigest()
 
     def stage(self, container_root: Path, prefix: str = "/") -> None:
         """Copy every COPY'd file whose container path is under ``prefix`` into ``container_root``.
@@ -152,17 +166,11 @@ def resolve_image(uri: str, images_dir: Path) -> ImageSpec:
 def _split_args(value: str) -> list[str]:
     value = value.strip()
     if value.startswith("["):
-        import json
-
         return [str(v) for v in json.loads(value)]
-    import shlex
-
     return shlex.split(value)
 
 
 def _parse_env(value: str) -> dict[str, str]:
-    import shlex
-
     parts = shlex.split(value)
     if parts and "=" not in parts[0]:
         return {parts[0]: " ".join(parts[1:])}

@@ -9,6 +9,7 @@ Status changes are reported through a callback, so this module knows nothing of 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -123,8 +124,10 @@ class JobRunner:
     def _guard(self, target: Callable, job: _Job, request: dict[str, Any]) -> None:
         try:
             target(job, request)
+        except JobError as exc:
+            self._finish(job, "Failed", str(exc))
         except Exception as exc:  # the job fails, the cloud keeps serving
-            self._finish(job, "Failed", f"{type(exc).__name__}: {exc}")
+            self._finish(job, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
             with self._lock:
                 self._jobs.pop((job.kind, job.region, job.name), None)
@@ -149,7 +152,7 @@ class JobRunner:
             fields["training_end_time"] = now
             fields["secondary_status"] = extra.get("secondary_status", status)
         if reason:
-            fields["failure_reason"] = reason[-1024:]
+            fields["failure_reason"] = reason[:1024]  # AWS caps it at 1024 characters
         self.update(job.kind, job.region, job.name, fields)
 
     def _run_command(self, job: _Job, command: list[str], env: dict[str, str], max_runtime: float) -> None:
@@ -347,9 +350,15 @@ def _upload_tree(s3, folder: Path, uri: str) -> None:
 
 def _upload_tar(s3, folder: Path, uri: str) -> None:
     archive = folder.parent / (folder.name + ".tar.gz")
-    with tarfile.open(archive, "w:gz") as tar:
+
+    def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:  # same bytes for the same model
+        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+        return info
+
+    with open(archive, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped, \
+            tarfile.open(fileobj=zipped, mode="w") as tar:
         for path in sorted(folder.iterdir()):
-            tar.add(path, arcname=path.name)
+            tar.add(path, arcname=path.name, filter=normalise)
     bucket, key = split_s3_uri(uri)
     s3.upload_file(str(archive), bucket, key)
 

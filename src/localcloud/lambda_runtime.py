@@ -10,6 +10,7 @@ invoke costs a pipe round trip instead of a new interpreter.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -201,6 +202,8 @@ class LambdaRuntime:
         """Run the handler with ``event`` and return what AWS's Invoke would."""
         request_id = str(uuid.uuid4())
         try:
+            if spec.image_uri:  # moto stubs ECR: key warm environments by the Dockerfile's files instead
+                spec = dataclasses.replace(spec, code_sha256=resolve_image(spec.image_uri, self.images_dir).digest())
             environment = self._acquire(spec)
         except (ImageNotFound, zipfile.BadZipFile, TimeoutError, OSError) as exc:
             error = {"errorMessage": str(exc), "errorType": "Runtime.InvalidEntrypoint" if isinstance(

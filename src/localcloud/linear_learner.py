@@ -1,16 +1,15 @@
 """Local stand-in for SageMaker's built-in linear-learner training container.
 
-The local cloud runs ``python -m localcloud.linear_learner --ml-root DIR`` where DIR plays
-``/opt/ml``. The *contract* matches linear-learner: hyperparameters.json (all values strings),
-inputdataconfig.json, ``text/csv`` channels ``train``/``validation``/``test`` (no header,
-label first), ``#quality_metric`` log lines, ``output/failure`` on error. The *algorithm* does
-not: this is scikit-learn's per-sample SGD (log loss, one-vs-rest for multiclass; squared loss
-for regression) on fixed-seed shuffled chunks of ``mini_batch_size`` rows with a constant
-learning rate. There is no parallel model search, no Adam, no threshold tuning (binary cut-off
-is 0.5), no early stopping. Expect similar, not identical, numbers to AWS.
-
-The model is ``model/model_algo-1.json`` (portable JSON, not AWS's MXNet artifact), read back
-with :func:`load_model`; :func:`predict` returns linear-learner's JSON response records.
+The local cloud runs ``python -m localcloud.linear_learner --ml-root DIR`` (DIR plays /opt/ml).
+The *contract* is linear-learner's: input/config/hyperparameters.json (string values),
+inputdataconfig.json, text/csv channels train/validation/test (no header, label first),
+``#quality_metric`` log lines, output/metrics.json, output/failure on error. The *algorithm* is
+not: it is one linear model (softmax, logistic or least squares) trained by scikit-learn with
+mini-batch Adam for ``epochs`` passes of ``mini_batch_size`` rows, fixed seed. With
+``learning_rate=auto`` on small data it trains three models at different rates and keeps the
+best (a small version of linear-learner's ``num_models``). No threshold tuning (binary cut-off
+0.5), l1 or early stopping, so expect similar, not identical, numbers to AWS. The model is
+model/model_algo-1.json (portable JSON, not AWS's MXNet artifact): see :func:`load_model`.
 """
 
 from __future__ import annotations
@@ -19,31 +18,26 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import sys
 import tarfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-HOST = "algo-1"
-MODEL_FILE = "model_algo-1.json"
+HOST, MODEL_FILE, SEED = "algo-1", "model_algo-1.json", 0
 FORMAT, FORMAT_VERSION = "localcloud-linear-learner", 1
-NOTE = ("localcloud stand-in for linear-learner: scikit-learn SGD with the same input/output "
-        "contract, not Amazon's algorithm")
+NOTE = "localcloud stand-in for linear-learner: a scikit-learn linear model behind the same contract, not Amazon's algorithm"
 PREFIX = "linear-learner (localcloud stand-in): "
 PREDICTOR_TYPES = ("binary_classifier", "multiclass_classifier", "regressor")
 CHANNELS = ("train", "validation", "test")
-SEED = 0
-AUTO_LEARNING_RATE = 0.01  # per-sample step on standardized features
-AUTO_WD = 1e-4  # scikit-learn's default alpha
 HONOURED = {"predictor_type", "num_classes", "feature_dim", "mini_batch_size", "epochs", "learning_rate",
             "l1", "wd", "normalize_data", "normalize_label", "use_bias"}
-# Real linear-learner hyperparameters the stand-in accepts but does not implement.
-NOT_IMPLEMENTED = {
+NOT_IMPLEMENTED = {  # real linear-learner hyperparameters the stand-in accepts and ignores
     "accuracy_top_k", "balance_multiclass_weights", "beta_1", "beta_2", "bias_lr_mult", "bias_wd_mult",
     "binary_classifier_model_selection_criteria", "early_stopping_patience", "early_stopping_tolerance",
     "f_beta", "huber_delta", "init_bias", "init_method", "init_scale", "init_sigma", "loss",
@@ -62,69 +56,56 @@ def _log(message: str) -> None:
 
 
 def _parse_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
-    """Validate SageMaker's string-valued hyperparameters into typed settings.
-
-    Args:
-        raw: the hyperparameters.json object.
-
-    Returns:
-        Typed settings; "auto" values become None.
-
-    Raises:
-        ClientError: a required value is missing or a value is malformed.
-    """
+    """Validate SageMaker's string-valued hyperparameters into typed settings ("auto" → None)."""
     hp = {str(k): str(v).strip() for k, v in raw.items()}
 
-    def number(name: str, default: str, cast: type, low: float) -> Any:
+    def number(name: str, default: str, cast: type, low: float, auto: bool = True) -> Any:
         text = hp.get(name, default)
-        if text.lower() == "auto":
+        if auto and text.lower() == "auto":
             return None
         try:
             value = float(text)
         except ValueError:
-            value = float("nan")
-        if not np.isfinite(value) or value < low or (cast is int and not value.is_integer()):
-            kind = "an integer" if cast is int else "a number"
-            raise ClientError(f"hyperparameter {name} must be {kind} >= {low:g} or 'auto', got {text!r}")
+            value = math.nan
+        if not math.isfinite(value) or value < low or (cast is int and not value.is_integer()):
+            kind = ("an integer" if cast is int else "a number") + f" >= {low:g}" + (" or 'auto'" if auto else "")
+            raise ClientError(f"hyperparameter {name} must be {kind}, got {text!r}")
         return cast(value)
 
-    def flag(name: str, default: str) -> bool | None:
-        text = hp.get(name, default).lower()
+    def flag(name: str) -> bool:
+        text = hp.get(name, "auto").lower()
         if text not in ("true", "false", "auto"):
             raise ClientError(f"hyperparameter {name} must be true, false or auto, got {hp[name]!r}")
-        return None if text == "auto" else text == "true"
+        return text != "false"
 
     predictor = hp.get("predictor_type")
     if not predictor:
-        raise ClientError("Missing required hyperparameter: predictor_type "
-                          f"(one of {', '.join(PREDICTOR_TYPES)})")
+        raise ClientError(f"Missing required hyperparameter: predictor_type (one of {', '.join(PREDICTOR_TYPES)})")
     if predictor not in PREDICTOR_TYPES:
         raise ClientError(f"predictor_type must be one of {', '.join(PREDICTOR_TYPES)}, got {predictor!r}")
-    num_classes = {"binary_classifier": 2, "regressor": None}.get(predictor)
+    num_classes = {"binary_classifier": 2}.get(predictor)
     if predictor == "multiclass_classifier":
         if "num_classes" not in hp:
             raise ClientError("num_classes must be set for multiclass_classifier")
-        text = hp["num_classes"]
-        num_classes = int(text) if text.isdigit() else 0
+        num_classes = int(hp["num_classes"]) if hp["num_classes"].isdigit() else 0
         if not 3 <= num_classes <= 1_000_000:
             raise ClientError(f"num_classes must be an integer from 3 to 1000000 for multiclass_classifier, "
-                              f"got {text!r}")
+                              f"got {hp['num_classes']!r}")
     for name in sorted(set(hp) - HONOURED):
         # Lenient on purpose: AWS rejects unknown hyperparameters, the stand-in only logs them.
         why = "not implemented by the stand-in" if name in NOT_IMPLEMENTED else "unknown to linear-learner"
         _log(f"Ignoring hyperparameter {name}={hp[name]!r} ({why})")
-    return {
-        "predictor_type": predictor, "num_classes": num_classes,
-        "feature_dim": number("feature_dim", "auto", int, 1),
-        "mini_batch_size": number("mini_batch_size", "1000", int, 1) or 1000,
-        "epochs": number("epochs", "15", int, 1) or 15,
-        "learning_rate": number("learning_rate", "auto", float, 1e-12) or AUTO_LEARNING_RATE,
-        "l1": number("l1", "auto", float, 0.0) or 0.0,
-        "wd": AUTO_WD if (wd := number("wd", "auto", float, 0.0)) is None else wd,
-        "normalize_data": flag("normalize_data", "true") is not False,
-        "normalize_label": predictor == "regressor" and flag("normalize_label", "auto") is not False,
-        "use_bias": flag("use_bias", "true") is not False,
-    }
+    wd, learning_rate = number("wd", "auto", float, 0.0), number("learning_rate", "auto", float, 0.0)
+    if learning_rate == 0:
+        raise ClientError(f"hyperparameter learning_rate must be a number > 0 or 'auto', got {hp['learning_rate']!r}")
+    return {"predictor_type": predictor, "num_classes": num_classes,
+            "feature_dim": number("feature_dim", "auto", int, 1),
+            "mini_batch_size": number("mini_batch_size", "1000", int, 1, auto=False),
+            "epochs": number("epochs", "15", int, 1, auto=False),
+            "learning_rate": learning_rate,  # None ("auto"): chosen from the row count
+            "l1": number("l1", "auto", float, 0.0) or 0.0, "wd": 1e-4 if wd is None else wd,
+            "normalize_data": flag("normalize_data"), "use_bias": flag("use_bias"),
+            "normalize_label": predictor == "regressor" and flag("normalize_label")}
 
 
 def _check_content_type(channel: str, config: dict[str, Any]) -> None:
@@ -134,44 +115,42 @@ def _check_content_type(channel: str, config: dict[str, Any]) -> None:
         raise ClientError(f"channel '{channel}': ContentType {content_type!r} is not supported: the localcloud "
                           "stand-in for linear-learner only reads text/csv (no header, label in the first "
                           "column); give the channel ContentType='text/csv'")
-    if "label_size=1" not in params and any(p.startswith("label_size=") for p in params):
-        raise ClientError(f"channel '{channel}': {content_type!r}: only label_size=1 is supported")
-    if str(config.get("RecordWrapperType", "None")) not in ("None", ""):
-        raise ClientError(f"channel '{channel}': RecordWrapperType {config['RecordWrapperType']!r} "
-                          "is not supported with text/csv")
+    if any(p.startswith("label_size=") and p != "label_size=1" for p in params):
+        raise ClientError(f"channel '{channel}': ContentType {content_type!r}: only label_size=1 is supported")
+    if str(config.get("RecordWrapperType") or "None") != "None":
+        raise ClientError(f"channel '{channel}': RecordWrapperType {config['RecordWrapperType']!r} is not "
+                          "supported with text/csv")
 
 
-def _rows(path: Path) -> Any:
-    """Yield (1-based line number, fields) for each non-blank CSV row, as pandas counts them."""
+def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield (1-based line number, fields) for each non-blank CSV row, counted as pandas does."""
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         reader = csv.reader(handle)
-        for fields in reader:
-            if fields:
-                yield reader.line_num, fields
+        yield from ((reader.line_num, fields) for fields in reader if "".join(fields).strip() or len(fields) > 1)
 
 
 def _diagnose(path: Path, where: str, expected: int | None, fallback: str) -> ClientError:
-    """Find the first bad row/cell of a CSV file that pandas refused, for a precise message."""
+    """Name the first bad row/cell of a CSV file that failed the fast pandas read."""
     for line, fields in _rows(path):
         expected = expected or len(fields)
         if len(fields) != expected:
-            return ClientError(f"{where}, row {line}: expected {expected} columns (label + "
-                               f"{expected - 1} features) but found {len(fields)}")
+            return ClientError(f"{where}, row {line}: expected {expected} columns (label + {expected - 1} "
+                               f"features) but found {len(fields)}")
         for column, cell in enumerate(fields, start=1):
-            role = "label" if column == 1 else f"feature {column - 1}"
             try:
-                ok = np.isfinite(float(cell))
+                ok = math.isfinite(float(cell))
             except ValueError:
                 ok = False
             if not ok:
+                role = "label" if column == 1 else f"feature {column - 1}"
                 hint = " (linear-learner's text/csv has no header row)" if line == 1 else ""
-                return ClientError(f"{where}, row {line}, column {column} ({role}): {cell!r} is not a "
-                                   f"finite number{hint}")
+                return ClientError(f"{where}, row {line}, column {column} ({role}): {cell!r} is not a finite "
+                                   f"number{hint}")
     return ClientError(f"{where}: cannot be read as numeric CSV: {fallback}")
 
 
-def _read_channel(root: Path, channel: str, expected: int | None) -> tuple[np.ndarray, list[tuple[Path, int]]]:
-    """Read every non-hidden file of a channel into one float64 array (label in column 0)."""
+def _read_channel(root: Path, channel: str, expected: int | None) -> tuple[np.ndarray, list[tuple[Path, str, int]]]:
+    """Read every non-hidden file of a channel (sorted) into one float64 array, label in column 0."""
     import pandas as pd
 
     folder = root / "input" / "data" / channel
@@ -179,125 +158,92 @@ def _read_channel(root: Path, channel: str, expected: int | None) -> tuple[np.nd
                    and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     arrays, parts = [], []
     for path in files:
-        where = f"channel '{channel}', file '{path.relative_to(folder).as_posix()}'"
+        name = path.relative_to(folder).as_posix()
+        where = f"channel '{channel}', file '{name}'"
         try:
-            data = pd.read_csv(path, header=None, dtype=np.float64, engine="c").to_numpy()
+            table = pd.read_csv(path, header=None, dtype=np.float64, engine="c").to_numpy()
         except pd.errors.EmptyDataError:
             continue
-        except (ValueError, pd.errors.ParserError) as exc:
+        except (ValueError, pd.errors.ParserError) as exc:  # non-numeric cell, ragged row, bad bytes
             raise _diagnose(path, where, expected, str(exc).splitlines()[0]) from None
-        if (expected and data.shape[1] != expected) or not np.isfinite(data).all():
+        if (expected and table.shape[1] != expected) or not np.isfinite(table).all():
             raise _diagnose(path, where, expected, "non-finite values")
-        if data.shape[1] < 2:
-            raise ClientError(f"{where}: found only 1 column; linear-learner needs the label followed "
-                              "by at least one feature column")
-        expected = data.shape[1]
-        arrays.append(data)
-        parts.append((path, len(data)))
+        if table.shape[1] < 2:
+            raise ClientError(f"{where}: only 1 column; linear-learner needs the label then at least one feature")
+        expected = table.shape[1]
+        arrays.append(table)
+        parts.append((path, name, len(table)))
     if not arrays:
         raise ClientError(f"channel '{channel}' has no data: no non-empty, non-hidden files under "
                           f"input/data/{channel}")
     return np.concatenate(arrays), parts
 
 
-def _check_labels(y: np.ndarray, hp: dict[str, Any], channel: str, root: Path,
-                  parts: list[tuple[Path, int]]) -> None:
+def _check_labels(y: np.ndarray, hp: dict[str, Any], channel: str, parts: list[tuple[Path, str, int]]) -> None:
     classes = hp["num_classes"]
-    if classes is None:
-        return
-    bad = np.flatnonzero((y != np.round(y)) | (y < 0) | (y >= classes))
-    if not len(bad):
-        return
-    index = int(bad[0])
-    for path, count in parts:
-        if index < count:
-            break
-        index -= count
-    line = next(line for i, (line, _) in enumerate(_rows(path)) if i == index)
-    folder = root / "input" / "data" / channel
-    raise ClientError(f"channel '{channel}', file '{path.relative_to(folder).as_posix()}', row {line}, column 1 "
-                      f"(label): {y[bad[0]]:g} is not a valid label for {hp['predictor_type']}: labels must be "
-                      f"integers 0..{classes - 1}" + (f" (num_classes={classes})" if classes > 2 else ""))
+    bad = np.flatnonzero((y != np.round(y)) | (y < 0) | (y >= classes)) if classes else []
+    if len(bad):
+        index = int(bad[0])
+        for path, name, count in parts:
+            if index < count:
+                break
+            index -= count
+        line = next(line for i, (line, _) in enumerate(_rows(path)) if i == index)
+        raise ClientError(
+            f"channel '{channel}', file '{name}', row {line}, column 1 (label): {y[bad[0]]:g} is not a valid "
+            f"label for {hp['predictor_type']}: labels must be integers 0..{classes - 1}"
+            + (f" (num_classes={classes})" if classes > 2 else ""))
 
 
 def _outputs(model: dict[str, Any], X: np.ndarray) -> np.ndarray:
-    """Regressor values (n,), binary P(label=1) (n,) or multiclass probabilities (n, K)."""
-    from scipy.special import expit
+    """Regressor values (n,), binary P(label 1) (n,) or multiclass probabilities (n, K)."""
+    from scipy.special import expit, softmax
 
-    norm = model["normalization"]
-    z = ((X - np.asarray(norm["mean"])) / np.asarray(norm["scale"])) @ np.asarray(model["coefficients"]).T
-    z += np.asarray(model["intercepts"])
-    if model["predictor_type"] == "regressor":
-        return z[:, 0]
-    if model["predictor_type"] == "binary_classifier":
-        return expit(z[:, 0])
-    p = expit(z)  # one-vs-rest sigmoids normalized to sum to 1, as scikit-learn's predict_proba
-    total = p.sum(axis=1, keepdims=True)
-    return np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[1]), where=total > 0)
+    norm, coef = model["normalization"], np.asarray(model["coefficients"])
+    weights = coef / np.asarray(norm["scale"])  # ((X - mean) / scale) @ coef.T, without copying X
+    z = X @ weights.T + (np.asarray(model["intercepts"]) - weights @ np.asarray(norm["mean"]))
+    if model["predictor_type"] != "multiclass_classifier":
+        return z[:, 0] if model["predictor_type"] == "regressor" else expit(z[:, 0])
+    return softmax(z, axis=1)
 
 
 def _metrics(model: dict[str, Any], X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """linear-learner's final metrics for one channel, keyed by SageMaker metric name suffix."""
+    """One channel's final metrics, keyed as the suffix of SageMaker's metric names."""
     out, kind = _outputs(model, X), model["predictor_type"]
     if kind == "regressor":
-        err = out - y
-        return {"objective_loss": float(np.mean(err ** 2)), "mse": float(np.mean(err ** 2)),
-                "absolute_loss": float(np.mean(np.abs(err)))}
+        mse = float(np.mean((out - y) ** 2))  # objective: squared loss
+        return {"objective_loss": mse, "mse": mse, "absolute_loss": float(np.mean(np.abs(out - y)))}
     if kind == "multiclass_classifier":
-        p_true = out[np.arange(len(y)), y.astype(int)]
-        return {"objective_loss": float(-np.mean(np.log(np.clip(p_true, 1e-15, 1.0)))),
+        p_true = np.clip(out[np.arange(len(y)), y.astype(int)], 1e-15, 1.0)
+        return {"objective_loss": float(-np.mean(np.log(p_true))),
                 "multiclass_accuracy": float(np.mean(out.argmax(axis=1) == y))}
-    p = np.clip(out, 1e-15, 1 - 1e-15)
-    pred, truth = out > 0.5, y == 1
+    p, pred, truth = np.clip(out, 1e-15, 1 - 1e-15), out > 0.5, y == 1
     tp = float(np.sum(pred & truth))
-    precision, recall = tp / max(pred.sum(), 1), tp / max(truth.sum(), 1)
+    precision, recall = tp / max(float(pred.sum()), 1.0), tp / max(float(truth.sum()), 1.0)
     return {"objective_loss": float(-np.mean(np.where(truth, np.log(p), np.log1p(-p)))),
             "binary_classification_accuracy": float(np.mean(pred == truth)),
             "binary_f_beta": 2 * precision * recall / (precision + recall) if tp else 0.0,
             "precision": precision, "recall": recall}
 
 
-def _quality_line(prefix: str, channel: str, name: str, value: float) -> str:
-    shown = "binary_f_1.000" if name == "binary_f_beta" else name
-    unit = "<loss>" if name in ("objective_loss", "mse", "absolute_loss") else "<score>"
-    return f"#quality_metric: host={HOST}, {prefix}{channel} {shown} {unit}={value!r}"
+def _log_metrics(prefix: str, channel: str, metrics: dict[str, float]) -> None:
+    for name, value in metrics.items():
+        shown = "binary_f_1.000" if name == "binary_f_beta" else name
+        unit = "<loss>" if name in ("objective_loss", "mse", "absolute_loss") else "<score>"
+        _log(f"#quality_metric: host={HOST}, {prefix}{channel} {shown} {unit}={value!r}")
 
 
-def _model(hp: dict[str, Any], mean: np.ndarray, scale: np.ndarray, estimator: Any,
-           y_mean: float, y_scale: float) -> dict[str, Any]:
-    coef = np.atleast_2d(estimator.coef_) * y_scale
-    intercept = np.atleast_1d(estimator.intercept_) * y_scale + y_mean
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "note": NOTE,
-            "predictor_type": hp["predictor_type"], "num_classes": hp["num_classes"],
-            "feature_dim": int(len(mean)), "normalization": {"mean": mean.tolist(), "scale": scale.tolist()},
-            "coefficients": coef.tolist(), "intercepts": intercept.tolist(),
-            "training": {k: hp[k] for k in ("mini_batch_size", "epochs", "learning_rate", "l1", "wd",
-                                            "normalize_data", "normalize_label", "use_bias")} | {"seed": SEED}}
-
-
-def train(root: Path) -> None:
-    """Run one training job on an /opt/ml-shaped folder (see the module docstring).
-
-    Args:
-        root: the folder that plays /opt/ml.
-
-    Raises:
-        ClientError: bad hyperparameters, channel configuration or data.
-    """
-    import sklearn
-    from sklearn.linear_model import SGDClassifier, SGDRegressor
-
-    config_dir = root / "input" / "config"
+def _load(root: Path) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Read config and channels; return (settings, {channel: (X, y)}) in train/validation/test order."""
     try:
-        raw = json.loads((config_dir / "hyperparameters.json").read_text() or "{}")
-        data_config = json.loads((config_dir / "inputdataconfig.json").read_text())
+        raw = json.loads((root / "input/config/hyperparameters.json").read_text() or "{}")
+        data_config = json.loads((root / "input/config/inputdataconfig.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ClientError(f"cannot read input/config: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(data_config, dict):
         raise ClientError("hyperparameters.json and inputdataconfig.json must hold JSON objects")
-    _log(f"Running the localcloud stand-in for linear-learner ({NOTE})")
+    _log(f"Running the {NOTE}")
     hp = _parse_hyperparameters(raw)
-    _log(f"Final configuration: {json.dumps(hp, sort_keys=True)}")
     if "train" not in data_config:
         raise ClientError("linear-learner requires a 'train' channel")
     for channel in sorted(set(data_config) - set(CHANNELS)):
@@ -308,66 +254,111 @@ def train(root: Path) -> None:
     data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for channel in channels:
         table, parts = _read_channel(root, channel, data["train"][0].shape[1] + 1 if data else None)
-        y = table[:, 0].copy()
         if channel == "train" and hp["feature_dim"] not in (None, table.shape[1] - 1):
-            raise ClientError(f"feature_dim is {hp['feature_dim']} but channel 'train' has "
-                              f"{table.shape[1] - 1} feature columns (after the label column)")
-        _check_labels(y, hp, channel, root, parts)
-        data[channel] = (np.ascontiguousarray(table[:, 1:]), y)
-        _log(f"Read {len(y)} rows x {table.shape[1] - 1} features from channel '{channel}' ({len(parts)} file(s))")
+            raise ClientError(f"feature_dim is {hp['feature_dim']} but channel 'train' has {table.shape[1] - 1} "
+                              "feature columns (after the label column)")
+        _check_labels(table[:, 0], hp, channel, parts)
+        data[channel] = (np.ascontiguousarray(table[:, 1:]), table[:, 0].copy())
+        _log(f"Read {len(table)} rows x {table.shape[1] - 1} features from channel '{channel}' ({len(parts)} file(s))")
+    steps = hp["epochs"] * math.ceil(len(data["train"][1]) / hp["mini_batch_size"])
+    # "auto": like linear-learner's parallel models, try a few rates when training is cheap.
+    hp["learning_rate"] = hp["learning_rate"] or (list(_AUTO_RATES) if steps < 2000 else 0.01)
+    _log(f"Final configuration: {json.dumps(hp, sort_keys=True)}")
+    return hp, data
 
-    started = time.perf_counter()
+
+_AUTO_RATES = (0.5, 0.1, 0.02)
+
+
+def _fit(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """Train one model per candidate learning rate; keep the best on validation (else train) loss."""
+    rates = hp["learning_rate"] if isinstance(hp["learning_rate"], list) else [hp["learning_rate"]]
+    judge = data.get("validation", data["train"])
+    models = [_fit_one({**hp, "learning_rate": rate}, data) for rate in rates]
+    losses = [_metrics(model, *judge)["objective_loss"] for model in models]
+    best = int(np.argmin(losses))
+    if len(rates) > 1:
+        _log(f"Trained {len(rates)} models (learning_rate {rates}); chose learning_rate={rates[best]} "
+             f"with objective_loss {losses[best]:.4f} on {'validation' if 'validation' in data else 'train'}")
+    return models[best]
+
+
+def _fit_one(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]], log: bool = True) -> dict[str, Any]:
+    """Train a linear model with mini-batch Adam, one epoch per ``partial_fit``; return the JSON model.
+
+    scikit-learn's MLP with no hidden layer *is* a linear model: softmax regression for
+    multiclass, logistic for binary, least squares for regression (linear-learner's losses
+    and, by default, its Adam optimizer).
+    """
+    import sklearn
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
     X, y = data["train"]
-    mean = X.mean(axis=0) if hp["normalize_data"] else np.zeros(X.shape[1])
-    scale = X.std(axis=0) if hp["normalize_data"] else np.ones(X.shape[1])
+    d = X.shape[1]
+    mean, scale = (X.mean(axis=0), X.std(axis=0)) if hp["normalize_data"] else (np.zeros(d), np.ones(d))
     scale[scale == 0] = 1.0
     y_mean, y_scale = (float(y.mean()), float(y.std()) or 1.0) if hp["normalize_label"] else (0.0, 1.0)
     Xn, yn = (X - mean) / scale, (y - y_mean) / y_scale
-    l1, wd = hp["l1"], hp["wd"]
-    options = {"penalty": "elasticnet" if l1 else "l2", "alpha": l1 + wd, "l1_ratio": l1 / (l1 + wd) if l1 else 0.0,
-               "fit_intercept": hp["use_bias"], "learning_rate": "constant", "eta0": hp["learning_rate"],
-               "shuffle": False, "random_state": np.random.RandomState(SEED), "tol": None}
+    if hp["l1"]:
+        _log(f"l1={hp['l1']} is not honoured by the stand-in (only wd, an L2 penalty)")
+    options = {"hidden_layer_sizes": (), "solver": "adam", "alpha": hp["wd"], "learning_rate_init": hp["learning_rate"],
+               "batch_size": min(hp["mini_batch_size"], len(yn)), "shuffle": True, "random_state": SEED}
     regressor = hp["predictor_type"] == "regressor"
-    estimator = SGDRegressor(**options) if regressor else SGDClassifier(loss="log_loss", **options)
+    estimator = MLPRegressor(**options) if regressor else MLPClassifier(**options)
     first = {} if regressor else {"classes": np.arange(hp["num_classes"], dtype=np.float64)}
-    rng, size, model = np.random.default_rng(SEED), hp["mini_batch_size"], {}
-    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+    model: dict[str, Any] = {}
+    started = time.perf_counter()
+    with sklearn.config_context(assume_finite=True):
         for epoch in range(hp["epochs"]):
-            order = rng.permutation(len(yn))
-            Xe, ye = Xn[order], yn[order]
-            for start in range(0, len(ye), size):
-                estimator.partial_fit(Xe[start:start + size], ye[start:start + size], **first)
-                first = {}
-            model = _model(hp, mean, scale, estimator, y_mean, y_scale)
-            if not np.isfinite(model["coefficients"]).all() or not np.isfinite(model["intercepts"]).all():
-                raise ClientError(f"training diverged at epoch {epoch} (non-finite weights); "
-                                  f"lower learning_rate (now {hp['learning_rate']:g})")
+            estimator.partial_fit(Xn, yn, **first)
+            first = {}
+            coef = estimator.coefs_[0].T * y_scale  # (outputs, features); label normalization folded back in
+            intercept = estimator.intercepts_[0] * y_scale + y_mean
+            if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+                raise ClientError(f"training diverged in epoch {epoch}; lower learning_rate (now {hp['learning_rate']:g})")
+            model = {"format": FORMAT, "format_version": FORMAT_VERSION, "note": NOTE,
+                     "predictor_type": hp["predictor_type"], "num_classes": hp["num_classes"],
+                     "feature_dim": X.shape[1], "normalization": {"mean": mean.tolist(), "scale": scale.tolist()},
+                     "coefficients": coef.tolist(), "intercepts": intercept.tolist(),
+                     "training": {k: v for k, v in hp.items() if k not in ("predictor_type", "num_classes")}
+                     | {"seed": SEED, "rows": len(y)}}
             for channel in ("train", "validation"):
-                if channel in data:
-                    for name, value in _metrics(model, *data[channel]).items():
-                        _log(_quality_line(f"epoch={epoch}, ", channel, name, value))
-    _log(f"Trained {hp['epochs']} epochs in {time.perf_counter() - started:.3f} s")
+                if channel in data and log:
+                    _log_metrics(f"epoch={epoch}, ", channel, _metrics(model, *data[channel]))
+    _log(f"Trained {hp['epochs']} epochs on {len(y)} rows in {time.perf_counter() - started:.3f} s")
+    return model
 
+
+def train(root: Path) -> None:
+    """Run one training job on an /opt/ml-shaped folder: model/, output/metrics.json.
+
+    Args:
+        root: the folder that plays /opt/ml.
+
+    Raises:
+        ClientError: bad hyperparameters, channel configuration or data.
+    """
+    hp, data = _load(root)
+    model = _fit(hp, data)
     (root / "model").mkdir(parents=True, exist_ok=True)
     (root / "model" / MODEL_FILE).write_text(json.dumps(model, indent=1, sort_keys=True) + "\n")
     final = []
-    for channel in channels:
-        final_metrics = _metrics(model, *data[channel])
-        for name, value in final_metrics.items():
-            _log(_quality_line("", channel, name, value))
-            final.append({"MetricName": f"{channel}:{name}", "Value": value})
+    for channel, (X, y) in data.items():
+        metrics = _metrics(model, X, y)
+        _log_metrics("", channel, metrics)
+        final += [{"MetricName": f"{channel}:{name}", "Value": value} for name, value in metrics.items()]
         if channel == "test":  # linear-learner's closing summary line
-            name, value = next((n, v) for n, v in final_metrics.items() if "accuracy" in n or n == "mse")
-            _log(f"#test_score ({HOST}) : ('{name}', {value!r})")
+            name = next(n for n in metrics if "accuracy" in n or n == "mse")
+            _log(f"#test_score ({HOST}) : ('{name}', {metrics[name]!r})")
     (root / "output").mkdir(parents=True, exist_ok=True)
     (root / "output" / "metrics.json").write_text(json.dumps(final, indent=1) + "\n")
 
 
 def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a stand-in model from a model dir, its JSON file, or a model.tar.gz.
+    """Load a stand-in model from DIR/model, its model_algo-1.json, or the job's model.tar.gz.
 
     Args:
-        path: DIR/model, DIR/model/model_algo-1.json, or the job's model.tar.gz.
+        path: the model folder, JSON file or tarball.
 
     Returns:
         The model dict written by training.
@@ -376,36 +367,35 @@ def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
         ValueError: the file is not a stand-in linear-learner model.
     """
     path = Path(path)
-    if path.is_dir():
-        path = path / MODEL_FILE
+    path = path / MODEL_FILE if path.is_dir() else path
     if path.name.endswith((".tar.gz", ".tgz")):
         with tarfile.open(path) as tar:
             model = json.load(tar.extractfile(MODEL_FILE))
     else:
         model = json.loads(path.read_text())
-    if model.get("format") != FORMAT or model.get("format_version") != FORMAT_VERSION:
+    if not isinstance(model, dict) or model.get("format") != FORMAT or model.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path} is not a {FORMAT} v{FORMAT_VERSION} model")
     return model
 
 
 def predict(model: dict[str, Any], X: np.ndarray) -> list[dict[str, Any]]:
-    """Score feature rows like a linear-learner endpoint's JSON response records.
+    """Score feature rows as a linear-learner endpoint's JSON response records.
 
     Args:
         model: from :func:`load_model`.
-        X: features, shape (n, feature_dim) or (feature_dim,) for one row; no label column.
+        X: features, shape (n, feature_dim), or (feature_dim,) for one row; no label column.
 
     Returns:
         One record per row: multiclass ``{"score": [p0, ...], "predicted_label": k}``, binary
-        ``{"score": p, "predicted_label": 0.0|1.0}``, regressor ``{"score": value}``; labels are
-        int-valued floats as AWS returns them.
+        ``{"score": p, "predicted_label": 0.0 or 1.0}``, regressor ``{"score": value}``. Labels
+        are int-valued floats, as AWS's JSON responses carry them.
 
     Raises:
-        ClientError: X has the wrong number of columns.
+        ClientError: X has the wrong shape.
     """
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     if X.ndim != 2 or X.shape[1] != model["feature_dim"]:
-        raise ClientError(f"expected {model['feature_dim']} features per row, got shape {X.shape}")
+        raise ClientError(f"expected {model['feature_dim']} features per row, got an array of shape {X.shape}")
     out, kind = _outputs(model, X), model["predictor_type"]
     if kind == "regressor":
         return [{"score": float(v)} for v in out]
@@ -422,37 +412,29 @@ def parse_csv_payload(body: str | bytes, feature_dim: int | None = None) -> np.n
         feature_dim: expected columns per row; None takes the first row's count.
 
     Returns:
-        float64 array of shape (rows, features).
+        A float64 array of shape (rows, features).
 
     Raises:
-        ClientError: empty body, wrong column count or a non-numeric cell (row/column named, 1-based).
+        ClientError: empty body, wrong column count or a non-numeric cell (row and column 1-based).
     """
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     rows = []
-    for number, fields in enumerate((r for r in csv.reader(io.StringIO(text)) if r), start=1):
+    for number, fields in enumerate((r for r in csv.reader(io.StringIO(text)) if "".join(r).strip() or len(r) > 1), start=1):
         feature_dim = feature_dim or len(fields)
         if len(fields) != feature_dim:
             raise ClientError(f"row {number}: expected {feature_dim} feature columns, found {len(fields)}")
-        try:
-            rows.append([float(cell) for cell in fields])
-        except ValueError:
-            column = next(i for i, c in enumerate(fields, 1) if not _is_float(c))
-            raise ClientError(f"row {number}, column {column}: {fields[column - 1]!r} is not a number") from None
+        for column, cell in enumerate(fields, start=1):
+            try:
+                rows.append(float(cell))
+            except ValueError:
+                raise ClientError(f"row {number}, column {column}: {cell!r} is not a number") from None
     if not rows:
         raise ClientError("empty text/csv payload: send one row of features per line")
-    return np.asarray(rows, dtype=np.float64)
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
+    return np.asarray(rows, dtype=np.float64).reshape(-1, feature_dim)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: train, or write output/failure and return 2 (client) or 1 (unexpected)."""
+    """Train; on failure write output/failure and return 2 (client error) or 1 (unexpected)."""
     parser = argparse.ArgumentParser(prog="python -m localcloud.linear_learner", description=__doc__.split("\n")[0])
     parser.add_argument("--ml-root", default="/opt/ml", help="the folder that plays /opt/ml")
     root = Path(parser.parse_args(argv).ml_root)
@@ -461,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except ClientError as exc:
         message, code = str(exc), 2
-    except Exception as exc:  # noqa: BLE001 - any other failure is the stand-in's own fault
+    except Exception as exc:  # noqa: BLE001 - anything else is the stand-in's own fault
         traceback.print_exc()
         message, code = f"internal error in the stand-in: {type(exc).__name__}: {exc}", 1
     (root / "output").mkdir(parents=True, exist_ok=True)
