@@ -28,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     cloud.start()
     print(f"localcloud ready at {cloud.url} (data at {cloud.data_url or '-'})", flush=True)
     try:
-        stop.wait()
+        # Wait in short slices (fix): Python runs signal handlers only in the main thread, and when the
+        # kernel delivers SIGTERM to another thread (a Lambda/job thread), an untimed wait() is never
+        # woken, so the handler never ran and SIGTERM was intermittently ignored.
+        while not stop.wait(timeout=0.2):
+            pass
     finally:
         cloud.stop()
     print("localcloud stopped", flush=True)

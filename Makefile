@@ -1,0 +1,57 @@
+# Pipeline Dreams: `make run` runs the whole series offline, `make test` runs the whole suite.
+# Both set everything up on a fresh machine (only Python 3.11 and the package registry are needed).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+LAB_VENV  := .venv-lab
+LAB_STAMP := $(LAB_VENV)/.installed-$(shell cat requirements-lab.lock | cksum | cut -d' ' -f1)
+LAB_PORT  ?= 5050
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: venv run test test-fast lab notebooks lint lock clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed; set PYTHON=python3.11")'
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+## run: the notebook series 01-05 offline, executed into runs/<run-id>/, with a summary
+run: venv
+	$(PY) -m helpers run
+
+## test: unit tests, the local cloud's behaviour, nbval over every notebook, the end-to-end series
+test: venv
+	$(PYTEST) tests notebooks --nbval --nbval-sanitize-with tests/notebooks/sanitize.cfg --nbval-current-env
+
+## notebooks: re-execute the committed notebooks in place (after changing src/), with their default parameters
+notebooks: venv
+	$(PY) -m helpers run --out notebooks --no-parameters
+
+## lab: JupyterLab wired to a local cloud on 127.0.0.1:$(LAB_PORT) (Ctrl-C stops both)
+lab: venv $(LAB_STAMP)
+	bash scripts/lab.sh $(PY) $(LAB_VENV) $(LAB_PORT)
+
+$(LAB_STAMP): requirements-lab.lock
+	rm -rf $(LAB_VENV)
+	$(PYTHON) -m venv $(LAB_VENV)
+	$(LAB_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lab.lock
+	touch $@
+
+## lint: the Dockerfiles with hadolint
+lint: venv
+	$(VENV)/bin/hadolint docker/*/Dockerfile
+
+## lock: refresh requirements.lock from the current .venv (after changing a pin in pyproject.toml)
+lock:
+	{ echo '# Every package of the run and test environment, pinned (pip freeze of .venv; `make lock` refreshes it).'; \
+	  $(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e'; } > requirements.lock
+
+clean:
+	rm -rf $(VENV) $(LAB_VENV) runs .pytest_cache

@@ -1,0 +1,18 @@
+"""The kit's library: boto3 wrappers the notebooks call, the same on AWS and on the local cloud.
+
+``helpers`` never imports ``localcloud``: which cloud answers is decided by
+:func:`helpers.config.connect` from its settings, nowhere else.
+"""
+
+import json
+
+from helpers import diagrams, display, ecr, iam, lambdas, paths, s3, sagemaker, stepfunctions
+from helpers.config import Kit, connect
+
+__all__ = ["Kit", "connect", "diagrams", "display", "ecr", "iam", "json_tags", "lambdas", "paths", "s3",
+           "sagemaker", "stepfunctions"]
+
+
+def json_tags(kit: Kit) -> str:
+    """The kit's tags as JSON, for a Lambda's ``RESOURCE_TAGS`` (handlers tag the jobs they start)."""
+    return json.dumps(kit.tags())

@@ -1,0 +1,217 @@
+"""Where the kit runs and what it names things: one place for target, region, names and tags.
+
+Every notebook starts with ``kit = helpers.connect(target=..., region=..., ...)``. The
+returned :class:`Kit` builds all boto3 clients from one Session:
+
+* ``local`` (the default) points every client at the local cloud with dummy
+  credentials, and never reads the user's AWS profile or config files;
+* ``aws`` uses the normal credential chain, and only when asked for explicitly.
+
+Nothing else in :mod:`helpers` knows which one it talks to.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import socket
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+KIT = "pipeline-dreams"
+TARGETS = ("local", "aws")
+DEFAULT_REGION = "eu-west-1"
+DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:5050"
+UCI_IRIS_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/iris/iris.data"
+TAG_KIT = f"{KIT}:kit"
+TAG_RUN = f"{KIT}:run-id"
+# Environment variables the series runner and `make lab` set for the notebooks' kernels.
+ENV_TARGET, ENV_REGION, ENV_ENDPOINT = "PIPELINE_DREAMS_TARGET", "PIPELINE_DREAMS_REGION", "PIPELINE_DREAMS_ENDPOINT"
+ENV_DATA_URL, ENV_RUN_ID = "PIPELINE_DREAMS_DATA_URL", "PIPELINE_DREAMS_RUN_ID"
+
+_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
+_RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message names the setting and what is allowed."""
+
+
+class CloudNotReachable(ConnectionError):
+    """No local cloud answers; shown in a notebook as one line saying what to run."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"CloudNotReachable: {self}"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parameters every notebook shares."""
+
+    target: str = "local"
+    region: str = DEFAULT_REGION
+    prefix: str = KIT
+    run_id: str = "demo"
+    endpoint_url: str | None = DEFAULT_LOCAL_ENDPOINT
+    data_url: str = UCI_IRIS_URL
+
+    @property
+    def run_prefix(self) -> str:
+        """The S3 key prefix of this run: two runs never write the same keys."""
+        return f"runs/{self.run_id}"
+
+    def tags(self, **extra: str) -> list[dict[str, str]]:
+        """Tags for every resource the kit makes: cleanup finds them by ``TAG_KIT``."""
+        tags = {TAG_KIT: self.prefix, TAG_RUN: self.run_id, **extra}
+        return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A run id that sorts by time and does not collide within a second: ``20261125-101502-3f9a``."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%d-%H%M%S}-{os.urandom(2).hex()}"
+
+
+def settings(target: str | None = None, region: str | None = None, prefix: str | None = None,
+             run_id: str | None = None, data_url: str | None = None) -> Settings:
+    """Resolve settings: explicit arguments, then ``PIPELINE_DREAMS_*`` variables, then defaults.
+
+    Raises:
+        ConfigError: a value AWS would refuse, named with what is allowed.
+    """
+    target = (target or os.environ.get(ENV_TARGET) or "local").lower()
+    if target not in TARGETS:
+        raise ConfigError(f"target {target!r} is not one of {', '.join(TARGETS)}")
+    region = region or os.environ.get(ENV_REGION) or (
+        boto3.session.Session().region_name if target == "aws" else None) or DEFAULT_REGION
+    if not _REGION.match(region):
+        raise ConfigError(f"region {region!r} does not look like an AWS region (e.g. eu-west-1)")
+    prefix = prefix or KIT
+    if not _PREFIX.match(prefix):
+        raise ConfigError(f"prefix {prefix!r}: use 3-24 lower-case letters, digits and hyphens, starting with a letter "
+                          "(it starts bucket, role and function names)")
+    run_id = run_id or os.environ.get(ENV_RUN_ID) or "demo"
+    if not _RUN_ID.match(run_id):
+        raise ConfigError(f"run_id {run_id!r}: use 1-24 lower-case letters, digits and hyphens "
+                          "(it ends job names, which allow 63 characters)")
+    endpoint = (os.environ.get(ENV_ENDPOINT) or DEFAULT_LOCAL_ENDPOINT) if target == "local" else None
+    return Settings(target=target, region=region, prefix=prefix, run_id=run_id, endpoint_url=endpoint,
+                    data_url=data_url or os.environ.get(ENV_DATA_URL) or UCI_IRIS_URL)
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every resource name, derived from the prefix (and the account, for the global bucket name)."""
+
+    prefix: str
+    account: str
+    region: str
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.prefix}-{self.account}-{self.region}"
+
+    def role(self, purpose: str) -> str:
+        return f"{self.prefix}-{purpose}"
+
+    def function(self, purpose: str) -> str:
+        return f"{self.prefix}-{purpose}"
+
+    def repository(self, image: str) -> str:
+        return f"{self.prefix}/{image}"
+
+    def state_machine(self, purpose: str) -> str:
+        return f"{self.prefix}-{purpose}"
+
+    def job(self, step: str, run_id: str) -> str:
+        return f"{self.prefix}-{step}-{run_id}"[:63]
+
+
+@dataclass
+class Kit:
+    """A connection to the target cloud: clients, account, names and tags."""
+
+    settings: Settings
+    session: boto3.session.Session = field(repr=False)
+
+    @functools.cache
+    def client(self, service: str):
+        """A boto3 client for ``service`` (cached), pointed at the target."""
+        retries = {"max_attempts": 2, "mode": "standard"} if self.settings.target == "local" else {"mode": "standard"}
+        config = Config(retries=retries, connect_timeout=5 if self.settings.target == "local" else 60,
+                        read_timeout=120, user_agent_extra=f"{KIT}/0.1")
+        return self.session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
+
+    @functools.cached_property
+    def account(self) -> str:
+        """The account id, asked of STS (never written in code)."""
+        return self.client("sts").get_caller_identity()["Account"]
+
+    @functools.cached_property
+    def names(self) -> Names:
+        return Names(self.settings.prefix, self.account, self.settings.region)
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    def tags(self, **extra: str) -> list[dict[str, str]]:
+        return self.settings.tags(**extra)
+
+    def tag_map(self, **extra: str) -> dict[str, str]:
+        """Tags as ``{key: value}``, the shape Lambda, ECR-less APIs and Step Functions' tags differ on."""
+        return {t["Key"]: t["Value"] for t in self.tags(**extra)}
+
+    def __hash__(self) -> int:  # functools.cache on methods needs it
+        return id(self)
+
+    def describe(self) -> dict[str, str]:
+        """What a learner should see before anything is created."""
+        identity = self.client("sts").get_caller_identity()
+        return {"target": self.settings.target, "region": self.region, "account": identity["Account"],
+                "caller": identity["Arn"], "endpoint": self.settings.endpoint_url or "AWS",
+                "run id": self.settings.run_id, "bucket": self.names.bucket}
+
+
+def _session(settings: Settings) -> boto3.session.Session:
+    if settings.target == "aws":
+        return boto3.session.Session(region_name=settings.region)
+    # Local: a botocore session that reads no profile, config or credentials file.
+    core = botocore.session.Session(session_vars={
+        "profile": (None, None, None, None),
+        "config_file": (None, None, os.devnull, None),
+        "credentials_file": (None, None, os.devnull, None)})
+    core.set_credentials("localcloud", "localcloud")
+    return boto3.session.Session(botocore_session=core, region_name=settings.region)
+
+
+def _check_reachable(url: str) -> None:
+    parsed = urllib.parse.urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 80), timeout=2):
+            return
+    except OSError:
+        raise CloudNotReachable(
+            f"no local cloud answers at {url}. Start one with `make lab` (JupyterLab + cloud) or "
+            f"`.venv/bin/python -m localcloud --port {parsed.port}` in a terminal, then re-run this cell.") from None
+
+
+def connect(target: str | None = None, region: str | None = None, prefix: str | None = None,
+            run_id: str | None = None, data_url: str | None = None) -> Kit:
+    """Resolve settings and connect; for ``local``, fail at once if no cloud answers.
+
+    Raises:
+        ConfigError: a bad setting.
+        CloudNotReachable: target local and nothing listens at the endpoint.
+    """
+    resolved = settings(target, region, prefix, run_id, data_url)
+    if resolved.target == "local":
+        _check_reachable(resolved.endpoint_url)
+    return Kit(resolved, _session(resolved))

@@ -1,0 +1,33 @@
+"""What the notebooks show: source files from disk, and tables that fit a page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from IPython.display import Code, Markdown
+
+from helpers.paths import PROJECT_ROOT
+
+_LANGUAGES = {".py": "python", ".json": "json", "Dockerfile": "docker"}
+
+
+def show_source(relative_path: str, start: str | None = None, end: str | None = None) -> Code:
+    """Display a file of the kit (the one that is deployed), optionally from a line containing
+    ``start`` up to the line before one containing ``end``."""
+    path = PROJECT_ROOT / relative_path
+    lines = path.read_text().splitlines()
+    if start:
+        lines = lines[next(i for i, line in enumerate(lines) if start in line):]
+    if end:
+        lines = lines[:next(i for i, line in enumerate(lines) if end in line and i > 0)]
+    language = _LANGUAGES.get(path.suffix) or _LANGUAGES.get(path.name, "text")
+    return Code("\n".join(lines), language=language)
+
+
+def cli(command: str) -> Markdown:
+    """An AWS CLI command, shown beside the Python that does the same."""
+    return Markdown(f"```bash\n{command}\n```")
+
+
+def relative(path: Path) -> str:
+    return str(Path(path).resolve().relative_to(PROJECT_ROOT))

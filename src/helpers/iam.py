@@ -1,0 +1,52 @@
+"""IAM: roles from the reviewed JSON documents under ``iam/``."""
+
+from __future__ import annotations
+
+import json
+import string
+
+from helpers.config import Kit
+from helpers.paths import IAM_DIR
+
+# The roles the kit uses: purpose -> the AWS service that assumes it.
+ROLES = {"lambda": "lambda", "sagemaker": "sagemaker", "states": "states"}
+
+
+def partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def render_document(kit: Kit, path) -> dict:
+    """Fill ``${Account}``, ``${Region}``, ``${Partition}``, ``${Prefix}``, ``${Bucket}`` in a policy file."""
+    text = string.Template(path.read_text()).substitute(
+        Account=kit.account, Region=kit.region, Partition=partition(kit.region),
+        Prefix=kit.settings.prefix, Bucket=kit.names.bucket)
+    return json.loads(text)
+
+
+def ensure_role(kit: Kit, purpose: str) -> str:
+    """Create or update the role for ``purpose`` (lambda, sagemaker, states); return its ARN.
+
+    The trust policy and the inline permission policy are always re-applied, so editing
+    the JSON under ``iam/`` and re-running the cell updates the role.
+    """
+    iam = kit.client("iam")
+    name = kit.names.role(purpose)
+    trust = json.dumps(render_document(kit, IAM_DIR / "trust" / f"{purpose}.json"))
+    policy = json.dumps(render_document(kit, IAM_DIR / "policies" / f"{purpose}.json"))
+    try:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
+        created = False
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, Tags=kit.tags(),
+                              Description=f"{kit.settings.prefix}: role assumed by {purpose}")["Role"]["Arn"]
+        created = True
+    iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=policy)
+    print(f"role {name} {'created' if created else 'exists, policy refreshed'}")
+    return arn
+

@@ -1,0 +1,95 @@
+"""Lambda: zip or image functions, created or updated in place, and invoked with clear errors."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from helpers.config import Kit
+
+
+class LambdaInvokeError(RuntimeError):
+    """The handler raised: the message has its errorType, errorMessage and the log tail."""
+
+    def __init__(self, function: str, error: dict[str, Any], log_tail: str) -> None:
+        self.function, self.error, self.log_tail = function, error, log_tail
+        super().__init__(f"{function} failed: {error.get('errorType', 'Error')}: {error.get('errorMessage', error)}")
+
+
+def zip_handler(path: Path) -> bytes:
+    """A deployment package holding one handler file at its root."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo(path.name, date_time=(2020, 1, 1, 0, 0, 0))  # same bytes every time
+        info.external_attr = 0o644 << 16
+        archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def ensure_function(kit: Kit, name: str, role_arn: str, *, zip_file: bytes | None = None,
+                    handler: str | None = None, image_uri: str | None = None,
+                    environment: dict[str, str] | None = None, timeout: int = 60, memory_mb: int = 256,
+                    description: str = "") -> str:
+    """Create the function, or update its code and configuration if it exists; return its ARN."""
+    if (zip_file is None) == (image_uri is None):
+        raise ValueError("give either zip_file (with handler) or image_uri")
+    lam = kit.client("lambda")
+    code = {"ZipFile": zip_file} if zip_file is not None else {"ImageUri": image_uri}
+    configuration: dict[str, Any] = {"Role": role_arn, "Timeout": timeout, "MemorySize": memory_mb,
+                                     "Description": description, "Environment": {"Variables": environment or {}}}
+    if zip_file is not None:
+        configuration.update(Handler=handler, Runtime="python3.11")
+    try:
+        lam.get_function(FunctionName=name)
+    except lam.exceptions.ResourceNotFoundException:
+        arn = _create_with_retry(lam, FunctionName=name, Code=code, Tags=kit.tag_map(), Architectures=["x86_64"],
+                                 PackageType="Zip" if zip_file is not None else "Image", **configuration)
+        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        print(f"function {name} created")
+        return arn
+    lam.update_function_code(FunctionName=name, **code)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    arn = lam.update_function_configuration(FunctionName=name, **configuration)["FunctionArn"]
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    print(f"function {name} updated")
+    return arn
+
+
+def _create_with_retry(lam, **request: Any) -> str:
+    # A role made seconds ago may not be assumable yet on AWS (IAM is eventually consistent).
+    for attempt in range(10):
+        try:
+            return lam.create_function(**request)["FunctionArn"]
+        except lam.exceptions.InvalidParameterValueException as error:
+            if "cannot be assumed" not in str(error) or attempt == 9:
+                raise
+            time.sleep(3)
+    raise AssertionError("unreachable")
+
+
+def invoke(kit: Kit, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Invoke synchronously and return the handler's result.
+
+    Raises:
+        LambdaInvokeError: the handler raised or timed out.
+    """
+    response = kit.client("lambda").invoke(FunctionName=name, Payload=json.dumps(payload).encode(), LogType="Tail")
+    body = json.loads(response["Payload"].read() or b"null")
+    log_tail = base64.b64decode(response.get("LogResult", "")).decode(errors="replace")
+    if response.get("FunctionError"):
+        raise LambdaInvokeError(name, body if isinstance(body, dict) else {"errorMessage": body}, log_tail)
+    return body
+
+
+def function_arn(kit: Kit, name: str) -> str:
+    """The ARN of an existing function; the error says which notebook creates it."""
+    lam = kit.client("lambda")
+    try:
+        return lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    except lam.exceptions.ResourceNotFoundException:
+        raise LookupError(f"function {name} does not exist yet: run notebooks 02-04 first") from None

@@ -1,0 +1,78 @@
+"""S3: the region-aware bucket, uploads and readable listings."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from helpers.config import Kit
+
+
+def ensure_bucket(kit: Kit, name: str | None = None) -> str:
+    """Create the kit's bucket if it does not exist yet; tag and return its name.
+
+    us-east-1 is S3's default location and refuses a ``LocationConstraint`` naming it;
+    every other region needs one. (The article's ``aws s3 mb`` hides that difference.)
+    """
+    s3 = kit.client("s3")
+    name = name or kit.names.bucket
+    try:
+        s3.head_bucket(Bucket=name)
+        print(f"bucket {name} exists")
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+        request: dict[str, Any] = {"Bucket": name}
+        if kit.region != "us-east-1":
+            request["CreateBucketConfiguration"] = {"LocationConstraint": kit.region}
+        s3.create_bucket(**request)
+        s3.get_waiter("bucket_exists").wait(Bucket=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        print(f"bucket {name} created in {kit.region}")
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": kit.tags()})
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    return name
+
+
+def bucket_summary(kit: Kit, name: str) -> pd.DataFrame:
+    """Region and tags of a bucket, as a one-row table."""
+    s3 = kit.client("s3")
+    location = s3.get_bucket_location(Bucket=name).get("LocationConstraint") or "us-east-1"
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
+    return pd.DataFrame([{"bucket": name, "region": location, **tags}])
+
+
+def list_objects(kit: Kit, bucket: str, prefix: str = "") -> pd.DataFrame:
+    """Objects under ``prefix`` as a table of key and size (no times: they differ every run)."""
+    rows = []
+    for page in kit.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        rows += [{"key": o["Key"], "size (bytes)": o["Size"]} for o in page.get("Contents", [])]
+    return pd.DataFrame(rows, columns=["key", "size (bytes)"])
+
+
+def read_csv(kit: Kit, uri: str, **read_csv_args: Any) -> pd.DataFrame:
+    """Read a CSV object (``s3://bucket/key``) into a DataFrame."""
+    bucket, key = split_uri(uri)
+    body = kit.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return pd.read_csv(io.BytesIO(body), **read_csv_args)
+
+
+def read_bytes(kit: Kit, uri: str) -> bytes:
+    bucket, key = split_uri(uri)
+    return kit.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def upload_file(kit: Kit, path: str, bucket: str, key: str) -> str:
+    kit.client("s3").upload_file(str(path), bucket, key)
+    return f"s3://{bucket}/{key}"
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → ``(bucket, key)``."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key

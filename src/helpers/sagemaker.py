@@ -1,0 +1,120 @@
+"""SageMaker: image URIs, waiting for jobs with a progress bar, and readable job summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from helpers.config import Kit
+from helpers.progress import poll, strip_metadata
+
+_JOBS = {  # kind -> (describe method, name parameter, status field)
+    "processing": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+    "training": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+}
+_TRAINING_STEPS = ["Starting", "Downloading", "Training", "Uploading", "Completed"]
+
+
+class JobFailed(RuntimeError):
+    """A job ended Failed or Stopped; the message carries SageMaker's FailureReason."""
+
+    def __init__(self, kind: str, name: str, status: str, reason: str) -> None:
+        self.kind, self.name, self.status, self.reason = kind, name, status, reason
+        super().__init__(f"{kind} job {name} ended {status}: {reason}")
+
+
+def image_uri(algorithm: str, region: str, version: str = "1") -> str:
+    """The region's image of a built-in algorithm, looked up with the SageMaker Python SDK.
+
+    The account that hosts linear-learner differs per region; the SDK ships the table,
+    so nothing is hard-coded here and the lookup works offline.
+    """
+    from sagemaker.core import image_uris  # ~1 s import: only when needed
+
+    return image_uris.retrieve(algorithm, region, version=version)
+
+
+def describe_job(kit: Kit, kind: str, name: str) -> dict[str, Any]:
+    method, parameter, _ = _JOBS[kind]
+    return strip_metadata(getattr(kit.client("sagemaker"), method)(**{parameter: name}))
+
+
+def wait_for_job(kit: Kit, kind: str, name: str, timeout: float = 3600) -> dict[str, Any]:
+    """Wait for a processing or training job to end; return its description.
+
+    Raises:
+        JobFailed: the job ended Failed or Stopped.
+    """
+    _, _, status_field = _JOBS[kind]
+    result: dict[str, Any] = {}
+
+    def check() -> tuple[bool, int, str]:
+        result.update(describe_job(kit, kind, name))
+        status = result[status_field]
+        if kind == "training":
+            secondary = result.get("SecondaryStatus", status)
+            step = _TRAINING_STEPS.index(secondary) + 1 if secondary in _TRAINING_STEPS else 1
+            return status not in ("InProgress", "Stopping"), step if status != "Completed" else 5, secondary
+        return status not in ("InProgress", "Stopping"), 2 if status == "Completed" else 1, status
+
+    poll(check, f"{kind} job {name}", total=5 if kind == "training" else 2, timeout=timeout)
+    if result[status_field] != "Completed":
+        raise JobFailed(kind, name, result[status_field], result.get("FailureReason", "(no reason given)"))
+    return result
+
+
+def job_summary(job: dict[str, Any]) -> pd.DataFrame:
+    """One job's name, status, image and S3 locations as a two-column table."""
+    if "ProcessingJobName" in job:
+        rows = {"job": job["ProcessingJobName"], "status": job["ProcessingJobStatus"],
+                "image": job["AppSpecification"]["ImageUri"].split("/", 1)[-1]}
+        rows.update({f"input {i['InputName']}": i["S3Input"]["S3Uri"] for i in job.get("ProcessingInputs", [])})
+        rows.update({f"output {o['OutputName']}": o["S3Output"]["S3Uri"]
+                     for o in job.get("ProcessingOutputConfig", {}).get("Outputs", [])})
+    else:
+        rows = {"job": job["TrainingJobName"], "status": job["TrainingJobStatus"],
+                "image": job["AlgorithmSpecification"]["TrainingImage"].split("/", 1)[-1],
+                "model": job.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")}
+        rows.update({f"hyperparameter {k}": v for k, v in sorted(job.get("HyperParameters", {}).items())})
+    return pd.DataFrame({"value": rows})
+
+
+def metrics_table(job: dict[str, Any]) -> pd.DataFrame:
+    """A training job's final metrics, rounded for reading."""
+    metrics = job.get("FinalMetricDataList") or job.get("metrics") or []  # Describe output, or the pipeline's
+    rows = [{"metric": m["MetricName"], "value": round(m["Value"], 4)} for m in metrics]
+    return pd.DataFrame(rows, columns=["metric", "value"]).sort_values("metric", ignore_index=True)
+
+
+def _run_jobs(kit: Kit, run_id: str) -> dict[str, dict[str, Any]]:
+    """The run's preprocessing and training jobs that exist, by kind."""
+    names = {"processing": kit.names.job("preprocess", run_id), "training": kit.names.job("train", run_id)}
+    jobs = {}
+    for kind, name in names.items():
+        try:
+            jobs[kind] = describe_job(kit, kind, name)
+        except kit.client("sagemaker").exceptions.ClientError as error:
+            if "Could not find" not in str(error):
+                raise
+    return jobs
+
+
+def jobs_of_run(kit: Kit, run_id: str, timeout: float = 3600) -> pd.DataFrame:
+    """Wait until the run's jobs have ended, then tabulate their status and failure reason."""
+    def check() -> tuple[bool, int, str]:
+        jobs = _run_jobs(kit, run_id)
+        running = [k for k, j in jobs.items() if j[_JOBS[k][2]] in ("InProgress", "Stopping")]
+        return not running, len(jobs) - len(running), "running: " + ", ".join(running) if running else "ended"
+
+    poll(check, f"jobs of run {run_id}", total=2, timeout=timeout)
+    rows = [{"job": job.get("ProcessingJobName") or job.get("TrainingJobName"), "kind": kind,
+             "status": job[_JOBS[kind][2]], "failure reason": job.get("FailureReason", "")[:160]}
+            for kind, job in _run_jobs(kit, run_id).items()]
+    return pd.DataFrame(rows, columns=["job", "kind", "status", "failure reason"])
+
+
+def started_before_finished(kit: Kit, run_id: str) -> bool:
+    """True when the run's training job was created before its preprocessing job had ended."""
+    jobs = _run_jobs(kit, run_id)
+    return jobs["training"]["CreationTime"] < jobs["processing"]["ProcessingEndTime"]

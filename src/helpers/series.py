@@ -1,0 +1,173 @@
+"""Run the notebook series with papermill, against a local cloud it starts or one it is given.
+
+The local cloud is started as a separate process (``python -m localcloud``), so this
+module does not import it: ``helpers`` stays ignorant of which cloud answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_RUN_ID, new_run_id
+from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+
+DEFAULT_NOTEBOOKS = ("01", "02", "03", "04", "05")
+_READY = re.compile(r"ready at (http://\S+) \(data at (\S+)\)")
+
+
+class SeriesFailed(RuntimeError):
+    """A notebook failed; the message names it, the cell and the error."""
+
+
+@dataclass
+class LocalCloudProcess:
+    """``python -m localcloud`` on a free port, stopped with SIGTERM."""
+
+    process: subprocess.Popen
+    url: str
+    data_url: str
+
+    @classmethod
+    def start(cls, timeout: float = 60) -> LocalCloudProcess:
+        process = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", "0"], cwd=PROJECT_ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            match = _READY.search(line)
+            if match:
+                return cls(process, match.group(1), match.group(2))
+            if not line and process.poll() is not None:
+                break
+        process.kill()
+        raise RuntimeError("the local cloud did not start: run `python -m localcloud --port 0` to see why")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.process.stdout.close()
+
+
+@dataclass
+class SeriesResult:
+    run_id: str
+    out_dir: Path
+    notebooks: list[Path] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def select_notebooks(selection: str | None) -> list[Path]:
+    """Notebooks by number prefix (``"01,02"``), in series order; all of 01-05 by default.
+
+    Raises:
+        SeriesFailed: a number matches no notebook.
+    """
+    wanted = [s.strip() for s in selection.split(",")] if selection else list(DEFAULT_NOTEBOOKS)
+    available = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    chosen = []
+    for number in wanted:
+        matches = [p for p in available if p.name.startswith(f"{number}_") or p.stem == number]
+        if not matches:
+            names = ", ".join(p.stem for p in available)
+            raise SeriesFailed(f"no notebook numbered {number!r} (have: {names})")
+        chosen += matches
+    return chosen
+
+
+def strip_run_metadata(path: Path) -> None:
+    """Drop papermill's timings so re-executed notebooks diff only where outputs changed."""
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.pop("papermill", None)
+    for cell in notebook.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(notebook, path)
+
+
+def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str, Any],
+               endpoint: str | None = None, inject: bool = True,
+               collect: Callable[[SeriesResult], None] | None = None) -> SeriesResult:
+    """Execute ``notebooks`` in order into ``out_dir``.
+
+    Args:
+        out_dir: where executed notebooks go (``runs/<run-id>/`` by default).
+        notebooks: the notebooks, in order.
+        parameters: papermill parameters; ``run_id`` is generated when absent.
+        endpoint: a running local cloud's URL; None starts one for the run (target local).
+        inject: False runs with the notebooks' own defaults (to refresh committed outputs).
+        collect: called with the result while the cloud still runs (to gather the summary).
+
+    Raises:
+        SeriesFailed: naming the notebook, the cell and the error.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    if inject:
+        parameters.setdefault("run_id", os.environ.get(ENV_RUN_ID) or new_run_id())
+    run_id = parameters.get("run_id", "demo")
+    out_dir = Path(out_dir or PROJECT_ROOT / "runs" / run_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cloud = None
+    saved_env = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL)}
+    try:
+        if parameters.get("target", "local") == "local":
+            if endpoint:
+                os.environ[ENV_ENDPOINT] = endpoint
+            else:
+                cloud = LocalCloudProcess.start()
+                os.environ[ENV_ENDPOINT] = cloud.url
+                os.environ.setdefault(ENV_DATA_URL, f"{cloud.data_url}/iris.data")
+                print(f"local cloud started at {cloud.url}")
+        result = SeriesResult(run_id, out_dir)
+        for notebook in notebooks:
+            target = out_dir / notebook.name
+            started = time.monotonic()
+            try:
+                papermill.execute_notebook(str(notebook), str(target), parameters=parameters if inject else None,
+                                           cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar={
+                                               "desc": notebook.stem, "leave": True}, log_output=False)
+            except PapermillExecutionError as error:
+                raise SeriesFailed(f"{notebook.name} failed in cell {error.cell_index} "
+                                   f"(execution count {error.exec_count}): {error.ename}: {error.evalue}\n"
+                                   f"  executed notebook with the traceback: {target}") from None
+            result.seconds[notebook.stem] = time.monotonic() - started
+            if not inject:
+                strip_run_metadata(target)
+            result.notebooks.append(target)
+        if collect:
+            collect(result)
+        return result
+    finally:
+        if cloud:
+            cloud.stop()
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def summary_lines(result: SeriesResult) -> list[str]:
+    """The closing summary: where the outputs are, what was made, how the model did."""
+    lines = [f"run {result.run_id}: {len(result.notebooks)} notebooks in {sum(result.seconds.values()):.1f} s "
+             f"→ {result.out_dir}"]
+    lines += [f"  {name:<20} {seconds:6.1f} s" for name, seconds in result.seconds.items()]
+    for key, value in result.facts.items():
+        lines.append(f"  {key}: {json.dumps(value) if isinstance(value, (list, dict)) else value}")
+    return lines

@@ -1,0 +1,119 @@
+"""Step Functions: templated definitions, create-or-update, start, watch and read the history."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pandas as pd
+
+from helpers.config import Kit
+from helpers.paths import STATEMACHINES_DIR
+from helpers.progress import poll, strip_metadata
+
+
+_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+
+
+class ExecutionFailed(RuntimeError):
+    """An execution ended FAILED, TIMED_OUT or ABORTED; the message has its error and cause."""
+
+    def __init__(self, execution: dict[str, Any]) -> None:
+        self.execution = execution
+        super().__init__(f"execution {execution['name']} {execution['status']}: "
+                         f"{execution.get('error', '')}: {execution.get('cause', '')}".rstrip(": "))
+
+
+def load_definition(name: str, **values: str) -> dict[str, Any]:
+    """Read ``statemachines/<name>.asl.json`` and fill its ``${placeholders}``.
+
+    Raises:
+        KeyError: a placeholder has no value (named in the message).
+    """
+    text = (STATEMACHINES_DIR / f"{name}.asl.json").read_text()
+    missing = sorted({m for m in _PLACEHOLDER.findall(text) if m not in values})
+    if missing:
+        raise KeyError(f"statemachines/{name}.asl.json needs values for: {', '.join(missing)}")
+    # ${Name} only: ASL's own "$.path" references stay as they are.
+    return json.loads(_PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text))
+
+
+def ensure_state_machine(kit: Kit, name: str, definition: dict[str, Any], role_arn: str) -> str:
+    """Create the state machine, or update its definition and role; return its ARN."""
+    sfn = kit.client("stepfunctions")
+    body = json.dumps(definition, indent=2)
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=body, roleArn=role_arn)
+                print(f"state machine {name} updated")
+                return machine["stateMachineArn"]
+    tags = [{"key": t["Key"], "value": t["Value"]} for t in kit.tags()]  # lower-case keys in this API
+    arn = sfn.create_state_machine(name=name, definition=body, roleArn=role_arn, type="STANDARD", tags=tags)[
+        "stateMachineArn"]
+    print(f"state machine {name} created")
+    return arn
+
+
+def start(kit: Kit, state_machine_arn: str, payload: dict[str, Any]) -> str:
+    """Start an execution (Step Functions names it) and return its ARN."""
+    return kit.client("stepfunctions").start_execution(stateMachineArn=state_machine_arn,
+                                                       input=json.dumps(payload))["executionArn"]
+
+
+def wait(kit: Kit, execution_arn: str, definition: dict[str, Any], timeout: float = 3600,
+         raise_on_failure: bool = True) -> dict[str, Any]:
+    """Watch an execution until it ends, the bar counting the states it has left.
+
+    Raises:
+        ExecutionFailed: it did not succeed (unless ``raise_on_failure`` is False).
+    """
+    sfn = kit.client("stepfunctions")
+    result: dict[str, Any] = {}
+    total = len(definition["States"])
+
+    def check() -> tuple[bool, int, str]:
+        result.update(strip_metadata(sfn.describe_execution(executionArn=execution_arn)))
+        exited = {e["stateExitedEventDetails"]["name"] for e in _events(sfn, execution_arn)
+                  if "stateExitedEventDetails" in e}
+        if result["status"] == "SUCCEEDED":  # states on paths not taken (Fail, Catch) never run
+            return True, total, result["status"]
+        return result["status"] != "RUNNING", len(exited), result["status"]
+
+    poll(check, f"execution of {execution_arn.split(':')[-2]}", total=total, timeout=timeout)
+    if raise_on_failure and result["status"] != "SUCCEEDED":
+        raise ExecutionFailed(result)
+    return result
+
+
+def _events(sfn, execution_arn: str) -> list[dict[str, Any]]:
+    events = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        events += page["events"]
+    return events
+
+
+def history(kit: Kit, execution_arn: str) -> pd.DataFrame:
+    """The execution's events as a table: step, event type, state and a short detail."""
+    rows = []
+    for event in _events(kit.client("stepfunctions"), execution_arn):
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        detail = details.get("error") or details.get("resource") or ""
+        rows.append({"id": event["id"], "type": event["type"], "state": details.get("name", ""), "detail": detail})
+    return pd.DataFrame(rows, columns=["id", "type", "state", "detail"])
+
+
+def failure_cause(execution: dict[str, Any]) -> str:
+    """The readable part of a failed execution's cause (SageMaker puts a whole job in it)."""
+    cause = execution.get("cause", "")
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return cause
+    return parsed.get("FailureReason") or parsed.get("errorMessage") or cause if isinstance(parsed, dict) else cause
+
+
+def output(execution: dict[str, Any]) -> dict[str, Any]:
+    """A finished execution's output, parsed."""
+    return json.loads(execution.get("output") or "{}")
