@@ -27,7 +27,7 @@ run: venv
 	$(PY) -m helpers run
 
 ## test: unit tests, the local cloud's behaviour, nbval over every notebook, the end-to-end series
-test: venv
+test: venv $(LAB_STAMP)
 	$(PYTEST) tests notebooks --nbval --nbval-sanitize-with tests/notebooks/sanitize.cfg --nbval-current-env
 
 ## notebooks: re-execute the committed notebooks in place (after changing src/), with their default parameters

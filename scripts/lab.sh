@@ -21,5 +21,7 @@ export IPYTHONDIR="$state/ipython" JUPYTER_PATH="$state/data"
 mkdir -p "$state/data/kernels" && cp -r "$state/kernel/share/jupyter/kernels/python3" "$state/data/kernels/"
 export PIPELINE_DREAMS_ENDPOINT="http://127.0.0.1:$port" PIPELINE_DREAMS_DATA_URL="$data_url/iris.data"
 echo "JupyterLab on the local cloud at $PIPELINE_DREAMS_ENDPOINT; open notebooks/01_bucket.ipynb"
-# shellcheck disable=SC2086  # LAB_ARGS is a list of extra options
-"$lab_venv/bin/jupyter" lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks ${LAB_ARGS:-}
+root_flag=""
+[ "$(id -u)" -eq 0 ] && root_flag="--allow-root"  # workshop VMs and CI often run as root
+# shellcheck disable=SC2086  # LAB_ARGS and root_flag are lists of extra options
+"$lab_venv/bin/jupyter" lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks $root_flag ${LAB_ARGS:-}
