@@ -14,6 +14,7 @@ import time
 import zipfile
 
 import boto3
+from sagemaker.core import image_uris
 
 REGION = "us-west-2"
 session = boto3.Session(region_name=REGION)
@@ -63,7 +64,7 @@ def processing_request(name):
 def training_request(name, data_prefix):
     return {
         "TrainingJobName": name, "RoleArn": role,
-        "AlgorithmSpecification": {"TrainingImage": f"174872318107.dkr.ecr.{REGION}.amazonaws.com/linear-learner:1",
+        "AlgorithmSpecification": {"TrainingImage": image_uris.retrieve("linear-learner", REGION),
                                    "TrainingInputMode": "File"},
         "HyperParameters": {"predictor_type": "multiclass_classifier", "num_classes": "3", "mini_batch_size": "16"},
         "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
