@@ -97,7 +97,7 @@ def settings(target: str | None = None, region: str | None = None, prefix: str |
     if not _PREFIX.match(prefix):
         raise ConfigError(f"prefix {prefix!r}: use 3-24 lower-case letters, digits and hyphens, starting with a letter "
                           "(it starts bucket, role and function names)")
-    run_id = run_id or os.environ.get(ENV_RUN_ID) or "demo"
+    run_id = str(run_id or os.environ.get(ENV_RUN_ID) or "demo")  # papermill -p turns 20261125 into an int
     if not _RUN_ID.match(run_id):
         raise ConfigError(f"run_id {run_id!r}: use 1-24 lower-case letters, digits and hyphens "
                           "(it ends job names, which allow 63 characters)")

@@ -72,7 +72,7 @@ class SeriesResult:
 
 
 def select_notebooks(selection: str | None) -> list[Path]:
-    """Notebooks by number prefix (``"01,02"``), in series order; all of 01-05 by default.
+    """Notebooks by number prefix (``"01,02"``), in the order given; 01-05 by default.
 
     Raises:
         SeriesFailed: a number matches no notebook.

@@ -1,0 +1,62 @@
+"""Fixtures for the unit tests: a clean AWS environment, moto in-process, and Kits built on it.
+
+moto's ``mock_aws`` only intercepts requests to AWS's own endpoints: a client given a
+custom ``endpoint_url`` (such as the local cloud's 127.0.0.1:5050) really connects there.
+So every Kit made here has ``endpoint_url=None``, whatever its target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from helpers import config
+
+DUMMY_KEY = "testing-unit-key"
+DUMMY_SECRET = "testing-unit-secret"
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path) -> None:
+    """Dummy credentials, no profile, no config files, no endpoint and no PIPELINE_DREAMS_* from the shell."""
+    for name in list(os.environ):
+        if (name.startswith(("PIPELINE_DREAMS_", "AWS_ENDPOINT_URL"))
+                or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    # Handlers call boto3.client(): start each test from a fresh default session (restored afterwards).
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+@pytest.fixture
+def aws(aws_env) -> Iterator[None]:
+    """moto in-process: every AWS call of the test goes to an empty, private account."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def make_kit(aws) -> Callable[..., config.Kit]:
+    """Build a Kit on moto: ``make_kit(region="us-east-1", target="aws", prefix=..., run_id=...)``."""
+
+    def make(region: str = "eu-west-1", target: str = "aws", **settings_args: str) -> config.Kit:
+        resolved = config.settings(target=target, region=region, **settings_args)
+        resolved = dataclasses.replace(resolved, endpoint_url=None)  # moto intercepts AWS endpoints only
+        return config.Kit(resolved, boto3.session.Session(region_name=region))
+
+    return make
+
+
+@pytest.fixture
+def kit(make_kit) -> config.Kit:
+    """A Kit with target aws in eu-west-1, on moto."""
+    return make_kit()

@@ -1,0 +1,290 @@
+"""Tests for the series runner (helpers.series) and its CLI (``python -m helpers run``).
+
+No notebook is executed and no cloud is started here: papermill's execute_notebook is
+replaced where run_series is exercised, and the CLI is only run on inputs that must
+fail before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import __main__ as cli
+from helpers import series
+from helpers.config import ENV_ENDPOINT, ENV_RUN_ID
+from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from helpers.series import SeriesFailed, SeriesResult
+
+
+def numbered_notebooks() -> list[str]:
+    return [p.stem for p in sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))]
+
+
+class TestSelectNotebooks:
+    """select_notebooks() picks notebooks by number, in the order asked for."""
+
+    def test_two_numbers(self):
+        """
+        1. Select "01,03".
+        2. The bucket and preprocess notebooks, in that order, from notebooks/.
+        """
+        chosen = series.select_notebooks("01,03")
+        assert [p.name for p in chosen] == ["01_bucket.ipynb", "03_preprocess.ipynb"]
+        assert all(p.parent == NOTEBOOKS_DIR and p.is_file() for p in chosen)
+
+    def test_default_is_01_to_05(self):
+        """
+        1. Select nothing.
+        2. Notebooks 01 to 05, in series order.
+        """
+        chosen = series.select_notebooks(None)
+        assert [p.name[:2] for p in chosen] == ["01", "02", "03", "04", "05"]
+
+    def test_spaces_and_full_names(self):
+        """
+        1. Select " 02 , 04_train " (spaces, and a full stem).
+        2. Notebooks 02 and 04.
+        """
+        assert [p.stem for p in series.select_notebooks(" 02 , 04_train ")] == ["02_ingest", "04_train"]
+
+    def test_unknown_number_lists_what_exists(self):
+        """
+        1. Select "01,77".
+        2. SeriesFailed names '77' and lists every numbered notebook there is.
+        """
+        with pytest.raises(SeriesFailed) as raised:
+            series.select_notebooks("01,77")
+        message = str(raised.value)
+        assert "no notebook numbered '77'" in message
+        assert f"(have: {', '.join(numbered_notebooks())})" in message
+
+
+class TestParseValue:
+    """-p values follow papermill: numbers and booleans are converted, the rest stays text."""
+
+    @pytest.mark.parametrize("text, expected", [
+        ("3", 3), ("-2", -2), ("0.25", 0.25), ("1e3", 1000.0), ("true", True), ("False", False),
+        ("eu-west-1", "eu-west-1"), ("20261125-101502-3f9a", "20261125-101502-3f9a"), ("", ""),
+        ("http://127.0.0.1:8000/iris.data", "http://127.0.0.1:8000/iris.data"),
+    ])
+    def test_value(self, text, expected):
+        """
+        1. Parse one command-line value.
+        2. It has the expected value and type.
+        """
+        value = cli._parse_value(text)
+        assert value == expected and type(value) is type(expected)
+
+
+class TestStripRunMetadata:
+    """strip_run_metadata() drops papermill's timings and keeps everything a reader sees."""
+
+    def test_strip(self, tmp_path):
+        """
+        1. Write a notebook with papermill metadata at notebook and cell level, tags, outputs and counts.
+        2. Strip it.
+        3. The papermill/execution metadata is gone; kernelspec, tags, outputs and execution counts remain.
+        """
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata.update(kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},
+                                 papermill={"duration": 1.2, "parameters": {"run_id": "x"}})
+        parameters = nbformat.v4.new_code_cell("target = 'local'", execution_count=1)
+        parameters.metadata.update(tags=["parameters"], papermill={"duration": 0.1, "status": "completed"},
+                                   execution={"iopub.execute_input": "2026-11-25T10:15:02"})
+        shown = nbformat.v4.new_code_cell("print('hello')", execution_count=2, outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="hello\n")])
+        shown.metadata.update(papermill={"duration": 0.2}, tags=["NBVAL_CHECK_OUTPUT"])
+        notebook.cells = [nbformat.v4.new_markdown_cell("# Title"), parameters, shown]
+        path = tmp_path / "run.ipynb"
+        nbformat.write(notebook, path)
+
+        series.strip_run_metadata(path)
+
+        stripped = nbformat.read(path, as_version=4)
+        assert "papermill" not in stripped.metadata
+        assert stripped.metadata.kernelspec.name == "python3"
+        for cell in stripped.cells:
+            assert "papermill" not in cell.metadata and "execution" not in cell.metadata
+        assert stripped.cells[1].metadata.tags == ["parameters"]
+        assert stripped.cells[2].metadata.tags == ["NBVAL_CHECK_OUTPUT"]
+        assert stripped.cells[2].outputs[0].text == "hello\n"
+        assert [c.get("execution_count") for c in stripped.cells[1:]] == [1, 2]
+        nbformat.validate(stripped)
+
+
+@pytest.fixture
+def fake_papermill(monkeypatch):
+    """Replace papermill.execute_notebook: record calls, write an executed-looking copy, optionally fail."""
+    import papermill
+
+    calls: list[dict] = []
+    behaviour = {"fail_on": None}
+
+    def execute_notebook(input_path, output_path, parameters=None, **kwargs):
+        from papermill.exceptions import PapermillExecutionError
+
+        calls.append({"input": Path(input_path), "output": Path(output_path), "parameters": parameters,
+                      "endpoint": os.environ.get(ENV_ENDPOINT), **kwargs})
+        if behaviour["fail_on"] and Path(input_path).name.startswith(behaviour["fail_on"]):
+            raise PapermillExecutionError(4, 3, "kit = helpers.connect()", "CloudNotReachable",
+                                          "no local cloud answers", [])
+        notebook = nbformat.read(input_path, as_version=4)
+        notebook.metadata["papermill"] = {"duration": 1.0}
+        nbformat.write(notebook, output_path)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    return calls, behaviour
+
+
+class TestRunSeries:
+    """run_series() runs the notebooks in order against the given cloud and restores the environment."""
+
+    def test_runs_in_order_with_a_generated_run_id(self, tmp_path, monkeypatch, fake_papermill):
+        """
+        1. Run notebooks 01 and 02 against a given endpoint, with no run_id.
+        2. Both run in order into the out folder, with a generated run id and the endpoint set while they run.
+        3. Afterwards the endpoint variable is as before.
+        """
+        calls, _ = fake_papermill
+        monkeypatch.delenv(ENV_RUN_ID, raising=False)
+        monkeypatch.setenv(ENV_ENDPOINT, "http://127.0.0.1:1111")
+        result = series.run_series(tmp_path / "out", series.select_notebooks("01,02"), {"target": "local"},
+                                   endpoint="http://127.0.0.1:2222")
+        assert [c["input"].name for c in calls] == ["01_bucket.ipynb", "02_ingest.ipynb"]
+        assert [c["output"] for c in calls] == result.notebooks == [tmp_path / "out" / "01_bucket.ipynb",
+                                                                     tmp_path / "out" / "02_ingest.ipynb"]
+        assert all(c["endpoint"] == "http://127.0.0.1:2222" for c in calls)
+        run_id = calls[0]["parameters"]["run_id"]
+        assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", run_id) and result.run_id == run_id
+        assert calls[0]["cwd"] == str(NOTEBOOKS_DIR)
+        assert set(result.seconds) == {"01_bucket", "02_ingest"}
+        assert os.environ[ENV_ENDPOINT] == "http://127.0.0.1:1111"
+
+    def test_run_id_from_environment(self, tmp_path, monkeypatch, fake_papermill):
+        """
+        1. Set PIPELINE_DREAMS_RUN_ID and run one notebook.
+        2. That run id is injected.
+        """
+        calls, _ = fake_papermill
+        monkeypatch.setenv(ENV_RUN_ID, "from-env")
+        series.run_series(tmp_path, series.select_notebooks("01"), {}, endpoint="http://127.0.0.1:2222")
+        assert calls[0]["parameters"]["run_id"] == "from-env"
+
+    def test_no_parameters_strips_metadata(self, tmp_path, fake_papermill):
+        """
+        1. Run with inject=False (refreshing committed outputs).
+        2. No parameters are injected and papermill's metadata is stripped from the result.
+        """
+        calls, _ = fake_papermill
+        result = series.run_series(tmp_path, series.select_notebooks("01"), {}, endpoint="http://127.0.0.1:2222",
+                                   inject=False)
+        assert calls[0]["parameters"] is None
+        assert "papermill" not in nbformat.read(result.notebooks[0], as_version=4).metadata
+
+    def test_failure_names_notebook_cell_and_error(self, tmp_path, monkeypatch, fake_papermill):
+        """
+        1. Make notebook 02 fail in a cell; run 01,02,03.
+        2. SeriesFailed names 02, the cell, the error and the executed notebook; 03 never runs.
+        3. The endpoint variable is restored (here: unset again).
+        """
+        calls, behaviour = fake_papermill
+        behaviour["fail_on"] = "02"
+        monkeypatch.delenv(ENV_ENDPOINT, raising=False)
+        with pytest.raises(SeriesFailed) as raised:
+            series.run_series(tmp_path, series.select_notebooks("01,02,03"), {"run_id": "r1"},
+                              endpoint="http://127.0.0.1:2222")
+        message = str(raised.value)
+        assert "02_ingest.ipynb failed in cell 4 (execution count 3): CloudNotReachable: no local cloud answers" \
+            in message
+        assert str(tmp_path / "02_ingest.ipynb") in message
+        assert [c["input"].name[:2] for c in calls] == ["01", "02"]
+        assert ENV_ENDPOINT not in os.environ
+
+    def test_summary_lines(self, tmp_path):
+        """
+        1. Summarise a result with timings and facts.
+        2. One line for the run, one per notebook, one per fact (lists as JSON).
+        """
+        result = SeriesResult("r1", tmp_path, notebooks=[tmp_path / "a.ipynb"], seconds={"01_bucket": 1.25},
+                              facts={"test accuracy": 0.9667, "objects": ["a", "b"]})
+        lines = series.summary_lines(result)
+        assert lines[0] == f"run r1: 1 notebooks in 1.2 s → {tmp_path}"
+        assert lines[1:] == ["  01_bucket               1.2 s", "  test accuracy: 0.9667", '  objects: ["a", "b"]']
+
+
+class TestMain:
+    """main() turns the command line into a run_series call and an exit code."""
+
+    @pytest.fixture
+    def recorded(self, monkeypatch) -> list[dict]:
+        calls: list[dict] = []
+
+        def run_series(out_dir, notebooks, parameters, endpoint=None, inject=True, collect=None):
+            calls.append({"out": out_dir, "notebooks": [p.stem for p in notebooks], "parameters": parameters,
+                          "endpoint": endpoint, "inject": inject})
+            return SeriesResult("r1", out_dir or Path("runs/r1"))
+
+        monkeypatch.setattr(cli, "run_series", run_series)
+        return calls
+
+    def test_parameters_and_endpoint(self, recorded, monkeypatch, capsys, tmp_path):
+        """
+        1. Run main with --notebooks, --out and -p values, and PIPELINE_DREAMS_ENDPOINT set.
+        2. run_series gets the notebooks, typed parameters and the endpoint from the environment; exit code 0.
+        """
+        monkeypatch.setenv(ENV_ENDPOINT, "http://127.0.0.1:3333")
+        code = cli.main(["run", "--notebooks", "01,02", "--out", str(tmp_path), "-p", "epochs", "5",
+                         "-p", "target", "local", "-p", "gate", "0.9"])
+        assert code == 0
+        assert recorded == [{"out": tmp_path, "notebooks": ["01_bucket", "02_ingest"], "endpoint": "http://127.0.0.1:3333",
+                             "parameters": {"epochs": 5, "target": "local", "gate": 0.9}, "inject": True}]
+        assert capsys.readouterr().out.startswith("run r1: 0 notebooks")
+
+    def test_no_parameters_flag(self, recorded, monkeypatch):
+        """
+        1. Run main with --no-parameters and --endpoint.
+        2. run_series is asked not to inject, against that endpoint.
+        """
+        monkeypatch.delenv(ENV_ENDPOINT, raising=False)
+        assert cli.main(["run", "--no-parameters", "--endpoint", "http://127.0.0.1:4444", "--notebooks", "01"]) == 0
+        assert (recorded[0]["inject"], recorded[0]["endpoint"]) == (False, "http://127.0.0.1:4444")
+
+    def test_series_failure_exits_1(self, monkeypatch, capsys):
+        """
+        1. Make run_series raise SeriesFailed.
+        2. main prints "series FAILED" and the reason on stderr and returns 1.
+        """
+        def failing(*args, **kwargs):
+            raise SeriesFailed("03_preprocess.ipynb failed in cell 7")
+
+        monkeypatch.setattr(cli, "run_series", failing)
+        assert cli.main(["run", "--notebooks", "03"]) == 1
+        assert capsys.readouterr().err == "series FAILED: 03_preprocess.ipynb failed in cell 7\n"
+
+
+class TestCliUnknownNotebook:
+    """`python -m helpers run --notebooks 77` fails at once, before starting any cloud."""
+
+    def test_exit_1_naming_77(self, tmp_path):
+        """
+        1. Run the CLI as a subprocess with an unknown notebook number and an --out folder.
+        2. It exits 1 with a message naming 77 and listing the notebooks there are.
+        3. It started nothing: the out folder was not created and no cloud was reported started.
+        """
+        out = tmp_path / "out"
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_DREAMS_")}
+        completed = subprocess.run([sys.executable, "-m", "helpers", "run", "--notebooks", "77", "--out", str(out)],
+                                   cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60)
+        assert completed.returncode == 1
+        assert "series FAILED: no notebook numbered '77'" in completed.stderr
+        assert "01_bucket" in completed.stderr
+        assert "local cloud started" not in completed.stdout
+        assert not out.exists()
+        assert not (PROJECT_ROOT / "runs" / "77").exists()
