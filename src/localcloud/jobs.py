@@ -162,6 +162,10 @@ class JobRunner:
         with open(log_path, "w") as log_file:
             job.process = subprocess.Popen(command, cwd=job.fs, env=env, stdout=log_file,
                                            stderr=subprocess.STDOUT, text=True)
+            # Fix: a Stop* request that arrived before the process existed (inputs still downloading)
+            # found nothing to kill, so the job ran to its end before it turned Stopped.
+            if job.stop_requested.is_set():
+                job.process.kill()
             try:
                 code = job.process.wait(timeout=max_runtime)
             except subprocess.TimeoutExpired:
