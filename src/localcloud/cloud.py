@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from localcloud import moto_seams
+from localcloud.inference import Inference
 from localcloud.jobs import JobRunner
 from localcloud.lambda_runtime import LambdaRuntime
 
@@ -55,6 +56,7 @@ class LocalCloud:
         self._background: set[threading.Thread] = set()
         self.lambda_runtime: LambdaRuntime | None = None
         self.jobs: JobRunner | None = None
+        self.inference: Inference | None = None  # endpoints and Batch Transform (linear-learner)
 
     def start(self) -> LocalCloud:
         """Start serving; returns once requests are accepted."""
@@ -68,6 +70,7 @@ class LocalCloud:
         os.environ["MOTO_PORT"] = str(self.port)  # the Step Functions interpreter calls back here
         self.lambda_runtime = LambdaRuntime(self.workdir, self.url, self.images_dir, moto_seams.write_logs)
         self.jobs = JobRunner(self.workdir, self.url, self.images_dir, moto_seams.update_job, moto_seams.write_logs)
+        self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
         if self.data_dir:
             handler = functools.partial(_QuietHandler, directory=str(self.data_dir))
             self._data_server = http.server.ThreadingHTTPServer((self.host, 0), handler)
@@ -92,6 +95,8 @@ class LocalCloud:
         """Stop jobs, warm Lambda environments and the servers; remove the scratch folder."""
         if self.jobs:
             self.jobs.close()
+        if self.inference:  # running transform jobs stop
+            self.inference.close()
         for thread in list(self._background):
             thread.join(timeout=5)
         if self.lambda_runtime:

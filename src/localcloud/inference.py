@@ -1,0 +1,424 @@
+"""Serve linear-learner models: endpoint invocations and Batch Transform jobs, without containers.
+
+On AWS a model is an image plus a ``model.tar.gz``; an endpoint or a transform job runs the
+image's server. Here only SageMaker's built-in ``linear-learner`` image can be served: its
+artifact is the stand-in model :mod:`localcloud.linear_learner` trains, and inference is
+:func:`~localcloud.linear_learner.predict` behind linear-learner's request/response contract
+(``text/csv`` in; ``application/json`` or ``application/jsonlines`` out).
+
+This module knows nothing of moto: :mod:`localcloud.moto_seams` resolves endpoint → endpoint
+configuration → model into a :class:`ModelRef`, and job status changes go back through a
+callback, as for :mod:`localcloud.jobs`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+from botocore.config import Config
+
+from localcloud import linear_learner
+from localcloud.images import parse_image_uri
+from localcloud.jobs import JobError, split_s3_uri
+
+StatusUpdate = Callable[[str, str, str, dict[str, Any]], None]  # (kind, region, job name, attributes)
+LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
+
+ACCEPT_JSON, ACCEPT_JSONLINES = "application/json", "application/jsonlines"
+_ACCEPTS = (ACCEPT_JSON, ACCEPT_JSONLINES)
+_CSV = "text/csv"
+# $[1:] / $[n:] (columns from n on) or $[a,b,...] (those columns); "$" keeps the whole row.
+_SLICE_FILTER = re.compile(r"^\$\[\s*(\d+)\s*:\s*\]$")
+_LIST_FILTER = re.compile(r"^\$\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]$")
+
+
+class InferenceError(Exception):
+    """A request the model server refuses; ``code``/``status`` are what the client sees."""
+
+    def __init__(self, message: str, code: str = "ModelError", status: int = 424, original_status: int = 400):
+        super().__init__(message)
+        self.code, self.status, self.original_status = code, status, original_status
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a SageMaker model says about the container that serves it."""
+
+    name: str
+    image: str
+    model_data_url: str | None
+    account: str = ""
+
+    @classmethod
+    def of(cls, model: Any, account: str) -> ModelRef:
+        """From a record with ``model_name``, ``primary_container`` and ``containers`` (moto's Model)."""
+        container = model.primary_container or (model.containers[0] if model.containers else {})
+        return cls(name=model.model_name, image=container.get("Image", ""), account=account,
+                   model_data_url=container.get("ModelDataUrl"))
+
+    @property
+    def is_linear_learner(self) -> bool:
+        ref = parse_image_uri(self.image)
+        return bool(ref) and ref.repository.rsplit("/", 1)[-1] == "linear-learner"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _media_type(value: str | None, default: str) -> str:
+    return (value or default).split(";", 1)[0].strip().lower() or default
+
+
+def render(records: list[dict[str, Any]], accept: str) -> bytes:
+    """Records as linear-learner answers: one JSON document, or one JSON record per line."""
+    if accept == ACCEPT_JSONLINES:
+        return "".join(json.dumps(record) + "\n" for record in records).encode()
+    return json.dumps({"predictions": records}).encode()
+
+
+def column_selector(input_filter: str | None) -> Callable[[list[str]], list[str]]:
+    """The columns a Batch Transform ``DataProcessing.InputFilter`` keeps of a CSV row.
+
+    Supports ``$`` (all), ``$[n:]`` (from column n on, 0-based; ``$[1:]`` drops a label column)
+    and ``$[a,b,...]``. Anything else raises :class:`JobError` with a ClientError message.
+    """
+    text = (input_filter or "$").strip()
+    if text == "$":
+        return lambda row: row
+    match = _SLICE_FILTER.match(text)
+    if match:
+        start = int(match.group(1))
+        return lambda row: row[start:]
+    match = _LIST_FILTER.match(text)
+    if match:
+        columns = [int(part) for part in match.group(1).split(",")]
+
+        def pick(row: list[str]) -> list[str]:
+            if max(columns) >= len(row):
+                raise IndexError(f"InputFilter {text} selects column {max(columns)} but the row has {len(row)} columns")
+            return [row[i] for i in columns]
+        return pick
+    raise JobError(f"ClientError: InputFilter {text!r} is not supported by localcloud for text/csv input: "
+                   "use $[n:] (e.g. $[1:] to drop the first column) or $[a,b,...]")
+
+
+class Inference:
+    """Endpoint invocations and Batch Transform jobs for linear-learner models.
+
+    Args:
+        endpoint_url: the local cloud's URL, for reading models and data from S3.
+        update: callback that sets attributes on the cloud's record of a transform job.
+        write_logs: ``(region, group, stream, lines)`` sink for CloudWatch Logs.
+    """
+
+    def __init__(self, endpoint_url: str, update: StatusUpdate, write_logs: LogWriter) -> None:
+        self.endpoint_url, self.update, self.write_logs = endpoint_url, update, write_logs
+        self._models: dict[tuple[str, str], dict[str, Any]] = {}  # (ModelDataUrl, ETag) -> model
+        self._lock = threading.Lock()
+        self._stops: dict[tuple[str, str], threading.Event] = {}
+        self._threads: set[threading.Thread] = set()
+
+    # -- models -------------------------------------------------------------------------
+    def _s3(self, region: str, account: str = ""):
+        # moto reads a 12-digit access key id as the account to act in: the model is read from
+        # the account that owns the endpoint or job, not always the default one.
+        key = account if account.isdigit() and len(account) == 12 else "localcloud"
+        return boto3.session.Session().client(
+            "s3", region_name=region, endpoint_url=self.endpoint_url, aws_access_key_id=key,
+            aws_secret_access_key="localcloud", config=Config(retries={"max_attempts": 2}))
+
+    def load(self, region: str, ref: ModelRef) -> dict[str, Any]:
+        """The stand-in model behind ``ref`` (cached by ModelDataUrl and ETag).
+
+        Raises:
+            InferenceError: the image is not linear-learner, or the artifact is missing or not a model.
+        """
+        if not ref.is_linear_learner:
+            raise InferenceError(
+                f"localcloud can serve only SageMaker's built-in linear-learner image; model {ref.name} uses "
+                f"image {ref.image!r}", original_status=500)
+        if not ref.model_data_url:
+            raise InferenceError(f"model {ref.name} has no PrimaryContainer.ModelDataUrl", original_status=500)
+        s3 = self._s3(region, ref.account)
+        try:
+            bucket, key = split_s3_uri(ref.model_data_url)
+            etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+            cached = self._models.get((ref.model_data_url, etag))
+            if cached is not None:
+                return cached
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:  # noqa: BLE001 - any failure to fetch is the model's failure to load
+            raise InferenceError(f"cannot read model artifact {ref.model_data_url} of model {ref.name}: {exc}",
+                                 original_status=500) from None
+        model = _load_artifact(body, ref)
+        with self._lock:
+            self._models[(ref.model_data_url, etag)] = model
+        return model
+
+    # -- endpoints ----------------------------------------------------------------------
+    def invoke(self, region: str, ref: ModelRef, body: bytes, content_type: str | None,
+               accept: str | None) -> tuple[bytes, str]:
+        """Answer one InvokeEndpoint request; returns (body, content type).
+
+        Raises:
+            InferenceError: what the linear-learner container would answer with a 4xx/5xx.
+        """
+        accept = _media_type(accept if accept and accept != "*/*" else None, ACCEPT_JSON)
+        if accept not in _ACCEPTS:
+            raise InferenceError(f"linear-learner (localcloud stand-in) cannot answer Accept {accept!r}; "
+                                 f"use one of {', '.join(_ACCEPTS)}", original_status=406)
+        model = self.load(region, ref)
+        rows = parse_request(body, content_type, model["feature_dim"])
+        return render(linear_learner.predict(model, rows), accept), accept
+
+    # -- batch transform ----------------------------------------------------------------
+    def start_transform(self, region: str, request: dict[str, Any], ref: ModelRef) -> None:
+        """Run a CreateTransformJob request in the background."""
+        name = request["TransformJobName"]
+        stop = self._stops[(region, name)] = threading.Event()
+        thread = threading.Thread(target=self._guard, args=(region, request, ref, stop), daemon=True,
+                                  name=f"localcloud-transform-{name}")
+        self._threads.add(thread)
+        thread.start()
+
+    def stop_transform(self, region: str, name: str) -> bool:
+        """Ask a running transform job to stop; False when it is not running."""
+        stop = self._stops.get((region, name))
+        if stop is None:
+            return False
+        stop.set()
+        return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop running transform jobs and wait for them."""
+        for stop in list(self._stops.values()):
+            stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _guard(self, region: str, request: dict[str, Any], ref: ModelRef, stop: threading.Event) -> None:
+        name = request["TransformJobName"]
+        log = _TransformLog(name)
+        try:
+            self._run_transform(region, request, ref, stop, log)
+        except _Stopped:
+            log.add("Stopped on request")
+            self._finish(region, name, "Stopped")
+        except (JobError, InferenceError) as exc:
+            reason = str(exc) if isinstance(exc, JobError) else f"ClientError: {exc}"
+            log.add(reason)
+            self._finish(region, name, "Failed", reason)
+        except Exception as exc:  # noqa: BLE001 - the job fails, the cloud keeps serving
+            log.add(f"{type(exc).__name__}: {exc}")
+            self._finish(region, name, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
+        finally:
+            self.write_logs(region, "/aws/sagemaker/TransformJobs", log.stream, log.lines)
+            self._stops.pop((region, name), None)
+            self._threads.discard(threading.current_thread())
+
+    def _finish(self, region: str, name: str, status: str, reason: str | None = None) -> None:
+        now = _now()
+        fields: dict[str, Any] = {"transform_job_status": status, "transform_end_time": now, "last_modified_time": now}
+        if reason:
+            fields["failure_reason"] = reason[:1024]  # AWS caps FailureReason at 1024 characters
+        self.update("transform", region, name, fields)
+
+    def _run_transform(self, region: str, request: dict[str, Any], ref: ModelRef, stop: threading.Event,
+                       log: _TransformLog) -> None:
+        name = request["TransformJobName"]
+        self.update("transform", region, name, {"transform_start_time": _now(), "last_modified_time": _now()})
+        source = request["TransformInput"]["DataSource"]["S3DataSource"]
+        settings = _TransformSettings.read(request)
+        try:
+            model = self.load(region, ref)
+        except InferenceError as exc:
+            raise JobError(f"ClientError: {exc}") from None
+        log.add(f"Serving model {ref.name} ({ref.model_data_url}) with the {linear_learner.NOTE}")
+        s3 = self._s3(region, ref.account)
+        objects = list(_list_objects(s3, source["S3Uri"]))
+        if not objects:
+            raise JobError(f"ClientError: no S3 objects found under {source['S3Uri']}")
+        out_bucket, out_prefix = split_s3_uri(request["TransformOutput"]["S3OutputPath"])
+        total = 0
+        for bucket, key, relative in objects:
+            if stop.is_set():
+                raise _Stopped()
+            raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            if settings.gzip:
+                raw = gzip.decompress(raw)
+            output, count = settings.transform(model, raw.decode("utf-8", errors="replace"), f"s3://{bucket}/{key}")
+            target = "/".join(part for part in (out_prefix.rstrip("/"), relative + ".out") if part)
+            s3.put_object(Bucket=out_bucket, Key=target, Body=output, ContentType=settings.accept)
+            log.add(f"s3://{bucket}/{key}: {count} records -> s3://{out_bucket}/{target}")
+            total += count
+        log.add(f"Transformed {total} records from {len(objects)} object(s)")
+        self._finish(region, name, "Completed")
+
+
+@dataclass
+class _TransformSettings:
+    """A transform request's data handling, checked up front (unsupported options fail the job)."""
+
+    accept: str
+    select: Callable[[list[str]], list[str]]
+    input_filter: str
+    split_lines: bool
+    single_record: bool
+    assemble_lines: bool
+    gzip: bool
+
+    @classmethod
+    def read(cls, request: dict[str, Any]) -> _TransformSettings:
+        data_in, data_out = request["TransformInput"], request["TransformOutput"]
+        processing = request.get("DataProcessing") or {}
+        source = data_in["DataSource"]["S3DataSource"]
+        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+            raise JobError(f"ClientError: S3DataType {source['S3DataType']} is not supported by localcloud "
+                           "(use S3Prefix)")
+        if _media_type(data_in.get("ContentType"), _CSV) != _CSV:
+            raise JobError(f"ClientError: linear-learner (localcloud stand-in) reads ContentType text/csv, "
+                           f"not {data_in['ContentType']!r}")
+        if data_in.get("SplitType", "None") not in ("Line", "None"):
+            raise JobError(f"ClientError: SplitType {data_in['SplitType']} is not supported for text/csv (use Line)")
+        if processing.get("JoinSource", "None") != "None" or processing.get("OutputFilter", "$") != "$":
+            raise JobError("ClientError: DataProcessing.JoinSource and OutputFilter are not supported by localcloud")
+        accept = _media_type(data_out.get("Accept"), ACCEPT_JSON)
+        if accept not in _ACCEPTS:
+            raise JobError(f"ClientError: linear-learner (localcloud stand-in) cannot produce Accept {accept!r}; "
+                           f"use one of {', '.join(_ACCEPTS)}")
+        input_filter = (processing.get("InputFilter") or "$").strip()
+        return cls(accept=accept, select=column_selector(input_filter), input_filter=input_filter,
+                   split_lines=data_in.get("SplitType", "None") == "Line",
+                   single_record=request.get("BatchStrategy") == "SingleRecord",
+                   assemble_lines=data_out.get("AssembleWith", "None") == "Line",
+                   gzip=data_in.get("CompressionType", "None") == "Gzip")
+
+    def transform(self, model: dict[str, Any], text: str, where: str) -> tuple[bytes, int]:
+        """Predict every record of one input object; returns (output bytes, record count)."""
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                selected = self.select(next(csv.reader([line])))
+                rows.append(linear_learner.parse_csv_payload(_csv_line(selected), model["feature_dim"])[0])
+            except (IndexError, linear_learner.ClientError) as exc:
+                detail = str(exc).replace("row 1, ", "").replace("row 1: ", "")
+                after = f" (columns counted after InputFilter {self.input_filter})" if self.input_filter != "$" else ""
+                raise JobError(f"ClientError: {where}, line {number}: {detail}{after}") from None
+        if not rows:
+            raise JobError(f"ClientError: {where} holds no records")
+        records = linear_learner.predict(model, np.vstack(rows))
+        if self.accept == ACCEPT_JSONLINES:
+            return render(records, self.accept), len(records)
+        # application/json: one {"predictions": [...]} per request (a whole object, or one line per
+        # request under SingleRecord), joined by newlines when AssembleWith is Line.
+        batches = [[r] for r in records] if self.single_record and self.split_lines else [records]
+        joiner = b"\n" if self.assemble_lines else b""
+        return joiner.join(render(batch, self.accept) for batch in batches) + joiner, len(records)
+
+
+class _TransformLog:
+    def __init__(self, name: str) -> None:
+        self.stream = f"{name}/i-localcloud-{int(time.time())}"
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.lines.append(f"{_now():%Y-%m-%dT%H:%M:%S.%f}Z {line}")
+
+
+class _Stopped(Exception):
+    pass
+
+
+def parse_request(body: bytes, content_type: str | None, feature_dim: int) -> np.ndarray:
+    """Feature rows from an InvokeEndpoint body: text/csv, or linear-learner's JSON request.
+
+    Raises:
+        InferenceError: an unsupported content type or a bad row (its message names the row).
+    """
+    media = _media_type(content_type, _CSV)
+    try:
+        if media == _CSV:
+            return linear_learner.parse_csv_payload(body, feature_dim)
+        if media == "application/json":
+            instances = json.loads(body)["instances"]
+            return np.asarray([instance["features"] for instance in instances], dtype=np.float64)
+    except linear_learner.ClientError as exc:
+        raise InferenceError(f"unable to parse text/csv payload: {exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InferenceError(f'unable to parse application/json payload: expected {{"instances": [{{"features": '
+                             f'[...]}}, ...]}}: {type(exc).__name__}: {exc}') from None
+    raise InferenceError(f"linear-learner (localcloud stand-in) does not accept ContentType {media!r}; "
+                         "use text/csv or application/json", original_status=415)
+
+
+def _csv_line(cells: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(cells)
+    return buffer.getvalue()
+
+
+def _load_artifact(body: bytes, ref: ModelRef) -> dict[str, Any]:
+    """Read a model.tar.gz (or the bare JSON model) with linear_learner.load_model."""
+    import tempfile
+
+    suffix = ".tar.gz" if body[:2] == b"\x1f\x8b" else ".json"
+    with tempfile.TemporaryDirectory(prefix="localcloud-model-") as folder:
+        path = Path(folder) / (hashlib.sha256(body).hexdigest()[:16] + suffix)
+        path.write_bytes(body)
+        try:
+            return linear_learner.load_model(path)
+        except Exception as exc:  # noqa: BLE001 - a bad artifact fails the model, not the cloud
+            raise InferenceError(f"model {ref.name}: {ref.model_data_url} is not a linear-learner model "
+                                 f"trained by localcloud ({type(exc).__name__}: {exc})", original_status=500) from None
+
+
+def _list_objects(s3, uri: str) -> Iterator[tuple[str, str, str]]:
+    """(bucket, key, output name) for each object under an S3Prefix URI.
+
+    As SageMaker does, the output name is the key after the prefix's last ``/``: ``s3://b/in/``
+    gives ``data.csv`` for ``in/data.csv``, ``s3://b/in`` gives ``in/data.csv``.
+    """
+    bucket, prefix = split_s3_uri(uri)
+    base = prefix[:prefix.rfind("/") + 1]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if not key.endswith("/"):
+                yield bucket, key, key[len(base):]
+
+
+def endpoint_log_group(endpoint: str) -> str:
+    return f"/aws/sagemaker/Endpoints/{endpoint}"
+
+
+def error_response(exc: InferenceError, region: str, account: str, endpoint: str) -> tuple[int, dict[str, str], bytes]:
+    """The HTTP answer of sagemaker-runtime for a refused invocation (ValidationError, ModelError)."""
+    body: dict[str, Any] = {"message": str(exc)}
+    if exc.code == "ModelError":
+        group = endpoint_log_group(endpoint)
+        side = "client" if exc.original_status < 500 else "server"
+        body = {"message": (f'Received {side} error ({exc.original_status}) from primary with message "{exc}". '
+                            f"See https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+                            f"#logEventViewer:group={group} in account {account} for more information."),
+                "OriginalStatusCode": exc.original_status, "OriginalMessage": str(exc),
+                "LogStreamArn": f"arn:aws:logs:{region}:{account}:log-group:{group}"}
+    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": exc.code}
+    return exc.status, headers, json.dumps(body).encode()

@@ -1,0 +1,221 @@
+"""The moto internals localcloud patches are still where and what it expects.
+
+moto is pinned exactly because :mod:`localcloud.moto_seams` replaces private functions. If a
+moto upgrade moves or reshapes one of them, these tests fail with a message naming the seam,
+before the local cloud misbehaves in some less obvious way.
+"""
+
+from __future__ import annotations
+
+import inspect
+import socket
+import urllib.request
+
+import boto3
+import moto
+import pytest
+from _support import IRIS_DATA
+
+from localcloud import LocalCloud, moto_seams
+
+PINNED_MOTO = "5.2.5"
+# seam -> parameter names of the moto callable (or the type of the moto value)
+EXPECTED = {
+    "lambda_invoke": ["self", "body", "request_headers", "response_headers"],
+    "create_processing_job": ["self"],
+    "create_training_job": ["self"],
+    "stop_processing_job": ["self"],
+    "sfn_service_factory": ["service_name"],
+    "sfn_sync_delay": float,
+    "sfn_start_execution": ["self", "state_machine_arn", "name", "execution_input", "trace_header"],
+    "invoke_endpoint": ["self"],
+    "create_transform_job": ["self"],
+    "events_send_to_targets": ["self", "original_event", "transform_input"],
+    "s3_send_event": ["account_id", "event_name", "bucket", "key"],
+    "sfn_aws_sdk_task": ["self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"],
+}
+# moto internals the seams read or call without patching them: (module or class, attribute, parameters)
+READ = [
+    ("moto.s3.notifications", "_send_sqs_message", ["account_id", "event_body", "queue_name", "region_name"]),
+    ("moto.s3.notifications", "_send_sns_message", ["account_id", "event_body", "topic_arn", "region_name"]),
+    ("moto.sagemaker.models.FakeEndpoint", "_process_production_variants", ["self", "production_variants"]),
+    ("moto.stepfunctions.responses", "get_backend", ["account", "region"]),
+]
+
+
+def _moto_value(seam: str):
+    """What moto itself has at the seam, whether or not this process installed the patches."""
+    owner, attribute = moto_seams.SEAMS[seam]
+    if seam in moto_seams._originals:
+        return moto_seams._originals[seam]
+    assert hasattr(owner, attribute), f"moto changed under localcloud seam {seam}: {owner!r} has no {attribute!r}"
+    return getattr(owner, attribute)
+
+
+def _parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+class TestPinnedMoto:
+    """The installed moto is the version the seams were written against."""
+
+    def test_moto_version(self):
+        """
+        1. Read moto.__version__.
+        2. It is the pinned version (pyproject.toml pins moto[server]==5.2.5).
+        """
+        assert moto.__version__ == PINNED_MOTO, (
+            f"moto changed under localcloud seam (all): installed {moto.__version__}, seams written for "
+            f"{PINNED_MOTO}; re-check every entry of localcloud.moto_seams.SEAMS before updating the pin")
+
+
+class TestSeams:
+    """Every seam in localcloud.moto_seams.SEAMS exists on moto with the expected shape."""
+
+    def test_every_seam_is_checked(self):
+        """
+        1. Compare the SEAMS names with the names this test knows.
+        2. They are the same set: a new seam needs an expectation here.
+        """
+        assert set(moto_seams.SEAMS) == set(EXPECTED), (
+            f"localcloud seams changed: add expectations for {sorted(set(moto_seams.SEAMS) - set(EXPECTED))}, "
+            f"drop {sorted(set(EXPECTED) - set(moto_seams.SEAMS))}")
+
+    @pytest.mark.parametrize("seam", sorted(EXPECTED))
+    def test_seam_has_expected_shape(self, seam):
+        """
+        1. Look up the seam's owner and attribute on the installed moto.
+        2. A callable seam has the expected parameters; a value seam has the expected type.
+        """
+        value = _moto_value(seam)
+        expected = EXPECTED[seam]
+        if isinstance(expected, type):
+            assert isinstance(value, expected) and not isinstance(value, bool), (
+                f"moto changed under localcloud seam {seam}: expected a {expected.__name__}, "
+                f"found {type(value).__name__} {value!r}")
+        else:
+            assert callable(value), f"moto changed under localcloud seam {seam}: {value!r} is not callable"
+            assert _parameters(value) == expected, (
+                f"moto changed under localcloud seam {seam}: signature is now {inspect.signature(value)}, "
+                f"localcloud expects parameters {expected}")
+
+    @pytest.mark.parametrize("seam", sorted(s for s, e in EXPECTED.items() if not isinstance(e, type)))
+    def test_patch_matches_moto_signature(self, seam):
+        """
+        1. Take localcloud's replacement for the seam.
+        2. Its parameter names are those of moto's original, so moto's callers still fit it.
+        """
+        assert _parameters(moto_seams._PATCHES[seam]) == _parameters(_moto_value(seam)), (
+            f"moto changed under localcloud seam {seam}: moto has {inspect.signature(_moto_value(seam))}, "
+            f"localcloud's patch has {inspect.signature(moto_seams._PATCHES[seam])}")
+
+    def test_sagemaker_service_overrides_exist_on_moto_base(self):
+        """
+        1. List the methods StateTaskServiceSageMaker overrides (everything but its own helpers).
+        2. Each exists on moto's StateTaskServiceCallback with the same parameter names.
+        """
+        base = moto_seams.callback_module.StateTaskServiceCallback
+        own_helpers = {"_client"}
+        for name, method in vars(moto_seams.StateTaskServiceSageMaker).items():
+            if not callable(method) or name in own_helpers or name.startswith("__"):
+                continue
+            assert hasattr(base, name), (
+                f"moto changed under localcloud seam sfn_service_factory: StateTaskServiceCallback.{name} is gone")
+            assert _parameters(method) == _parameters(getattr(base, name)), (
+                f"moto changed under localcloud seam sfn_service_factory: StateTaskServiceCallback.{name} is now "
+                f"{inspect.signature(getattr(base, name))}")
+        assert _parameters(base.__init__) == ["self", "supported_integration_patterns"], (
+            "moto changed under localcloud seam sfn_service_factory: StateTaskServiceCallback.__init__ is now "
+            f"{inspect.signature(base.__init__)}")
+
+    def test_moto_still_lacks_the_added_actions(self):
+        """
+        1. For each action localcloud adds to moto (moto_seams.ADDITIONS, e.g. StopTrainingJob), look at the
+           owner class, ignoring localcloud's own addition.
+        2. moto does not define it: if a moto upgrade adds one, localcloud would overwrite (and on uninstall
+           delete) moto's own, so the addition needs reviewing.
+        """
+        additions = getattr(moto_seams, "ADDITIONS", None)
+        if additions is None:  # older layout: StopTrainingJob was the only addition
+            from moto.sagemaker.responses import SageMakerResponse
+            additions = {"stop_training_job": (SageMakerResponse, "stop_training_job")}
+        added = getattr(moto_seams, "_ADDED", {})
+        for name, (owner, attribute) in additions.items():
+            value = vars(owner).get(attribute)
+            ours = value is not None and (value is added.get(name) or value.__module__ == moto_seams.__name__)
+            assert value is None or ours, (
+                f"moto changed under localcloud seam {name}: moto now defines {owner.__name__}.{attribute}; "
+                "localcloud overwrites it on install")
+
+
+class TestReadInternals:
+    """What the seams read from moto without patching it is still there."""
+
+    @pytest.mark.parametrize("owner_path, attribute, expected", READ, ids=[f"{o}.{a}" for o, a, _ in READ])
+    def test_read_callables_exist(self, owner_path, attribute, expected):
+        """
+        1. Import the moto module or class the seams call into.
+        2. The attribute exists with the parameters localcloud passes.
+        """
+        import importlib
+
+        try:
+            owner = importlib.import_module(owner_path)
+        except ModuleNotFoundError:
+            module_path, _, name = owner_path.rpartition(".")
+            owner = getattr(importlib.import_module(module_path), name)
+        value = getattr(owner, attribute, None)
+        assert value is not None, f"moto changed under localcloud seams: {owner_path}.{attribute} is gone"
+        assert _parameters(value) == expected, (
+            f"moto changed under localcloud seams: {owner_path}.{attribute} is now {inspect.signature(value)}")
+
+    def test_backend_collections_exist(self):
+        """
+        1. Make a SageMaker and an EventBridge backend and an S3 notification configuration as moto does.
+        2. The collections the seams read are there: endpoints, endpoint configs, models, transform jobs;
+           the default bus with its rules; the notification lists and the EventBridge flag.
+        """
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.events.models import events_backends
+        from moto.s3.models import NotificationConfiguration
+        from moto.sagemaker.models import sagemaker_backends
+
+        sagemaker = sagemaker_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"]
+        for name in ("endpoints", "endpoint_configs", "_models", "transform_jobs"):
+            assert isinstance(getattr(sagemaker, name, None), dict), f"moto changed: SageMaker backend .{name}"
+        bus = events_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].event_buses.get("default")
+        assert bus is not None and isinstance(bus.rules, dict), "moto changed: EventBridge default bus and rules"
+        config = NotificationConfiguration(event_bridge={})
+        for name in ("cloud_function", "queue", "topic", "event_bridge"):
+            assert hasattr(config, name), f"moto changed: S3 NotificationConfiguration.{name}"
+
+
+class TestInProcessCloud:
+    """LocalCloud works in-process as a context manager and releases its ports on exit."""
+
+    def test_context_manager_serves_then_closes(self, monkeypatch):
+        """
+        1. Enter LocalCloud(port=0).
+        2. Its .url answers an S3 list_buckets; its data_url serves data/iris.data.
+        3. After exit, nothing listens on either port any more.
+        4. Put moto back as it was (uninstall the seams), so the test process stays clean.
+        """
+        monkeypatch.delenv("MOTO_PORT", raising=False)  # start() sets it; restored after the test
+        try:
+            with LocalCloud(port=0) as cloud:
+                s3 = boto3.session.Session().client(
+                    "s3", region_name="eu-west-1", endpoint_url=cloud.url,
+                    aws_access_key_id="testing", aws_secret_access_key="testing")
+                response = s3.list_buckets()
+                assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+                assert isinstance(response["Buckets"], list)
+                with urllib.request.urlopen(cloud.data_url + "/iris.data", timeout=5) as data:
+                    assert data.read() == IRIS_DATA.read_bytes()
+                ports = [cloud.port, int(cloud.data_url.rsplit(":", 1)[1])]
+                s3.close()
+        finally:
+            moto_seams.uninstall()
+
+        for port in ports:
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
