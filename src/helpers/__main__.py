@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from helpers.config import ENV_DATA_URL, ENV_ENDPOINT
-from helpers.series import SeriesFailed, SeriesResult, run_series, select_notebooks, summary_lines
+from helpers.series import (CLEANUP_NOTEBOOK, DEFAULT_NOTEBOOKS, SeriesFailed, SeriesResult, run_series,
+                            select_notebooks, summary_lines)
 
 
 def _parse_value(text: str) -> Any:
@@ -30,7 +31,7 @@ def collect_facts(result: SeriesResult, parameters: dict[str, Any]) -> None:
                           prefix=parameters.get("prefix"), run_id=result.run_id)
     objects = helpers.s3.list_objects(kit, kit.names.bucket, f"runs/{result.run_id}")
     result.facts["S3 objects"] = f"{len(objects)} under s3://{kit.names.bucket}/runs/{result.run_id}*"
-    for run in (result.run_id, f"{result.run_id}-pipeline"):
+    for run in (result.run_id, f"{result.run_id}-pipeline", f"{result.run_id}-gated"):
         jobs = helpers.sagemaker._run_jobs(kit, run)
         for kind, job in jobs.items():
             status = job.get("ProcessingJobStatus") or job.get("TrainingJobStatus")
@@ -42,24 +43,53 @@ def collect_facts(result: SeriesResult, parameters: dict[str, Any]) -> None:
                     result.facts["test accuracy"] = round(metrics["test:multiclass_accuracy"], 4)
 
 
+def clean_command(parameters: dict[str, Any], dry_run: bool) -> int:
+    """``python -m helpers clean``: remove the kit's resources and prove none is left."""
+    import helpers
+
+    kit = helpers.connect(target=parameters.get("target"), region=parameters.get("region"),
+                          prefix=parameters.get("prefix"))
+    print(f"cleaning {kit.settings.target} ({kit.region}, prefix {kit.settings.prefix})")
+    removed = helpers.cleanup.clean(kit, dry_run=dry_run)
+    print(removed.to_string(index=False) if len(removed) else "nothing of the kit's was found")
+    if dry_run:
+        return 0
+    left = helpers.cleanup.remaining(kit)
+    print(f"left: {len(left)}" + (f"\n{left.to_string(index=False)}" if len(left) else ""))
+    return 1 if len(left) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="execute the notebooks in order with papermill")
     run.add_argument("--out", type=Path, help="folder for the executed notebooks (default runs/<run-id>/)")
     run.add_argument("--endpoint", help="use this running local cloud instead of starting one")
-    run.add_argument("--notebooks", help="comma-separated numbers, e.g. 01,02,03 (default 01-05)")
+    run.add_argument("--notebooks", help="comma-separated numbers, e.g. 01,02,03 (default 01-07)")
+    run.add_argument("--cleanup", action="store_true", help="run 99_cleanup at the end: remove everything the kit made")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="a notebook parameter (target, region, prefix, run_id, data_url)")
     run.add_argument("--no-parameters", action="store_true",
                      help="run with the notebooks' own defaults, no injected cell (to refresh committed outputs)")
+    clean = commands.add_parser("clean", help="remove everything the kit made (found by tag and name)")
+    clean.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    clean.add_argument("--endpoint", help="the local cloud to clean (default: $PIPELINE_DREAMS_ENDPOINT or :5050)")
+    clean.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="target, region, prefix (as for run)")
     args = parser.parse_args(argv)
+    if args.command == "clean":
+        if args.endpoint:
+            os.environ[ENV_ENDPOINT] = args.endpoint
+        return clean_command({name: _parse_value(value) for name, value in args.parameter}, args.dry_run)
 
     parameters = {name: _parse_value(value) for name, value in args.parameter}
     if args.endpoint and "data_url" not in parameters and not os.environ.get(ENV_DATA_URL):
         print(f"note: with --endpoint, pass -p data_url URL (or set {ENV_DATA_URL}) if the cloud is offline")
     try:
-        notebooks = select_notebooks(args.notebooks)
+        selection = args.notebooks or ",".join(DEFAULT_NOTEBOOKS)
+        if args.cleanup and CLEANUP_NOTEBOOK not in selection.split(","):
+            selection += f",{CLEANUP_NOTEBOOK}"
+        notebooks = select_notebooks(selection)
         result = run_series(args.out, notebooks, parameters, endpoint=args.endpoint or os.environ.get(ENV_ENDPOINT),
                             inject=not args.no_parameters,
                             collect=lambda r: collect_facts(r, parameters))

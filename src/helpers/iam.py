@@ -9,7 +9,7 @@ from helpers.config import Kit
 from helpers.paths import IAM_DIR
 
 # The roles the kit uses: purpose -> the AWS service that assumes it.
-ROLES = {"lambda": "lambda", "sagemaker": "sagemaker", "states": "states"}
+ROLES = {"lambda": "lambda", "sagemaker": "sagemaker", "states": "states", "events": "events"}
 
 
 def partition(region: str) -> str:

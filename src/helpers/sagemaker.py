@@ -118,3 +118,24 @@ def started_before_finished(kit: Kit, run_id: str) -> bool:
     """True when the run's training job was created before its preprocessing job had ended."""
     jobs = _run_jobs(kit, run_id)
     return jobs["training"]["CreationTime"] < jobs["processing"]["ProcessingEndTime"]
+
+
+def predict(kit: Kit, endpoint: str, features: Any) -> list[dict[str, Any]]:
+    """Ask a deployed endpoint about feature rows (no label column); linear-learner's JSON records."""
+    import json
+
+    rows = pd.DataFrame(features).to_csv(header=False, index=False)
+    response = kit.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, ContentType="text/csv", Accept="application/json", Body=rows.encode())
+    return json.loads(response["Body"].read())["predictions"]
+
+
+def endpoint_status(kit: Kit, endpoint: str) -> pd.DataFrame:
+    """An endpoint's status and the model behind it, as a table."""
+    client = kit.client("sagemaker")
+    described = client.describe_endpoint(EndpointName=endpoint)
+    config = client.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+    variant = config["ProductionVariants"][0]
+    return pd.DataFrame({"value": {"endpoint": endpoint, "status": described["EndpointStatus"],
+                                   "config": described["EndpointConfigName"], "model": variant["ModelName"],
+                                   "instance type": variant["InstanceType"]}})

@@ -22,7 +22,8 @@ import nbformat
 from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_RUN_ID, new_run_id
 from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 
-DEFAULT_NOTEBOOKS = ("01", "02", "03", "04", "05")
+DEFAULT_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")
+CLEANUP_NOTEBOOK = "99"
 _READY = re.compile(r"ready at (http://\S+) \(data at (\S+)\)")
 
 
@@ -72,7 +73,7 @@ class SeriesResult:
 
 
 def select_notebooks(selection: str | None) -> list[Path]:
-    """Notebooks by number prefix (``"01,02"``), in the order given; 01-05 by default.
+    """Notebooks by number prefix (``"01,02"``), in the order given; 01-07 by default.
 
     Raises:
         SeriesFailed: a number matches no notebook.
@@ -135,7 +136,11 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                 os.environ.setdefault(ENV_DATA_URL, f"{cloud.data_url}/iris.data")
                 print(f"local cloud started at {cloud.url}")
         result = SeriesResult(run_id, out_dir)
+        collected = False
         for notebook in notebooks:
+            if collect and not collected and notebook.stem.startswith(CLEANUP_NOTEBOOK):
+                collect(result)  # before the cleanup removes what the summary describes
+                collected = True
             target = out_dir / notebook.name
             started = time.monotonic()
             try:
@@ -150,7 +155,7 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
             if not inject:
                 strip_run_metadata(target)
             result.notebooks.append(target)
-        if collect:
+        if collect and not collected:
             collect(result)
         return result
     finally:

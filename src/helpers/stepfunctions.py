@@ -56,10 +56,40 @@ def ensure_state_machine(kit: Kit, name: str, definition: dict[str, Any], role_a
     return arn
 
 
-def start(kit: Kit, state_machine_arn: str, payload: dict[str, Any]) -> str:
-    """Start an execution (Step Functions names it) and return its ARN."""
-    return kit.client("stepfunctions").start_execution(stateMachineArn=state_machine_arn,
-                                                       input=json.dumps(payload))["executionArn"]
+def extend(definition: dict[str, Any], fragment: dict[str, Any], after: str) -> dict[str, Any]:
+    """A new definition in which ``after`` (an end state) continues into ``fragment``'s states.
+
+    Raises:
+        ValueError: ``after`` is not an end state, or a state name is in both.
+    """
+    if not definition["States"].get(after, {}).get("End"):
+        raise ValueError(f"{after!r} is not an end state of the definition")
+    clash = set(definition["States"]) & set(fragment["States"])
+    if clash:
+        raise ValueError(f"both definitions have states named {sorted(clash)}")
+    states = {name: dict(state) for name, state in definition["States"].items()}
+    states[after].pop("End")
+    states[after]["Next"] = fragment["StartAt"]
+    comment = " ".join(filter(None, [definition.get("Comment"), fragment.get("Comment")]))
+    return {"Comment": comment, "StartAt": definition["StartAt"], "States": {**states, **fragment["States"]}}
+
+
+def start(kit: Kit, state_machine_arn: str, payload: dict[str, Any], name: str | None = None) -> str:
+    """Start an execution and return its ARN.
+
+    Naming it after the run makes re-running a notebook harmless: a second start with the
+    same name finds the execution that exists (running or ended) instead of starting another.
+    """
+    sfn = kit.client("stepfunctions")
+    request: dict[str, Any] = {"stateMachineArn": state_machine_arn, "input": json.dumps(payload, sort_keys=True)}
+    if name:
+        request["name"] = name
+    try:
+        return sfn.start_execution(**request)["executionArn"]
+    except sfn.exceptions.ExecutionAlreadyExists:  # AWS's answer once the first one has ended
+        arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        print(f"execution {name} exists; showing it instead of starting another")
+        return arn
 
 
 def wait(kit: Kit, execution_arn: str, definition: dict[str, Any], timeout: float = 3600,

@@ -1,16 +1,21 @@
-"""Ingest Lambda (the article's container-image function): download the raw CSV into S3.
+"""Ingest Lambda (the article's container-image function): bring the raw CSV into the run's S3 prefix.
 
-Event (every field optional when the function's environment provides it)::
+Two ways in, one way out (``s3://<bucket>/<run_prefix>/raw/iris.data``):
 
-    {"data_url": "https://…/iris.data", "bucket": "…", "run_prefix": "runs/demo"}
+* ``{"data_url": "https://…/iris.data", "bucket": …, "run_id": …}`` downloads with requests
+  (the article's way; ``DATA_URL``/``BUCKET`` in the environment serve as defaults);
+* ``{"source_s3_uri": "s3://…/incoming/new.csv", "bucket": …, "event_id": …}`` copies a file
+  someone uploaded (the S3 → EventBridge trigger of notebook 07) into a run of its own.
 
-Environment: ``DATA_URL``, ``BUCKET``, ``RUN_PREFIX``. Nothing is hard-coded: the same
-image runs on AWS (UCI's URL) and offline (a 127.0.0.1 URL served by the local cloud).
+A run id that the event does not give is made from the event id or the time, so every
+triggered upload gets its own prefix and job names.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import time
 from typing import Any
 
 import boto3
@@ -26,18 +31,39 @@ def _setting(event: dict[str, Any], key: str, env: str, default: str | None = No
     return value
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Fetch ``data_url`` with requests and put it at ``<run_prefix>/raw/iris.data``."""
-    url = _setting(event, "data_url", "DATA_URL")
-    bucket = _setting(event, "bucket", "BUCKET")
-    run_prefix = _setting(event, "run_prefix", "RUN_PREFIX", "runs/default").strip("/")
-    key = f"{run_prefix}/raw/{RAW_FILE_NAME}"
+def _run_id(event: dict[str, Any]) -> str:
+    if event.get("run_id"):
+        return str(event["run_id"])
+    source = re.sub(r"[^a-z0-9]", "", str(event.get("event_id", "")).lower())[:8] or f"{int(time.time()):x}"
+    return f"t-{source}"
 
-    response = requests.get(url, timeout=30)
-    response.raise_for_status()
-    if not response.content.strip():
-        raise ValueError(f"{url} returned an empty body; nothing was written to s3://{bucket}/{key}")
-    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=response.content, ContentType="text/csv")
-    print(f"fetched {len(response.content)} bytes from {url} into s3://{bucket}/{key}")
-    return {**event, "bucket": bucket, "run_prefix": run_prefix, "raw_s3_uri": f"s3://{bucket}/{key}",
-            "raw_bytes": len(response.content), "data_url": url}
+
+def _split(uri: str) -> tuple[str, str]:
+    match = re.match(r"^s3://([^/]+)/(.+)$", uri)
+    if not match:
+        raise ValueError(f"source_s3_uri {uri!r} is not s3://bucket/key")
+    return match.group(1), match.group(2)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Put the raw data at ``<run_prefix>/raw/iris.data`` and return the event with the run's names."""
+    bucket = _setting(event, "bucket", "BUCKET")
+    run_id = _run_id(event)
+    run_prefix = (event.get("run_prefix") or os.environ.get("RUN_PREFIX") or f"runs/{run_id}").strip("/")
+    key = f"{run_prefix}/raw/{RAW_FILE_NAME}"
+    s3 = boto3.client("s3")
+    if event.get("source_s3_uri"):
+        source_bucket, source_key = _split(event["source_s3_uri"])
+        body = s3.get_object(Bucket=source_bucket, Key=source_key)["Body"].read()
+        source = event["source_s3_uri"]
+    else:
+        source = _setting(event, "data_url", "DATA_URL")
+        response = requests.get(source, timeout=30)
+        response.raise_for_status()
+        body = response.content
+    if not body.strip():
+        raise ValueError(f"{source} returned an empty body; nothing was written to s3://{bucket}/{key}")
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv")
+    print(f"ingested {len(body)} bytes from {source} into s3://{bucket}/{key}")
+    return {**event, "bucket": bucket, "run_id": run_id, "run_prefix": run_prefix,
+            "raw_s3_uri": f"s3://{bucket}/{key}", "raw_bytes": len(body), "source": source}

@@ -30,7 +30,7 @@ def run_helpers(*args: str, timeout: float = 600) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="module")
 def series(cloud, tmp_path_factory) -> dict:
-    """Run 01-05 once for the module (about 30 s)."""
+    """Run 01-07 once for the module (about a minute)."""
     out = tmp_path_factory.mktemp("series")
     run_id = f"e2e-{time.time_ns() % 10**6}"
     result = run_helpers("run", "--endpoint", cloud.url, "--out", str(out), "-p", "run_id", run_id,
@@ -50,7 +50,7 @@ class TestSeriesRun:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         executed = sorted(p.name for p in series["out"].glob("*.ipynb"))
         assert executed == ["01_bucket.ipynb", "02_ingest.ipynb", "03_preprocess.ipynb", "04_train.ipynb",
-                            "05_stepfunctions.ipynb"]
+                            "05_stepfunctions.ipynb", "06_evaluate.ipynb", "07_triggers.ipynb"]
         notebook = nbformat.read(series["out"] / "03_preprocess.ipynb", as_version=4)
         injected = [c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and series["run_id"] in injected[0].source
@@ -156,3 +156,144 @@ class TestSeriesFailure:
         assert errors[0]["ename"] == "CloudNotReachable"
         assert len(errors[0]["traceback"]) == 1
         assert "make lab" in errors[0]["traceback"][0] and str(port) in errors[0]["traceback"][0]
+
+
+class TestEvaluationGateAndTrigger:
+    def test_the_gated_run_deployed_a_model_that_answers(self, series: dict, cloud) -> None:
+        """Notebook 06's run.
+
+        1. evaluation.json of <run_id>-gated has accuracy ≥ 0.9 and a 3x3 confusion matrix summing to 30.
+        2. The kit's endpoint is InService on that run's model and answers the test rows like the truth.
+        """
+        import json
+
+        s3, run = cloud.client("s3"), series["run_id"]
+        bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("pipeline-dreams-"))
+        report = json.loads(s3.get_object(Bucket=bucket, Key=f"runs/{run}-gated/evaluation/report/evaluation.json")
+                            ["Body"].read())
+        assert report["accuracy"] >= 0.9 and sum(map(sum, report["confusion_matrix"])) == 30
+        endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName="pipeline-dreams-iris")
+        assert endpoint["EndpointStatus"] == "InService"
+        test = pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=f"runs/{run}-gated/processed/test/test.csv")
+                                      ["Body"].read()), header=None)
+        body = test.iloc[:, 1:].to_csv(header=False, index=False)
+        answer = json.loads(cloud.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName="pipeline-dreams-iris", ContentType="text/csv", Body=body)["Body"].read())
+        predicted = [int(p["predicted_label"]) for p in answer["predictions"]]
+        assert np.mean(np.array(predicted) == test[0].to_numpy()) >= 0.9
+
+    def test_the_strict_run_stopped_at_the_gate(self, series: dict, cloud) -> None:
+        """1. The <run_id>-strict execution FAILED with QualityGateFailed.
+        2. Its cause names the accuracy and the threshold 1.01; no endpoint config was made for it.
+        """
+        sfn, run = cloud.client("stepfunctions"), series["run_id"]
+        machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "pipeline-dreams-pipeline")
+        execution = sfn.describe_execution(
+            executionArn=machine["stateMachineArn"].replace(":stateMachine:", ":execution:") + f":{run}-strict")
+        assert execution["status"] == "FAILED" and execution["error"] == "QualityGateFailed"
+        assert "is below min_accuracy 1.01" in execution["cause"] and "accuracy 0." in execution["cause"]
+        configs = cloud.client("sagemaker").list_endpoint_configs(NameContains=f"{run}-strict")["EndpointConfigs"]
+        assert configs == []
+
+    def test_an_upload_under_incoming_started_its_own_run(self, series: dict, cloud) -> None:
+        """Notebook 07's trigger.
+
+        1. An execution of the pipeline has the uploaded key in its input (it came from EventBridge).
+        2. It SUCCEEDED and wrote a run of its own (runs/t-…/raw/iris.data is there).
+        """
+        import json
+
+        sfn, run = cloud.client("stepfunctions"), series["run_id"]
+        machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "pipeline-dreams-pipeline")
+        executions = [sfn.describe_execution(executionArn=e["executionArn"])
+                      for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]]
+        triggered = [e for e in executions if f"incoming/iris-{run}.csv" in e.get("input", "")]
+        assert len(triggered) == 1 and triggered[0]["status"] == "SUCCEEDED"
+        output = json.loads(triggered[0]["output"])
+        assert output["run_id"].startswith("t-")
+        s3 = cloud.client("s3")
+        assert s3.head_object(Bucket=output["bucket"], Key=f"{output['run_prefix']}/raw/iris.data")["ContentLength"] > 0
+
+
+class TestShuffledLabels:
+    def test_a_model_trained_on_shuffled_labels_fails_at_the_gate(self, series: dict, cloud, tmp_path: Path) -> None:
+        """Garbage in must not be deployed.
+
+        1. Serve iris with its species shuffled (fixed seed) on 127.0.0.1.
+        2. Start the gated pipeline (deployed by notebook 06) on it with min_accuracy 0.9.
+        3. The execution FAILS with QualityGateFailed; the cause has the accuracy (< 0.9) and the threshold.
+        """
+        import functools
+        import http.server
+        import json
+        import re
+        import threading
+
+        rows = [line.split(",") for line in (Path(__file__).resolve().parents[2] / "data/iris.data").read_text().split()]
+        labels = [row[4] for row in rows]
+        np.random.default_rng(7).shuffle(labels)
+        (tmp_path / "shuffled.data").write_text("".join(",".join(r[:4] + [l]) + "\n" for r, l in zip(rows, labels)))
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+        handler.log_message = lambda *args: None
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            sfn, s3 = cloud.client("stepfunctions"), cloud.client("s3")
+            bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("pipeline-dreams-"))
+            machine = next(m for m in sfn.list_state_machines()["stateMachines"]
+                           if m["name"] == "pipeline-dreams-pipeline")
+            run = f"{series['run_id']}-shuffled"
+            arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=run, input=json.dumps({
+                "bucket": bucket, "run_id": run, "run_prefix": f"runs/{run}", "min_accuracy": 0.9,
+                "data_url": f"http://127.0.0.1:{server.server_address[1]}/shuffled.data"}))["executionArn"]
+            deadline = time.monotonic() + 180
+            while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+                assert time.monotonic() < deadline, "the shuffled run did not end"
+                time.sleep(0.3)
+        finally:
+            server.shutdown()
+        assert execution["status"] == "FAILED" and execution["error"] == "QualityGateFailed", execution
+        accuracy = float(re.search(r"accuracy ([0-9.]+) is below min_accuracy 0.9", execution["cause"]).group(1))
+        assert accuracy < 0.9
+
+
+def kit_resources(cloud, prefix: str) -> dict[str, list[str]]:
+    """Every service the kit uses, listed directly (not through helpers.cleanup)."""
+    sm = cloud.client("sagemaker")
+    return {
+        "s3": [b["Name"] for b in cloud.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)],
+        "lambda": [f["FunctionName"] for f in cloud.client("lambda").list_functions()["Functions"]
+                   if f["FunctionName"].startswith(prefix)],
+        "stepfunctions": [m["name"] for m in cloud.client("stepfunctions").list_state_machines()["stateMachines"]
+                          if m["name"].startswith(prefix)],
+        "endpoints": [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"] if e["EndpointName"].startswith(prefix)],
+        "endpoint configs": [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]
+                             if c["EndpointConfigName"].startswith(prefix)],
+        "models": [m["ModelName"] for m in sm.list_models()["Models"] if m["ModelName"].startswith(prefix)],
+        "rules": [r["Name"] for r in cloud.client("events").list_rules()["Rules"] if r["Name"].startswith(prefix)],
+        "ecr": [r["repositoryName"] for r in cloud.client("ecr").describe_repositories()["repositories"]
+                if r["repositoryName"].startswith(prefix)],
+        "iam": [r["RoleName"] for r in cloud.client("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)],
+        "log groups": [g["logGroupName"] for g in cloud.client("logs").describe_log_groups()["logGroups"]
+                       if g["logGroupName"].startswith(f"/aws/lambda/{prefix}")],
+    }
+
+
+class TestCleanup:
+    def test_run_with_cleanup_leaves_nothing_and_clean_is_safe_twice(self, cloud, tmp_path: Path) -> None:
+        """A whole series with --cleanup, under its own prefix so the other tests' resources stay.
+
+        1. `python -m helpers run --cleanup -p prefix clean-e2e`: 01-07 then 99; exit 0.
+        2. Before cleanup it had made resources in every service (the summary's facts came from them).
+        3. Listing every service directly finds nothing with the prefix.
+        4. `python -m helpers clean` again: exit 0, "nothing of the kit's was found", "left: 0".
+        """
+        prefix = "clean-e2e"
+        result = run_helpers("run", "--endpoint", cloud.url, "--out", str(tmp_path), "--cleanup", "-p", "prefix", prefix,
+                             "-p", "run_id", "c1", "-p", "data_url", f"{cloud.data_url}/iris.data")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert (tmp_path / "99_cleanup.ipynb").exists() and "test accuracy:" in result.stdout
+        leftovers = kit_resources(cloud, prefix)
+        assert leftovers == {service: [] for service in leftovers}
+        again = run_helpers("clean", "--endpoint", cloud.url, "-p", "prefix", prefix, timeout=120)
+        assert again.returncode == 0 and "nothing of the kit's was found" in again.stdout and "left: 0" in again.stdout

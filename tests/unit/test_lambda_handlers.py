@@ -126,7 +126,8 @@ class TestFetchDataDownloads:
         stored = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)
         assert stored["Body"].read() == IRIS.read_bytes()
         assert stored["ContentType"] == "text/csv"
-        assert result == {**event, "raw_s3_uri": f"s3://{bucket}/{key}", "raw_bytes": IRIS.stat().st_size}
+        assert result == {**event, "raw_s3_uri": f"s3://{bucket}/{key}", "raw_bytes": IRIS.stat().st_size,
+                          "source": event["data_url"]}
         assert f"into s3://{bucket}/{key}" in capsys.readouterr().out
 
     def test_settings_from_environment(self, bucket, data_server, monkeypatch):
@@ -194,6 +195,40 @@ class TestFetchDataBadDownloads:
         with pytest.raises(ValueError, match="empty body; nothing was written to s3://"):
             fetch_data.handler(event, None)
         assert keys(bucket) == []
+
+
+class TestFetchDataCopiesAnUpload:
+    """The trigger path (notebook 07): an uploaded object becomes the raw data of a run of its own."""
+
+    def test_upload_is_copied_into_a_new_run(self, bucket):
+        """1. Upload a CSV under incoming/ (a key with a space, as people name files).
+        2. Invoke with the event EventBridge's input transformer makes: source_s3_uri and event_id, no run_id.
+        3. The object is copied byte for byte to runs/t-<first 8 of the event id>/raw/iris.data,
+           and the result carries the run's names for the next states.
+        """
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.put_object(Bucket=bucket, Key="incoming/new batch.csv", Body=IRIS.read_bytes())
+        event = load_event("handler_fetch_data_upload", bucket=bucket)
+        result = fetch_data.handler(event, None)
+        assert result["run_id"] == "t-6f1c2a9e" and result["run_prefix"] == "runs/t-6f1c2a9e"
+        assert result["raw_s3_uri"] == f"s3://{bucket}/runs/t-6f1c2a9e/raw/iris.data"
+        assert result["min_accuracy"] == 0.9  # the rest of the event passes through
+        copied = s3.get_object(Bucket=bucket, Key="runs/t-6f1c2a9e/raw/iris.data")["Body"].read()
+        assert copied == IRIS.read_bytes()
+
+    def test_missing_upload_raises_and_writes_nothing(self, bucket):
+        """1. Point source_s3_uri at a key that does not exist.
+        2. The handler raises NoSuchKey and no raw object appears under runs/.
+        """
+        event = load_event("handler_fetch_data_upload", bucket=bucket)
+        with pytest.raises(boto3.client("s3", region_name=REGION).exceptions.NoSuchKey):
+            fetch_data.handler(event, None)
+        assert not [k for k in keys(bucket) if k.startswith("runs/")]
+
+    def test_bad_source_uri_is_named(self, bucket):
+        """1. source_s3_uri without a key. 2. ValueError naming the value."""
+        with pytest.raises(ValueError, match="s3://only-a-bucket"):
+            fetch_data.handler({"bucket": bucket, "source_s3_uri": "s3://only-a-bucket", "run_id": "x"}, None)
 
 
 @pytest.fixture

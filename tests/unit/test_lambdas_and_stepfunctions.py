@@ -27,6 +27,8 @@ PLACEHOLDERS = {
     "pipeline": {"FetchFunctionArn", "JobNamePrefix", "SageMakerRoleArn", "PreprocessImageUri",
                  "ProcessingInstanceType", "TrainingImageUri", "TrainingInstanceType"},
     "article_chain": {"FetchFunctionArn", "StartPreprocessingFunctionArn", "StartTrainingFunctionArn"},
+    "evaluate_deploy": {"JobNamePrefix", "SageMakerRoleArn", "TrainingImageUri", "JobsImageUri", "EndpointName",
+                        "ProcessingInstanceType", "TransformInstanceType", "EndpointInstanceType"},
 }
 
 
@@ -208,7 +210,10 @@ class TestLoadDefinition:
         definition = filled(name)
         text = json.dumps(definition)
         assert "${" not in text
-        assert "function:FetchFunctionArn" in definition["States"]["FetchData"]["Resource"]
+        if "FetchData" in definition["States"]:
+            assert "function:FetchFunctionArn" in definition["States"]["FetchData"]["Resource"]
+        else:  # the fragment appended after Train
+            assert definition["States"]["CreateModel"]["Parameters"]["ExecutionRoleArn"].endswith(":SageMakerRoleArn")
 
     def test_asl_paths_survive(self):
         """
@@ -219,7 +224,8 @@ class TestLoadDefinition:
         assert states["Preprocess"]["Parameters"]["ProcessingJobName.$"] == \
             "States.Format('unit-kit-preprocess-{}', $.run_id)"
         assert states["Train"]["Parameters"]["TrainingJobName.$"] == "States.Format('unit-kit-train-{}', $.run_id)"
-        assert states["FetchData"]["ResultSelector"] == {"raw_s3_uri.$": "$.raw_s3_uri", "raw_bytes.$": "$.raw_bytes"}
+        assert states["FetchData"]["ResultPath"] == "$"  # the Lambda returns the input plus the run's names
+        assert states["Preprocess"]["Parameters"]["ProcessingInputs"][0]["S3Input"]["S3Uri.$"] == "$.raw_s3_uri"
         assert states["Train"]["ResultPath"] == "$.train"
         assert states["TrainFailed"]["CausePath"] == "$.error.Cause"
 
