@@ -1,0 +1,137 @@
+"""Every place where the local cloud patches or subclasses moto's internals: this package.
+
+The table (``SEAMS``, ``ADDITIONS``) and ``install``/``uninstall`` are here; the patches live
+beside it, one module per service (``_lambda``, ``_sagemaker``, ``_stepfunctions``,
+``_events``), and ``_records`` holds what the executors update in moto's records.
+
+moto records AWS API calls faithfully but runs nothing: Lambda handlers need Docker,
+SageMaker jobs are ``Completed`` at once, Step Functions cannot wait for a SageMaker job
+(``.sync``). Each seam below replaces one such spot with a call into the kit's own
+executors (:mod:`localcloud.lambda_runtime`, :mod:`localcloud.jobs`). moto is pinned
+exactly; ``tests/localcloud/test_moto_seams.py`` fails loudly if a seam moves.
+
+Seams (the names ``SEAMS`` lists are checked by the tests):
+1. ``moto.awslambda.models.LambdaFunction.invoke`` — runs the handler.
+2. ``moto.sagemaker.responses.SageMakerResponse.create_processing_job`` /
+   ``create_training_job`` — keep the whole request, refuse duplicate names, start the job.
+3. ``SageMakerResponse.stop_processing_job`` / ``stop_training_job`` — stop the process.
+4. ``...state_task.state_task_factory.state_task_service_for`` — a SageMaker integration
+   with ``.sync``.
+5. ``...state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK`` — poll faster.
+6. ``moto.stepfunctions.parser.models.StepFunctionsParserBackend.start_execution`` —
+   unnamed executions get a fresh name (moto names them all ``None``).
+7. ``moto.core.config.default_user_config`` — Step Functions executes definitions.
+8. ``moto.sagemakerruntime.responses.SageMakerRuntimeResponse.invoke_endpoint`` — endpoint →
+   config → model → linear-learner predictions (moto answers a static body).
+9. ``SageMakerResponse.create_transform_job`` — refuse duplicate names, run the job.
+10. ``moto.events.models.Rule.send_to_targets`` — skip disabled rules; Step Functions and Lambda
+    targets get the event with Input/InputPath/InputTransformer applied (moto raises).
+11. ``moto.s3.notifications.send_event`` — AWS-shaped S3 events: Lambda through the kit's runtime
+    (asynchronously), SQS/SNS records with keys encoded as AWS does, EventBridge to the default bus.
+``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.awslambda import models as lambda_models
+from moto.core.config import default_user_config
+from moto.events import models as events_models
+from moto.s3 import notifications as s3_notifications
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+from moto.stepfunctions.parser import models as sfn_parser_models
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+    state_task_factory,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback as callback_module,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
+
+from localcloud.moto_seams import _state
+from localcloud.moto_seams._events import _s3_send_event, _send_to_targets
+from localcloud.moto_seams._lambda import _lambda_invoke
+from localcloud.moto_seams._records import update_job, write_logs
+from localcloud.moto_seams._sagemaker import (
+    _create_processing_job,
+    _create_training_job,
+    _create_transform_job,
+    _invoke_endpoint,
+    _stop_job,
+    _stop_transform_job,
+    _update_endpoint,
+)
+from localcloud.moto_seams._stepfunctions import (
+    _SYNC_POLL_SECONDS,
+    StateTaskServiceSageMaker,
+    _aws_sdk_task,
+    _start_execution,
+    _state_task_service_for,
+)
+
+__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "install", "uninstall", "update_job", "write_logs"]
+_originals = _state.originals
+
+SEAMS = {
+    "lambda_invoke": (lambda_models.LambdaFunction, "invoke"),
+    "create_processing_job": (SageMakerResponse, "create_processing_job"),
+    "create_training_job": (SageMakerResponse, "create_training_job"),
+    "stop_processing_job": (SageMakerResponse, "stop_processing_job"),
+    "sfn_service_factory": (state_task_factory, "state_task_service_for"),
+    "sfn_sync_delay": (callback_module, "_DELAY_SECONDS_SYNC_CONDITION_CHECK"),
+    "sfn_start_execution": (sfn_parser_models.StepFunctionsParserBackend, "start_execution"),
+    "invoke_endpoint": (SageMakerRuntimeResponse, "invoke_endpoint"),
+    "create_transform_job": (SageMakerResponse, "create_transform_job"),
+    "events_send_to_targets": (events_models.Rule, "send_to_targets"),
+    "s3_send_event": (s3_notifications, "send_event"),
+    "sfn_aws_sdk_task": (StateTaskServiceAwsSdk, "_eval_service_task"),
+}
+# actions moto does not have at all: added on install, removed on uninstall
+ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
+
+
+_PATCHES = {
+    "lambda_invoke": _lambda_invoke,
+    "create_processing_job": _create_processing_job,
+    "create_training_job": _create_training_job,
+    "stop_processing_job": _stop_job("processing", "processing_job_status", "ProcessingJobName"),
+    "sfn_service_factory": _state_task_service_for,
+    "sfn_sync_delay": _SYNC_POLL_SECONDS,
+    "sfn_start_execution": _start_execution,
+    "invoke_endpoint": _invoke_endpoint,
+    "create_transform_job": _create_transform_job,
+    "events_send_to_targets": _send_to_targets,
+    "s3_send_event": _s3_send_event,
+    "sfn_aws_sdk_task": _aws_sdk_task,
+}
+_ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),
+          "stop_transform_job": _stop_transform_job, "update_endpoint": _update_endpoint}
+
+
+def install(cloud: Any) -> None:
+    """Point the seams at ``cloud``'s executors (once per process) and turn execution on."""
+    _state.cloud = cloud
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    if _originals:
+        return
+    for seam, (owner, attribute) in SEAMS.items():
+        _originals[seam] = getattr(owner, attribute)
+        setattr(owner, attribute, _PATCHES[seam])
+    for name, (owner, attribute) in ADDITIONS.items():
+        setattr(owner, attribute, _ADDED[name])
+
+
+def uninstall() -> None:
+    """Put moto back as it was (tests use this to prove the seams are what changes behaviour)."""
+    for seam, (owner, attribute) in SEAMS.items():
+        if seam in _originals:
+            setattr(owner, attribute, _originals.pop(seam))
+    for owner, attribute in ADDITIONS.values():
+        if attribute in vars(owner):
+            delattr(owner, attribute)
+    default_user_config["stepfunctions"]["execute_state_machine"] = False
+    _state.cloud = None

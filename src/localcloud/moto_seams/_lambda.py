@@ -1,0 +1,36 @@
+"""Seam 1: Lambda Invoke runs the real handler in the kit's runtime."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from localcloud.lambda_runtime import FunctionSpec, LambdaRuntime, encode_log_tail
+from localcloud.moto_seams import _state
+
+
+# -- 1. Lambda ----------------------------------------------------------------------------
+def _function_spec(fn: Any) -> FunctionSpec:
+    image_uri = fn.code.get("ImageUri") if fn.package_type == "Image" else None
+    return FunctionSpec(
+        name=fn.function_name, arn=fn.function_arn, region=fn.region, handler=fn.handler,
+        timeout=float(fn.timeout), memory_size=int(fn.memory_size),
+        environment={k: str(v) for k, v in (fn.environment_vars or {}).items()},
+        code_sha256=fn.code_sha_256 or "", zip_bytes=None if image_uri else fn.code_bytes,
+        image_uri=image_uri, image_command=tuple(fn.image_config.cmd or ()))
+
+
+def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
+    runtime: LambdaRuntime = _state.cloud.lambda_runtime
+    event = json.loads(body) if body else {}
+    spec = _function_spec(self)
+    response_headers["X-Amz-Executed-Version"] = spec.version
+    if request_headers.get("x-amz-invocation-type") == "Event":
+        _state.cloud.run_in_background(runtime.invoke, spec, event)
+        return b""
+    result = runtime.invoke(spec, event)
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    response_headers["x-amz-log-result"] = encode_log_tail(result.log_tail)
+    return result.payload
+

@@ -1,0 +1,146 @@
+"""Seams 4-6 and the aws-sdk task: .sync for SageMaker, fresh execution names, text bodies."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+import botocore.session
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from moto.moto_api._internal import mock_random
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+    CustomErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback as callback_module,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+from localcloud.moto_seams import _state
+
+_SYNC_POLL_SECONDS = 0.1
+# create action -> (describe action, name parameter, status field)
+_SYNC_JOBS = {
+    "create_processing_job": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+    "create_training_job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+    "create_transform_job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+}
+_originals: dict[str, Any] = {}
+_cloud: Any = None  # the LocalCloud whose executors the seams call
+
+
+# -- 4. Step Functions: SageMaker integration with .sync ------------------------------------
+class StateTaskServiceSageMaker(callback_module.StateTaskServiceCallback):
+    """``arn:aws:states:::sagemaker:<action>[.sync]``, as AWS runs it."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
+
+    def _get_supported_parameters(self) -> set[str] | None:
+        # moto validates definitions against this set: AWS's own API shape for the action.
+        action = self.resource.api_action
+        operation = _sagemaker_model().operation_model(action[:1].upper() + action[1:])
+        return set(operation.input_shape.members)
+
+    def _client(self, resource_runtime_part: Any, state_credentials: Any):
+        return boto_client_for(service="sagemaker", region=resource_runtime_part.region,
+                               state_credentials=state_credentials)
+
+    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        client = self._client(resource_runtime_part, state_credentials)
+        response = getattr(client, self._get_boto_service_action())(**normalised_parameters)
+        response.pop("ResponseMetadata", None)
+        env.stack.append(response)
+
+    def _from_error(self, env, ex: Exception) -> FailureEvent:
+        if isinstance(ex, ClientError):
+            error = f"SageMaker.{ex.response['Error']['Code']}"
+            return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
+                                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                                    error=error, cause=ex.response["Error"].get("Message", ""),
+                                    resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type())))
+        return super()._from_error(env=env, ex=ex)
+
+    def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        action = self._get_boto_service_action()
+        if action not in _SYNC_JOBS:
+            return super()._build_sync_resolver(env, resource_runtime_part, normalised_parameters, state_credentials)
+        describe, name_param, status_field = _SYNC_JOBS[action]
+        env.stack.pop()  # the Create* response; .sync returns the final Describe* instead
+        client = self._client(resource_runtime_part, state_credentials)
+        name = normalised_parameters[name_param]
+
+        def resolve() -> dict[str, Any] | None:
+            job = getattr(client, describe)(**{name_param: name})
+            job.pop("ResponseMetadata", None)
+            job = _epoch_millis(job)
+            if job[status_field] in ("InProgress", "Stopping"):
+                return None
+            if job[status_field] == "Completed":
+                return job
+            raise FailureEventException(FailureEvent(
+                env=env, error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                    resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type(),
+                    error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=to_json_str(job)))))
+
+        return resolve
+
+
+@functools.cache
+def _sagemaker_model():
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+def _epoch_millis(value: Any) -> Any:
+    """Step Functions shows SageMaker timestamps as epoch milliseconds."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {k: _epoch_millis(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_epoch_millis(v) for v in value]
+    return value
+
+
+def _aws_sdk_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+    """``aws-sdk:s3:getObject`` hands the next state its Body as text, as AWS does (moto: a stream)."""
+    _state.originals["sfn_aws_sdk_task"](self, env, resource_runtime_part, normalised_parameters, state_credentials)
+    response = env.stack[-1]
+    if isinstance(response, dict):
+        for key, value in list(response.items()):
+            if isinstance(value, StreamingBody):
+                response[key] = value.read().decode("utf-8", errors="replace")
+
+
+def _state_task_service_for(service_name: str):
+    if service_name == "sagemaker":
+        return StateTaskServiceSageMaker()
+    return _state.originals["sfn_service_factory"](service_name=service_name)
+
+
+# -- 6. unnamed executions -----------------------------------------------------------------
+def _start_execution(self, state_machine_arn: str, name: str = None, execution_input: str = None,
+                     trace_header: str = None):
+    return _state.originals["sfn_start_execution"](self, state_machine_arn, name or str(mock_random.uuid4()),
+                                             execution_input, trace_header)
+
