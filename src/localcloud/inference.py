@@ -3,7 +3,7 @@
 On AWS a model is an image plus a ``model.tar.gz``; an endpoint or a transform job runs the
 image's server. Here only SageMaker's built-in ``linear-learner`` image can be served: its
 artifact is the stand-in model :mod:`localcloud.linear_learner` trains, and inference is
-:func:`~localcloud.linear_learner.predict` behind linear-learner's request/response contract
+:func:`~localcloud.linear_model.predict` behind linear-learner's request/response contract
 (``text/csv`` in; ``application/json`` or ``application/jsonlines`` out).
 
 This module knows nothing of moto: :mod:`localcloud.moto_seams` resolves endpoint → endpoint
@@ -31,7 +31,7 @@ import boto3
 import numpy as np
 from botocore.config import Config
 
-from localcloud import linear_learner
+from localcloud import linear_model
 from localcloud.images import parse_image_uri
 from localcloud.jobs import JobError, split_s3_uri
 
@@ -184,7 +184,7 @@ class Inference:
                                  f"use one of {', '.join(_ACCEPTS)}", original_status=406)
         model = self.load(region, ref)
         rows = parse_request(body, content_type, model["feature_dim"])
-        return render(linear_learner.predict(model, rows), accept), accept
+        return render(linear_model.predict(model, rows), accept), accept
 
     # -- batch transform ----------------------------------------------------------------
     def start_transform(self, region: str, request: dict[str, Any], ref: ModelRef) -> None:
@@ -249,7 +249,7 @@ class Inference:
             model = self.load(region, ref)
         except InferenceError as exc:
             raise JobError(f"ClientError: {exc}") from None
-        log.add(f"Serving model {ref.name} ({ref.model_data_url}) with the {linear_learner.NOTE}")
+        log.add(f"Serving model {ref.name} ({ref.model_data_url}) with the {linear_model.NOTE}")
         s3 = self._s3(region, ref.account)
         objects = list(_list_objects(s3, source["S3Uri"]))
         if not objects:
@@ -317,14 +317,14 @@ class _TransformSettings:
                 continue
             try:
                 selected = self.select(next(csv.reader([line])))
-                rows.append(linear_learner.parse_csv_payload(_csv_line(selected), model["feature_dim"])[0])
-            except (IndexError, linear_learner.ClientError) as exc:
+                rows.append(linear_model.parse_csv_payload(_csv_line(selected), model["feature_dim"])[0])
+            except (IndexError, linear_model.ClientError) as exc:
                 detail = str(exc).replace("row 1, ", "").replace("row 1: ", "")
                 after = f" (columns counted after InputFilter {self.input_filter})" if self.input_filter != "$" else ""
                 raise JobError(f"ClientError: {where}, line {number}: {detail}{after}") from None
         if not rows:
             raise JobError(f"ClientError: {where} holds no records")
-        records = linear_learner.predict(model, np.vstack(rows))
+        records = linear_model.predict(model, np.vstack(rows))
         if self.accept == ACCEPT_JSONLINES:
             return render(records, self.accept), len(records)
         # application/json: one {"predictions": [...]} per request (a whole object, or one line per
@@ -356,11 +356,11 @@ def parse_request(body: bytes, content_type: str | None, feature_dim: int) -> np
     media = _media_type(content_type, _CSV)
     try:
         if media == _CSV:
-            return linear_learner.parse_csv_payload(body, feature_dim)
+            return linear_model.parse_csv_payload(body, feature_dim)
         if media == "application/json":
             instances = json.loads(body)["instances"]
             return np.asarray([instance["features"] for instance in instances], dtype=np.float64)
-    except linear_learner.ClientError as exc:
+    except linear_model.ClientError as exc:
         raise InferenceError(f"unable to parse text/csv payload: {exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise InferenceError(f'unable to parse application/json payload: expected {{"instances": [{{"features": '
@@ -376,7 +376,7 @@ def _csv_line(cells: list[str]) -> str:
 
 
 def _load_artifact(body: bytes, ref: ModelRef) -> dict[str, Any]:
-    """Read a model.tar.gz (or the bare JSON model) with linear_learner.load_model."""
+    """Read a model.tar.gz (or the bare JSON model) with linear_model.load_model."""
     import tempfile
 
     suffix = ".tar.gz" if body[:2] == b"\x1f\x8b" else ".json"
@@ -384,7 +384,7 @@ def _load_artifact(body: bytes, ref: ModelRef) -> dict[str, Any]:
         path = Path(folder) / (hashlib.sha256(body).hexdigest()[:16] + suffix)
         path.write_bytes(body)
         try:
-            return linear_learner.load_model(path)
+            return linear_model.load_model(path)
         except Exception as exc:  # noqa: BLE001 - a bad artifact fails the model, not the cloud
             raise InferenceError(f"model {ref.name}: {ref.model_data_url} is not a linear-learner model "
                                  f"trained by localcloud ({type(exc).__name__}: {exc})", original_status=500) from None
