@@ -29,8 +29,13 @@ from pathlib import Path
 
 from localcloud.images import ImageNotFound, resolve_image
 
-_INIT_TIMEOUT_SECONDS = 10.0  # AWS's limit for the init phase
+# AWS allows the init phase 10 s; a laptop starting several interpreters at once needs more,
+# and nothing offline should fail because the machine is busy.
+_INIT_TIMEOUT_SECONDS = 30.0
 _MAX_IDLE_PER_FUNCTION = 4
+# Environments of one function alive at once: a Map state fanning out waits for a warm one
+# instead of starting a Python interpreter per item on a 2-core machine.
+_MAX_ENVIRONMENTS_PER_FUNCTION = 4
 # Only what a Python process needs to start; the user's AWS settings never reach a handler.
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "PYTHONPATH")
 
@@ -104,12 +109,19 @@ class LambdaRuntime:
         self.images_dir = images_dir
         self.write_logs = write_logs
         self._idle: dict[tuple, list[_Environment]] = {}
+        self._busy: dict[str, int] = {}  # function ARN -> environments checked out
         self._lock = threading.Lock()
+        self._slot_freed = threading.Condition(self._lock)
+        self._code_lock = threading.Lock()
         self._closed = False
 
     # -- code ---------------------------------------------------------------------------
     def _code_dir(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
         """Unpack or stage the code once per version; return (dir, handler, image env)."""
+        with self._code_lock:  # concurrent cold starts of one version share one folder
+            return self._materialise(spec)
+
+    def _materialise(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
         folder = self.workdir / "lambda" / f"{spec.name}-{spec.code_sha256[:16]}"
         image_env: dict[str, str] = {}
         handler = spec.handler or ""
@@ -179,23 +191,42 @@ class LambdaRuntime:
         return environment
 
     def _acquire(self, spec: FunctionSpec) -> _Environment:
-        with self._lock:
+        with self._slot_freed:
             stale = [key for key in self._idle if key[0] == spec.arn and key != spec.warm_key]
             for key in stale:
                 for environment in self._idle.pop(key):
                     environment.close()
-            pool = self._idle.get(spec.warm_key, [])
-            if pool:
-                return pool.pop()
-        return self._start(spec)
+            while True:
+                if self._closed:
+                    raise OSError("the local cloud is stopping")
+                pool = self._idle.get(spec.warm_key, [])
+                if pool:
+                    self._busy[spec.arn] = self._busy.get(spec.arn, 0) + 1
+                    return pool.pop()
+                if self._busy.get(spec.arn, 0) < _MAX_ENVIRONMENTS_PER_FUNCTION:
+                    self._busy[spec.arn] = self._busy.get(spec.arn, 0) + 1
+                    break
+                self._slot_freed.wait(0.5)
+        try:
+            return self._start(spec)
+        except BaseException:
+            self._give_back(spec, None)
+            raise
+
+    def _give_back(self, spec: FunctionSpec, environment: _Environment | None, keep: bool = False) -> None:
+        """End a checkout: keep the environment warm, or close it; wake a waiting invoke."""
+        with self._slot_freed:
+            self._busy[spec.arn] -= 1
+            pool = self._idle.setdefault(spec.warm_key, [])
+            if environment is not None:
+                if keep and not self._closed and len(pool) < _MAX_IDLE_PER_FUNCTION:
+                    pool.append(environment)
+                else:
+                    environment.close()
+            self._slot_freed.notify_all()
 
     def _release(self, spec: FunctionSpec, environment: _Environment) -> None:
-        with self._lock:
-            pool = self._idle.setdefault(spec.warm_key, [])
-            if self._closed or len(pool) >= _MAX_IDLE_PER_FUNCTION:
-                environment.close()
-            else:
-                pool.append(environment)
+        self._give_back(spec, environment, keep=True)
 
     # -- invoke -------------------------------------------------------------------------
     def invoke(self, spec: FunctionSpec, event: object) -> InvokeResult:
@@ -223,7 +254,7 @@ class LambdaRuntime:
         duration_ms = (time.monotonic() - started) * 1000
         log_lines = [f"START RequestId: {request_id} Version: {spec.version}"]
         if reply is None or "timeout" in reply:
-            environment.close()
+            self._give_back(spec, environment)  # a timed-out or dead environment is not reused
             if reply is None:
                 message = "Runtime exited: " + "".join(environment.stderr_lines[-20:]).strip()
                 payload = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {message}"}
@@ -250,8 +281,9 @@ class LambdaRuntime:
 
     def close(self) -> None:
         """Stop every warm environment."""
-        with self._lock:
+        with self._slot_freed:
             self._closed = True
+            self._slot_freed.notify_all()
             pools, self._idle = list(self._idle.values()), {}
         for pool in pools:
             for environment in pool:
