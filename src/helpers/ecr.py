@@ -39,13 +39,27 @@ def build_commands(kit: Kit, image: str, uri: str) -> list[str]:
     ]
 
 
-def publish_image(kit: Kit, image: str, tag: str = "latest") -> str:
+def publish_image(kit: Kit, image: str, tag: str = "latest", required: bool = True) -> str | None:
     """Make ``docker/<image>`` available as ``<repository URI>:<tag>`` and return that URI.
 
     On AWS the image is built and pushed with the docker CLI. The local cloud has no
     Docker engine: it resolves the repository name to ``docker/<image>/Dockerfile`` and
     runs the files that Dockerfile copies, so nothing needs building.
+
+    Raises:
+        DockerUnavailable: on AWS with no Docker engine — unless ``required`` is False, in
+            which case the message (with the commands to run elsewhere) is printed and None returned.
     """
+    try:
+        return _publish(kit, image, tag)
+    except DockerUnavailable as problem:
+        if required:
+            raise
+        print(problem)
+        return None
+
+
+def _publish(kit: Kit, image: str, tag: str) -> str:
     if not (DOCKER_DIR / image / "Dockerfile").is_file():
         raise FileNotFoundError(f"no Dockerfile at docker/{image}/Dockerfile")
     uri = f"{ensure_repository(kit, image)}:{tag}"

@@ -70,6 +70,23 @@ def upload_file(kit: Kit, path: str, bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def put_raw_data(kit: Kit, bucket: str, run_prefix: str) -> dict[str, Any]:
+    """Do what the ingest Lambda does, from here: download ``data_url`` into the run's raw/ prefix.
+
+    For when the Lambda cannot exist (no image could be built): the later notebooks find
+    the data where they expect it. Returns the same fields the Lambda returns.
+    """
+    import requests
+
+    response = requests.get(kit.settings.data_url, timeout=30)
+    response.raise_for_status()
+    key = f"{run_prefix.strip('/')}/raw/iris.data"
+    kit.client("s3").put_object(Bucket=bucket, Key=key, Body=response.content, ContentType="text/csv")
+    print(f"put {len(response.content)} bytes from {kit.settings.data_url} at s3://{bucket}/{key} (without the Lambda)")
+    return {"bucket": bucket, "run_prefix": run_prefix, "raw_s3_uri": f"s3://{bucket}/{key}",
+            "raw_bytes": len(response.content), "source": kit.settings.data_url}
+
+
 def split_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` → ``(bucket, key)``."""
     if not uri.startswith("s3://"):
