@@ -15,7 +15,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from _support import account_id, create_bucket, csv_rows, ecr_image_uri, load_event, run_preprocess_locally, unique_name
+from _support import account_id, create_bucket, ecr_image_uri, load_event, unique_name
 from _wait import wait_for
 from botocore.exceptions import ClientError
 
@@ -36,18 +36,6 @@ def _train_model(prepared, folder, hyperparameters: dict) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         archive.add(folder / "model" / linear_learner.MODEL_FILE, arcname=linear_learner.MODEL_FILE)
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    """iris train/test CSVs (label first) made by src/jobs/preprocess.py."""
-    return run_preprocess_locally(tmp_path_factory.mktemp("iris"))
-
-
-@pytest.fixture(scope="module")
-def test_rows(prepared) -> np.ndarray:
-    """The held-out iris rows, label in column 0."""
-    return np.array(csv_rows((prepared / "test" / "test.csv").read_text()), dtype=np.float64)
 
 
 @pytest.fixture(scope="module")

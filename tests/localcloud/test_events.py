@@ -14,7 +14,7 @@ import textwrap
 import time
 
 import pytest
-from _support import (EVENTS_DIR, account_id, create_bucket, create_role, load_event, unique_name, zip_bytes)
+from _support import (EVENTS_DIR, create_bucket, create_role, load_event, unique_name, zip_bytes)
 from _wait import wait_for, wait_for_status
 
 REGION = "eu-west-1"
@@ -42,11 +42,6 @@ def _fixture(name: str) -> dict:
 @pytest.fixture(scope="module")
 def clients(cloud):
     return {service: cloud.client(service, REGION) for service in ("s3", "events", "stepfunctions", "lambda", "iam")}
-
-
-@pytest.fixture(scope="module")
-def account(cloud):
-    return account_id(cloud)
 
 
 @pytest.fixture(scope="module")

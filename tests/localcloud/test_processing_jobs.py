@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from _support import (IRIS_DATA, PREPROCESS_SCRIPT, account_id, create_bucket, csv_rows, ecr_image_uri, load_event,
+from _support import (IRIS_DATA, PREPROCESS_SCRIPT, create_bucket, csv_rows, ecr_image_uri, load_event,
                       read_log_messages, run_preprocess_locally, unique_name)
 from _wait import wait_for, wait_for_status
 from botocore.exceptions import ClientError
@@ -45,22 +45,6 @@ SLEEP_SCRIPT = textwrap.dedent('''
 ''')
 
 QUICK_SCRIPT = "print('done')\n"
-
-
-
-@pytest.fixture(scope="module")
-def sm(cloud):
-    return cloud.client("sagemaker", region=REGION)
-
-
-@pytest.fixture(scope="module")
-def s3(cloud):
-    return cloud.client("s3", region=REGION)
-
-
-@pytest.fixture(scope="module")
-def account(cloud):
-    return account_id(cloud)
 
 
 @pytest.fixture(scope="module")

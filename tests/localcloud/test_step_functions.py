@@ -10,7 +10,7 @@ import textwrap
 import uuid
 
 import pytest
-from _support import (IRIS_DATA, account_id, create_bucket, create_role, ecr_image_uri, load_event, unique_name,
+from _support import (IRIS_DATA, create_bucket, create_role, ecr_image_uri, load_event, unique_name,
                       zip_bytes)
 from _wait import wait_for_status
 
@@ -41,27 +41,6 @@ FAILING_SCRIPT = textwrap.dedent('''
     sys.stderr.write("preprocessing broke: {marker}\\n")
     sys.exit(1)
 ''')
-
-
-
-@pytest.fixture(scope="module")
-def sfn(cloud):
-    return cloud.client("stepfunctions", region=REGION)
-
-
-@pytest.fixture(scope="module")
-def sm(cloud):
-    return cloud.client("sagemaker", region=REGION)
-
-
-@pytest.fixture(scope="module")
-def s3(cloud):
-    return cloud.client("s3", region=REGION)
-
-
-@pytest.fixture(scope="module")
-def account(cloud):
-    return account_id(cloud)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import json
 
 import numpy as np
 import pytest
-from _support import (account_id, create_bucket, create_role, csv_rows, ecr_image_uri, load_event, read_log_messages,
-                      run_preprocess_locally, unique_name)
+from _support import (account_id, create_bucket, create_role, ecr_image_uri, load_event, read_log_messages,
+                      unique_name)
 from _wait import wait_for_status
 from botocore.exceptions import ClientError
 
@@ -21,17 +21,6 @@ from localcloud import linear_learner
 REGION = "eu-west-1"
 DONE = {"Completed", "Failed", "Stopped"}
 FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    """iris train/test CSVs (label first, no header) made by src/jobs/preprocess.py."""
-    return run_preprocess_locally(tmp_path_factory.mktemp("iris"))
-
-
-@pytest.fixture(scope="module")
-def test_rows(prepared) -> np.ndarray:
-    return np.array(csv_rows((prepared / "test" / "test.csv").read_text()), dtype=np.float64)
 
 
 @pytest.fixture(scope="module")
