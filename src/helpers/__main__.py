@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers.config import ENV_DATA_URL, ENV_ENDPOINT
+from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ConfigError
 from helpers.series import (CLEANUP_NOTEBOOK, DEFAULT_NOTEBOOKS, SeriesFailed, SeriesResult, run_series,
                             select_notebooks, summary_lines)
 
@@ -59,6 +59,33 @@ def clean_command(parameters: dict[str, Any], dry_run: bool) -> int:
     return 1 if len(left) else 0
 
 
+def dry_run_command(parameters: dict[str, Any], notebooks: list[Path]) -> int:
+    """``python -m helpers run --dry-run``: what the run would create on AWS, its cost, the cleanup command.
+
+    Creates nothing, starts no cloud and calls no AWS (the account shows as ``<account>``).
+    """
+    from helpers import config, plan
+
+    try:
+        settings = config.settings(target=parameters.get("target"), region=parameters.get("region"),
+                                   prefix=parameters.get("prefix"),
+                                   run_id=parameters.get("run_id") or config.new_run_id())
+    except ConfigError as error:
+        print(f"dry run FAILED: {error}", file=sys.stderr)
+        return 1
+    numbers = {path.name[:2] for path in notebooks}
+    resources = plan.plan(settings)
+    resources = resources[resources["notebook"].isin(numbers)]
+    print(f"dry run: nothing is created, no cloud is started, AWS is not called.\n"
+          f"On AWS, region {settings.region}, prefix {settings.prefix} and run id {settings.run_id}, "
+          f"notebooks {', '.join(sorted(numbers))} would create {len(resources)} resources:\n")
+    print(resources.to_string(index=False))
+    print("\nCost (USD, us-east-1 list prices; README \"Running on AWS\"):\n")
+    print(plan.costs_display().to_string(index=False))
+    print(f"\nRemove everything afterwards (add --dry-run to list it first):\n  {plan.cleanup_command(settings)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="a notebook parameter (target, region, prefix, run_id, data_url)")
     run.add_argument("--no-parameters", action="store_true",
                      help="run with the notebooks' own defaults, no injected cell (to refresh committed outputs)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="list what the run would create on AWS, its cost and the cleanup command; create nothing")
     clean = commands.add_parser("clean", help="remove everything the kit made (found by tag and name)")
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     clean.add_argument("--endpoint", help="the local cloud to clean (default: $PIPELINE_DREAMS_ENDPOINT or :5050)")
@@ -90,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cleanup and CLEANUP_NOTEBOOK not in selection.split(","):
             selection += f",{CLEANUP_NOTEBOOK}"
         notebooks = select_notebooks(selection)
+        if args.dry_run:
+            return dry_run_command(parameters, notebooks)
         result = run_series(args.out, notebooks, parameters, endpoint=args.endpoint or os.environ.get(ENV_ENDPOINT),
                             inject=not args.no_parameters,
                             collect=lambda r: collect_facts(r, parameters))

@@ -38,3 +38,30 @@ if _ROOT:
         setattr(os, _name, _wrap(getattr(os, _name)))
     for _name in ("rename", "replace", "symlink", "link"):
         setattr(os, _name, _wrap(getattr(os, _name), arguments=2))
+
+
+def _run_next_sitecustomize():
+    """Run the next ``sitecustomize.py`` found after this folder on sys.path, as if it had been imported.
+
+    Python imports only the first ``sitecustomize`` module on sys.path, and the job runner puts
+    this folder first: without this, one that the job's environment relies on (the loopback-only
+    audit of tests/series, a distribution's own) would silently not run in job processes.
+    """
+    import importlib.util
+    import sys
+
+    here = os.path.dirname(os.path.realpath(__file__))
+    entries = [os.path.realpath(entry or os.getcwd()) for entry in sys.path]
+    if here not in entries:
+        return
+    for entry in entries[entries.index(here) + 1:]:
+        candidate = os.path.join(entry, "sitecustomize.py")
+        if entry != here and os.path.isfile(candidate):
+            spec = importlib.util.spec_from_file_location("_next_sitecustomize", candidate)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            return
+
+
+_run_next_sitecustomize()
