@@ -19,10 +19,13 @@ import socket
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import ConnectionClosedError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 KIT = "pipeline-dreams"
 TARGETS = ("local", "aws")
@@ -38,6 +41,10 @@ ENV_DATA_URL, ENV_RUN_ID = "PIPELINE_DREAMS_DATA_URL", "PIPELINE_DREAMS_RUN_ID"
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 _RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# S3's bucket naming rules beyond characters and length (AWS rejects these at CreateBucket).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_RESERVED_STARTS = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_RESERVED_ENDS = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
 
 class ConfigError(ValueError):
@@ -73,6 +80,37 @@ class Settings:
         return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition the installed botocore knows (read from its bundled data, offline)."""
+    endpoints = botocore.session.get_session().get_data("endpoints")
+    return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """What S3 would refuse about a bucket name, or None when it is valid.
+
+    The rules of https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html for
+    general purpose buckets: 3-63 characters, lower-case letters, digits, hyphens and dots, a letter
+    or digit at both ends, no ``..``, not an IP address, no reserved prefix or suffix.
+    """
+    if not 3 <= len(name) <= 63:
+        return f"it has {len(name)} characters (S3 allows 3-63)"
+    if not _BUCKET.match(name):
+        return "S3 allows only lower-case letters, digits, hyphens and dots, with a letter or digit at both ends"
+    if ".." in name:
+        return "S3 refuses two adjacent dots"
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+        return "S3 refuses names formatted as an IP address"
+    for start in _BUCKET_RESERVED_STARTS:
+        if name.startswith(start):
+            return f"S3 reserves names starting with {start!r}"
+    for end in _BUCKET_RESERVED_ENDS:
+        if name.endswith(end):
+            return f"S3 reserves names ending with {end!r}"
+    return None
+
+
 def new_run_id(now: datetime | None = None) -> str:
     """A run id that sorts by time and does not collide within a second: ``20261125-101502-3f9a``."""
     now = now or datetime.now(timezone.utc)
@@ -93,10 +131,18 @@ def settings(target: str | None = None, region: str | None = None, prefix: str |
         boto3.session.Session().region_name if target == "aws" else None) or DEFAULT_REGION
     if not _REGION.match(region):
         raise ConfigError(f"region {region!r} does not look like an AWS region (e.g. eu-west-1)")
+    if region not in known_regions():
+        # Fix: a well-formed but unknown region (eu-moon-1) passed, and the local cloud then made the
+        # bucket and roles before Lambda answered 500; AWS fails later too. Refuse it before anything is made.
+        raise ConfigError(f"region {region!r} is not an AWS region botocore {botocore.__version__} knows "
+                          f"(e.g. eu-west-1, us-east-1, ap-southeast-2); a region newer than that needs a newer boto3")
     prefix = prefix or KIT
     if not _PREFIX.match(prefix):
         raise ConfigError(f"prefix {prefix!r}: use 3-24 lower-case letters, digits and hyphens, starting with a letter "
                           "(it starts bucket, role and function names)")
+    problem = bucket_name_problem(f"{prefix}-{'0' * 12}-{region}")  # the account's digits change nothing here
+    if problem:
+        raise ConfigError(f"prefix {prefix!r} would make a bucket name AWS rejects: {problem}")
     run_id = str(run_id or os.environ.get(ENV_RUN_ID) or "demo")  # papermill -p turns 20261125 into an int
     if not _RUN_ID.match(run_id):
         raise ConfigError(f"run_id {run_id!r}: use 1-24 lower-case letters, digits and hyphens "
@@ -116,7 +162,12 @@ class Names:
 
     @property
     def bucket(self) -> str:
-        return f"{self.prefix}-{self.account}-{self.region}"
+        """``<prefix>-<account>-<region>``; ConfigError if S3 would refuse it (before anything is made)."""
+        name = f"{self.prefix}-{self.account}-{self.region}"
+        problem = bucket_name_problem(name)
+        if problem:
+            raise ConfigError(f"bucket name {name!r} (from prefix {self.prefix!r}) would be rejected by AWS: {problem}")
+        return name
 
     def role(self, purpose: str) -> str:
         return f"{self.prefix}-{purpose}"
@@ -147,7 +198,24 @@ class Kit:
         retries = {"max_attempts": 2, "mode": "standard"} if self.settings.target == "local" else {"mode": "standard"}
         config = Config(retries=retries, connect_timeout=5 if self.settings.target == "local" else 60,
                         read_timeout=120, user_agent_extra=f"{KIT}/0.1")
-        return self.session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
+        client = self.session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
+        if self.settings.target == "local":
+            client.meta.events.register("after-call-error", self._cloud_gone)
+        return client
+
+    def _cloud_gone(self, exception: Exception | None = None, event_name: str = "", **_: Any) -> None:
+        """Turn "connection refused/closed" into one line naming the endpoint and what to run.
+
+        Fix: when the local cloud stopped in the middle of a run, a waiter failed with botocore's
+        ``EndpointConnectionError`` and no hint that the cloud had gone or how to bring it back.
+        """
+        if isinstance(exception, (BotocoreConnectionError, ConnectionClosedError)):
+            operation = ".".join(event_name.split(".")[1:]) or "a request"
+            port = urllib.parse.urlparse(self.settings.endpoint_url).port
+            raise CloudNotReachable(
+                f"the local cloud at {self.settings.endpoint_url} stopped answering ({operation}: "
+                f"{type(exception).__name__}). Start one with `make lab` or `.venv/bin/python -m localcloud --port "
+                f"{port}`, then re-run the series from 01 (a new local cloud starts empty).") from exception
 
     @functools.cached_property
     def account(self) -> str:

@@ -24,11 +24,72 @@ from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 
 DEFAULT_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")
 CLEANUP_NOTEBOOK = "99"
+# Notebooks 05 and 06 run the state machines as runs of their own: <run_id>-<suffix>.
+DERIVED_RUNS = ("article", "pipeline", "gated", "strict")
+ENV_CONTINUE_RUN = "PIPELINE_DREAMS_CONTINUE_RUN"  # "1": let an explicit run id that exists be run again
 _READY = re.compile(r"ready at (http://\S+) \(data at (\S+)\)")
 
 
 class SeriesFailed(RuntimeError):
     """A notebook failed; the message names it, the cell and the error."""
+
+
+class RunIdTaken(SeriesFailed):
+    """The run id already has outputs in the kit's bucket; nothing was run."""
+
+
+def existing_run_keys(parameters: dict[str, Any], run_id: str) -> tuple[str, list[str]]:
+    """The kit bucket and up to 3 keys under ``runs/<run_id>/`` (or a derived run of it) that exist already.
+
+    Returns ``("", [])`` when the bucket does not exist (nothing can collide). Raises what
+    :func:`helpers.connect` and boto3 raise (a bad setting, no cloud, no credentials).
+    """
+    import helpers
+
+    kit = helpers.connect(target=parameters.get("target"), region=parameters.get("region"),
+                          prefix=parameters.get("prefix"), run_id=run_id)
+    s3, bucket = kit.client("s3"), kit.names.bucket
+    prefixes = [f"runs/{run_id}/"] + [f"runs/{run_id}-{suffix}/" for suffix in DERIVED_RUNS]
+    found: list[str] = []
+    try:
+        for prefix in prefixes:
+            found += [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=3).get("Contents", [])]
+            if len(found) >= 3:
+                break
+    except s3.exceptions.NoSuchBucket:
+        return "", []
+    return bucket, found[:3]
+
+
+def refuse_taken_run_id(parameters: dict[str, Any], run_id: str) -> None:
+    """Refuse an explicit run id whose outputs exist, before any notebook runs.
+
+    Notebooks are idempotent: re-run with the same id they find the jobs and executions of
+    the earlier run and show those, so a second series under that id (say with other data)
+    would silently report the first one. The runner refuses instead, unless
+    ``PIPELINE_DREAMS_CONTINUE_RUN=1`` says the run is being continued on purpose (e.g. 04,05
+    after 01-03). A setting or connection problem is left to the first notebook, which reports
+    it with its cell.
+
+    Raises:
+        RunIdTaken: naming the run id, the bucket and keys found, and what to do.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from helpers.config import ConfigError
+
+    if os.environ.get(ENV_CONTINUE_RUN, "").lower() in ("1", "true", "yes"):
+        return
+    try:
+        bucket, keys = existing_run_keys(parameters, run_id)
+    except (ConfigError, ConnectionError, BotoCoreError, ClientError):
+        return
+    if keys:
+        raise RunIdTaken(
+            f"run id {run_id!r} is taken: s3://{bucket}/ already holds {', '.join(keys)}"
+            f"{' …' if len(keys) >= 3 else ''} from an earlier run, whose jobs and executions the notebooks "
+            f"would show instead of new ones. Nothing was run. Use a new run id (leave out -p run_id for a "
+            f"generated one), or set {ENV_CONTINUE_RUN}=1 to continue that run on purpose.")
 
 
 @dataclass
@@ -119,11 +180,11 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    explicit_run_id = bool(parameters.get("run_id") or os.environ.get(ENV_RUN_ID))
     if inject:
         parameters.setdefault("run_id", os.environ.get(ENV_RUN_ID) or new_run_id())
-    run_id = parameters.get("run_id", "demo")
+    run_id = str(parameters.get("run_id", "demo"))
     out_dir = Path(out_dir or PROJECT_ROOT / "runs" / run_id)
-    out_dir.mkdir(parents=True, exist_ok=True)
     cloud = None
     saved_env = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL)}
     try:
@@ -135,6 +196,9 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                 os.environ[ENV_ENDPOINT] = cloud.url
                 os.environ.setdefault(ENV_DATA_URL, f"{cloud.data_url}/iris.data")
                 print(f"local cloud started at {cloud.url}")
+        if inject and explicit_run_id and not cloud:  # a cloud started just now holds nothing
+            refuse_taken_run_id(parameters, run_id)
+        out_dir.mkdir(parents=True, exist_ok=True)
         result = SeriesResult(run_id, out_dir)
         collected = False
         for notebook in notebooks:

@@ -17,12 +17,17 @@ _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
 class ExecutionFailed(RuntimeError):
-    """An execution ended FAILED, TIMED_OUT or ABORTED; the message has its error and cause."""
+    """An execution ended FAILED, TIMED_OUT or ABORTED; the message has its error and readable cause.
+
+    The cause is :func:`failure_cause`'s reading of it (a failed job's ``FailureReason``, a handler's
+    ``errorMessage``) rather than the whole Describe* JSON a ``.sync`` task puts there; ``execution``
+    keeps everything.
+    """
 
     def __init__(self, execution: dict[str, Any]) -> None:
         self.execution = execution
         super().__init__(f"execution {execution['name']} {execution['status']}: "
-                         f"{execution.get('error', '')}: {execution.get('cause', '')}".rstrip(": "))
+                         f"{execution.get('error', '')}: {failure_cause(execution)}".rstrip(": "))
 
 
 def load_definition(name: str, **values: str) -> dict[str, Any]:

@@ -45,6 +45,16 @@ def _split(uri: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+def _read_object(s3, uri: str) -> bytes:
+    """The bytes of ``s3://bucket/key``; a missing object raises NoSuchKey naming it (S3's message does not)."""
+    bucket, key = _split(uri)
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey as error:
+        error.response["Error"]["Message"] = f"{uri} does not exist (nothing was ingested)"
+        raise type(error)(error.response, error.operation_name) from None
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Put the raw data at ``<run_prefix>/raw/iris.data`` and return the event with the run's names."""
     bucket = _setting(event, "bucket", "BUCKET")
@@ -53,8 +63,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     key = f"{run_prefix}/raw/{RAW_FILE_NAME}"
     s3 = boto3.client("s3")
     if event.get("source_s3_uri"):
-        source_bucket, source_key = _split(event["source_s3_uri"])
-        body = s3.get_object(Bucket=source_bucket, Key=source_key)["Body"].read()
+        body = _read_object(s3, event["source_s3_uri"])
         source = event["source_s3_uri"]
     else:
         source = _setting(event, "data_url", "DATA_URL")

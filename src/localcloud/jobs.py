@@ -5,6 +5,10 @@ as SageMaker lays out ``/opt/ml``: S3 inputs are downloaded into it, the command
 with the kit's Python and every ``/opt/ml`` path in its arguments and environment
 remapped into the folder, and what it leaves in the output folders is uploaded to S3.
 Status changes are reported through a callback, so this module knows nothing of moto.
+
+A job's folder goes when the job ends (its output is in S3, its log in CloudWatch Logs), except
+the folder of the most recent *failed* job, kept for a look inside (``output.log``, ``fs/``)
+until the next job fails or the cloud stops: the workdir holds the running jobs plus at most one.
 """
 
 from __future__ import annotations
@@ -58,9 +62,14 @@ class _Job:
         self.process: subprocess.Popen | None = None
         self.stop_requested = threading.Event()
         self.log_stream = f"{name}/algo-1-{int(time.time())}"
+        self.status = "InProgress"  # the status it ended with (set by JobRunner._finish)
 
     def remap(self, value: str) -> str:
         return _OPT_ML.sub(lambda _: str(self.fs / "opt" / "ml"), value)
+
+    def unmap(self, text: str) -> str:
+        """The container's ``/opt/ml`` paths back in a log or FailureReason, as on AWS (the folder goes anyway)."""
+        return text.replace(str(self.fs / "opt" / "ml"), "/opt/ml")
 
 
 class JobRunner:
@@ -80,6 +89,7 @@ class JobRunner:
         self.update, self.write_logs = update, write_logs
         self._jobs: dict[tuple[str, str, str], _Job] = {}
         self._lock = threading.Lock()
+        self._kept_failed: Path | None = None  # the last failed job's folder (see the module's docstring)
 
     # -- public API ---------------------------------------------------------------------
     def start_processing(self, region: str, request: dict[str, Any]) -> None:
@@ -131,6 +141,14 @@ class JobRunner:
         finally:
             with self._lock:
                 self._jobs.pop((job.kind, job.region, job.name), None)
+                # Fix: every job's folder (its inputs, outputs and a copy of the image's files) stayed
+                # until the cloud stopped, so a long-lived cloud's workdir grew with every job.
+                if job.status == "Failed":
+                    remove, self._kept_failed = self._kept_failed, job.root
+                else:
+                    remove = job.root
+            if remove:
+                shutil.rmtree(remove, ignore_errors=True)
 
     def _s3(self, region: str):
         return boto3.session.Session().client(
@@ -142,6 +160,7 @@ class JobRunner:
         return "processing_job_status" if job.kind == "processing" else "training_job_status"
 
     def _finish(self, job: _Job, status: str, reason: str | None = None, **extra: Any) -> None:
+        job.status = status
         now = _now()
         fields: dict[str, Any] = {self._status_field(job): status, "last_modified_time": now, **extra}
         if job.kind == "processing":
@@ -172,7 +191,7 @@ class JobRunner:
                 job.process.kill()
                 job.process.wait()
                 code = None
-        output = log_path.read_text(errors="replace")
+        output = job.unmap(log_path.read_text(errors="replace"))
         self.write_logs(job.region, group, job.log_stream, output.splitlines() or ["(no output)"])
         if job.stop_requested.is_set():
             raise _Stopped()
@@ -181,6 +200,7 @@ class JobRunner:
         if code != 0:
             failure = job.fs / "opt" / "ml" / "output" / "failure"
             detail = failure.read_text().strip() if failure.is_file() else output.strip()[-_STDERR_TAIL_CHARS:]
+            detail = job.unmap(detail)
             kind = "ClientError" if code == 2 else "AlgorithmError"
             raise JobError(f"{kind}: exit code {code}: {detail}")
 

@@ -1,0 +1,142 @@
+"""Parameters the kit must refuse before it makes anything: a bad region, a bucket name AWS rejects, a run id
+that is taken. Each through ``helpers.connect`` (a notebook's first cell) and ``python -m helpers run``."""
+
+from __future__ import annotations
+
+import pytest
+from faults_support import NOTHING, connect, load_fixture, new_prefix, owned, run_helpers
+
+import helpers
+from helpers.config import ConfigError, Names, bucket_name_problem
+
+PARAMETERS = load_fixture("faults_parameters.json")
+
+
+class TestBadRegion:
+    """A region that is malformed, or well-formed but not AWS's, is refused by name."""
+
+    @pytest.mark.parametrize("region", sorted(PARAMETERS["regions"]))
+    def test_connect_refuses_it(self, cloud, region):
+        """
+        1. Connect (as every notebook's first cell does) with the region.
+        2. ConfigError quoting the value and saying what is wrong; nothing under the prefix exists.
+        """
+        prefix = new_prefix("reg")
+        with pytest.raises(ConfigError) as raised:
+            connect(cloud.url, prefix, region=region)
+        assert f"region {region!r}" in str(raised.value)
+        assert PARAMETERS["regions"][region] in str(raised.value)
+        assert owned(cloud, prefix) == NOTHING
+
+    def test_runner_refuses_it_before_anything_is_made(self, cloud, tmp_path):
+        """
+        1. `python -m helpers run --notebooks 01,02 -p region eu-moon-1` (a region that looks right; before the
+           fix the local cloud made the bucket and then Lambda answered 500).
+        2. Exit 1; stderr names 01_bucket.ipynb, its cell, ConfigError and the value; 02 never ran.
+        3. No bucket, role, function or repository with the prefix exists.
+        """
+        prefix = new_prefix("reg")
+        result = run_helpers("run", "--endpoint", cloud.url, "--out", str(tmp_path), "--notebooks", "01,02",
+                             "-p", "prefix", prefix, "-p", "run_id", "r1", "-p", "region", "eu-moon-1", timeout=180)
+        assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+        assert "series FAILED: 01_bucket.ipynb failed in cell" in result.stderr
+        assert "ConfigError: region 'eu-moon-1' is not an AWS region" in result.stderr
+        assert not (tmp_path / "02_ingest.ipynb").exists()
+        assert owned(cloud, prefix) == NOTHING
+
+
+class TestBucketNameAWSRejects:
+    """The kit's bucket is ``<prefix>-<account>-<region>``: a prefix that makes S3 refuse it is refused first."""
+
+    @pytest.mark.parametrize("prefix", sorted(PARAMETERS["prefixes"]))
+    def test_connect_refuses_the_prefix(self, cloud, prefix):
+        """
+        1. Connect with the prefix (upper case, underscore, 25 characters, or a prefix S3 reserves).
+        2. ConfigError quoting the prefix and the rule; nothing with the prefix exists.
+        """
+        with pytest.raises(ConfigError) as raised:
+            connect(cloud.url, prefix)
+        assert f"prefix {prefix!r}" in str(raised.value)
+        assert PARAMETERS["prefixes"][prefix] in str(raised.value)
+        assert owned(cloud, prefix.lower().replace("_", "-")) == NOTHING
+
+    @pytest.mark.parametrize("name", sorted(PARAMETERS["bucket_names"]))
+    def test_bucket_name_rules(self, name):
+        """
+        1. Check whole bucket names against S3's rules (suffixes a prefix cannot produce, IP form, dots, length).
+        2. Each has the expected problem; the kit's own bucket names have none.
+        """
+        assert PARAMETERS["bucket_names"][name] in (bucket_name_problem(name) or "")
+        assert bucket_name_problem(Names("pipeline-dreams", "0" * 12, "eu-west-1").bucket) is None
+
+    def test_names_refuse_a_bucket_s3_would_reject(self):
+        """
+        1. Build Names whose bucket would start with "xn--" (not through settings, which refuse it earlier).
+        2. Asking for the bucket name raises ConfigError quoting the name, before any call could use it.
+        """
+        with pytest.raises(ConfigError, match=r"bucket name 'xn--kit-0{12}-eu-west-1' .* 'xn--'"):
+            Names("xn--kit", "0" * 12, "eu-west-1").bucket
+
+    def test_runner_refuses_it_before_anything_is_made(self, cloud, tmp_path):
+        """
+        1. `python -m helpers run --notebooks 01 -p prefix xn--<random>`.
+        2. Exit 1; stderr names 01_bucket.ipynb, ConfigError, the prefix and the reserved start.
+        3. Nothing with the prefix exists.
+        """
+        prefix = "xn--" + new_prefix("k")
+        result = run_helpers("run", "--endpoint", cloud.url, "--out", str(tmp_path), "--notebooks", "01",
+                             "-p", "prefix", prefix, "-p", "run_id", "r1", timeout=180)
+        assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+        assert "01_bucket.ipynb failed in cell" in result.stderr
+        assert f"ConfigError: prefix {prefix!r} would make a bucket name AWS rejects" in result.stderr
+        assert "'xn--'" in result.stderr
+        assert owned(cloud, prefix) == NOTHING
+
+
+@pytest.fixture(scope="module")
+def taken(cloud) -> dict:
+    """A kit bucket holding the outputs of run "taken" and of notebook 05's run "taken2-pipeline"."""
+    kit = connect(cloud.url, new_prefix("col"))
+    bucket = helpers.s3.ensure_bucket(kit)
+    s3 = kit.client("s3")
+    for key in ("runs/taken/raw/iris.data", "runs/taken2-pipeline/raw/iris.data"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"5.1,3.5,1.4,0.2,Iris-setosa\n")
+    return {"prefix": kit.settings.prefix, "bucket": bucket}
+
+
+class TestRunIdThatCollides:
+    """An explicit run id is taken when its outputs exist: the runner refuses it before any notebook runs."""
+
+    @pytest.mark.parametrize("run_id, key", [("taken", "runs/taken/raw/iris.data"),
+                                             ("taken2", "runs/taken2-pipeline/raw/iris.data")])
+    def test_runner_refuses_a_taken_run_id(self, cloud, taken, tmp_path, run_id, key):
+        """
+        1. `python -m helpers run --notebooks 01,02 -p run_id <id>` where runs/<id>/ (or a run notebook 05
+           makes from it, <id>-pipeline) already has objects.
+        2. Exit 1; stderr says the run id is taken, names the bucket and a key found, and how to go on.
+        3. No notebook ran (the --out folder was not even made); the cloud holds exactly what it held.
+        """
+        before = owned(cloud, taken["prefix"])
+        out = tmp_path / "out"
+        result = run_helpers("run", "--endpoint", cloud.url, "--out", str(out), "--notebooks", "01,02",
+                             "-p", "prefix", taken["prefix"], "-p", "run_id", run_id, timeout=180)
+        assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+        assert f"series FAILED: run id {run_id!r} is taken: s3://{taken['bucket']}/ already holds {key}" \
+            in result.stderr
+        assert "PIPELINE_DREAMS_CONTINUE_RUN=1" in result.stderr and "Nothing was run" in result.stderr
+        assert not out.exists()
+        assert owned(cloud, taken["prefix"]) == before
+
+    def test_continuing_on_purpose_and_a_new_run_id_are_accepted(self, cloud, taken, tmp_path):
+        """
+        1. The same taken run id with PIPELINE_DREAMS_CONTINUE_RUN=1: notebook 01 runs and finds its bucket.
+        2. A run id nobody used: notebook 01 runs.
+        """
+        again = run_helpers("run", "--endpoint", cloud.url, "--out", str(tmp_path / "a"), "--notebooks", "01",
+                            "-p", "prefix", taken["prefix"], "-p", "run_id", "taken", timeout=180,
+                            PIPELINE_DREAMS_CONTINUE_RUN="1")
+        assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+        fresh = run_helpers("run", "--endpoint", cloud.url, "--out", str(tmp_path / "b"), "--notebooks", "01",
+                            "-p", "prefix", taken["prefix"], "-p", "run_id", "fresh", timeout=180)
+        assert fresh.returncode == 0, fresh.stdout[-2000:] + fresh.stderr[-2000:]
+        assert (tmp_path / "b" / "01_bucket.ipynb").exists()
