@@ -60,3 +60,7 @@ def make_kit(aws) -> Callable[..., config.Kit]:
 def kit(make_kit) -> config.Kit:
     """A Kit with target aws in eu-west-1, on moto."""
     return make_kit()
+
+
+# The Stubber-backed AWS kit of tests/unit/_aws_stubs.py, as a fixture for every unit test module.
+from _aws_stubs import aws_kit  # noqa: E402, F401

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from _aws_stubs import ACCOUNT, BUCKET, CALLER, NOW, REGION, REGISTRY, TAGS, JsonOf, aws_kit, rendered  # noqa: F401
+from _aws_stubs import ACCOUNT, BUCKET, CALLER, NOW, REGION, REGISTRY, TAGS, JsonOf, rendered
 
 from helpers import ecr, iam, lambdas
 from helpers.paths import PROJECT_ROOT

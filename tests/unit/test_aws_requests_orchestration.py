@@ -7,7 +7,7 @@ moto instead, from every client the cleanup uses.
 from __future__ import annotations
 
 import pytest
-from _aws_stubs import ACCOUNT, BUCKET, NOW, REGION, REGISTRY, TAGS, JsonOf, aws_kit  # noqa: F401
+from _aws_stubs import ACCOUNT, BUCKET, NOW, REGION, REGISTRY, TAGS, JsonOf
 
 from helpers import cleanup, ecr, events, iam, lambdas, s3, stepfunctions
 from helpers.paths import PROJECT_ROOT
