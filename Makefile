@@ -10,7 +10,7 @@ LAB_STAMP := $(LAB_VENV)/.installed-$(shell cat requirements-lab.lock | cksum | 
 LAB_PORT  ?= 5050
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: venv run test test-fast lab notebooks lint lock clean
+.PHONY: venv run test lab notebooks lint lock clean bench handout chromium
 
 venv: $(STAMP)
 
@@ -43,6 +43,20 @@ $(LAB_STAMP): requirements-lab.lock
 	$(PYTHON) -m venv $(LAB_VENV)
 	$(LAB_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lab.lock
 	touch $@
+
+## handout: a static, offline HTML handout of the executed notebooks in build/handout/ (open index.html)
+handout: $(LAB_STAMP)
+	$(LAB_VENV)/bin/python scripts/handout.py --out build/handout
+
+## chromium: Debian's chromium for tests/handout (apt-get, only when missing; the handout tests run it themselves)
+chromium:
+	bash scripts/ensure_chromium.sh
+
+## bench: print the benchmark figures (never asserted): local cloud, series 01-05 vs its floor, data scale
+bench: venv
+	$(PY) bench/localcloud_bench.py
+	$(PY) bench/series_bench.py
+	$(PY) bench/scale_bench.py
 
 ## lint: the Dockerfiles with hadolint
 lint: venv

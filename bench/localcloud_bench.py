@@ -1,7 +1,10 @@
-"""Print the local cloud's figures: start time, Lambda invoke latency, processing job overhead.
+"""Print the local cloud's figures: start time, Lambda invoke latency, processing and training job overhead.
 
-Usage: .venv/bin/python bench/localcloud_bench.py [--invokes 40]
+Usage: .venv/bin/python bench/localcloud_bench.py [--invokes 40] [--cold 8] [--jobs 3]
 Targets (issue "local cloud"): start ≤ 3 s, warm invoke p50 ≤ 30 ms, cold ≤ 1 s.
+Job overhead = median create → Completed through the cloud (polled every 20 ms) − median of the bare
+script run as a child process: preprocess.py on data/iris.data, and the linear-learner stand-in
+(``python -m localcloud.linear_learner --ml-root``) on its outputs with the kit's hyperparameters.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import boto3
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import (kit_hyperparameters, load_note, machine_line, processing_request, training_request,  # noqa: E402
+                     wait_job, write_ml_root)
 from conftest_cloud import CloudProcess  # noqa: E402  (the tests' launcher: python -m localcloud)
 
 HANDLER = "import boto3\ns3 = boto3.client('s3')\n\ndef handler(event, context):\n    return {'echo': event}\n"
@@ -41,7 +47,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--invokes", type=int, default=40)
     parser.add_argument("--cold", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=3, help="runs of each job kind and of each bare script")
     args = parser.parse_args()
+    print(f"local cloud bench — {machine_line()}")
+    print(f"  {load_note()}")
 
     starts = []
     for _ in range(3):
@@ -72,40 +81,47 @@ def main() -> None:
         print(f"Lambda invoke, cold ({len(cold)}): p50 {percentile(cold, 50):.0f} ms, p95 {percentile(cold, 95):.0f} ms "
               f"(target ≤ 1000 ms)")
 
+        hyperparameters = kit_hyperparameters()
         with tempfile.TemporaryDirectory() as scratch:
             out = Path(scratch) / "out"
-            direct = []
-            for _ in range(3):
+            direct, direct_training = [], []
+            for _ in range(args.jobs):
                 started = time.perf_counter()
                 subprocess.run([sys.executable, str(ROOT / "src/jobs/preprocess.py"), "--input-dir", str(ROOT / "data"),
                                 "--output-dir", str(out)], check=True, capture_output=True)
                 direct.append(time.perf_counter() - started)
+            ml_root = Path(scratch) / "ml"
+            for _ in range(args.jobs):
+                write_ml_root(ml_root, hyperparameters, out / "train/train.csv", out / "test/test.csv")
+                started = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "localcloud.linear_learner", "--ml-root", str(ml_root)],
+                               check=True, capture_output=True)
+                direct_training.append(time.perf_counter() - started)
         s3, sm = cloud.client("s3"), cloud.client("sagemaker")
         s3.create_bucket(Bucket="bench", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         s3.upload_file(str(ROOT / "data/iris.data"), "bench", "raw/iris.data")
         s3.upload_file(str(ROOT / "src/jobs/preprocess.py"), "bench", "code/preprocess.py")
-        jobs = []
-        for i in range(3):
+        jobs, training_jobs = [], []
+        for i in range(args.jobs):
             started = time.perf_counter()
-            sm.create_processing_job(
-                ProcessingJobName=f"bench-{i}", RoleArn=role,
-                AppSpecification={"ImageUri": "local/any:latest", "ContainerEntrypoint": [
-                    "python3", "/opt/ml/processing/code/preprocess.py"],
-                    "ContainerArguments": ["--input-dir", "/opt/ml/processing/input", "--output-dir", "/opt/ml/processing/output"]},
-                ProcessingInputs=[
-                    {"InputName": "raw", "S3Input": {"S3Uri": "s3://bench/raw/", "LocalPath": "/opt/ml/processing/input",
-                                                     "S3DataType": "S3Prefix", "S3InputMode": "File"}},
-                    {"InputName": "code", "S3Input": {"S3Uri": "s3://bench/code/", "LocalPath": "/opt/ml/processing/code",
-                                                      "S3DataType": "S3Prefix", "S3InputMode": "File"}}],
-                ProcessingOutputConfig={"Outputs": [{"OutputName": "all", "S3Output": {
-                    "S3Uri": f"s3://bench/out-{i}", "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]},
-                ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.t3.medium", "VolumeSizeInGB": 1}})
-            while sm.describe_processing_job(ProcessingJobName=f"bench-{i}")["ProcessingJobStatus"] == "InProgress":
-                time.sleep(0.02)
+            sm.create_processing_job(**processing_request(f"bench-{i}", role, "bench", "raw/", "code/", f"s3://bench/out-{i}"))
+            wait_job(sm, "processing", f"bench-{i}")
             jobs.append(time.perf_counter() - started)
+        for i in range(args.jobs):
+            started = time.perf_counter()
+            sm.create_training_job(**training_request(f"bench-train-{i}", role, hyperparameters, "s3://bench/out-0/train/",
+                                                      "s3://bench/out-0/test/", "s3://bench/model"))
+            wait_job(sm, "training", f"bench-train-{i}")
+            training_jobs.append(time.perf_counter() - started)
         overhead = statistics.median(jobs) - statistics.median(direct)
         print(f"processing job (preprocess.py on iris): median {statistics.median(jobs):.2f} s through the cloud, "
-              f"{statistics.median(direct):.2f} s run directly → overhead {overhead:.2f} s")
+              f"{statistics.median(direct):.2f} s run directly → overhead {overhead:.2f} s "
+              f"(runs: cloud {', '.join(f'{s:.2f}' for s in jobs)}; direct {', '.join(f'{s:.2f}' for s in direct)})")
+        overhead = statistics.median(training_jobs) - statistics.median(direct_training)
+        print(f"training job (linear-learner stand-in on iris, {hyperparameters}): median "
+              f"{statistics.median(training_jobs):.2f} s through the cloud, {statistics.median(direct_training):.2f} s "
+              f"run directly → overhead {overhead:.2f} s (runs: cloud {', '.join(f'{s:.2f}' for s in training_jobs)}; "
+              f"direct {', '.join(f'{s:.2f}' for s in direct_training)})")
     finally:
         cloud.stop()
 

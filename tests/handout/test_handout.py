@@ -1,0 +1,255 @@
+"""``make handout`` and JupyterLab, as a person sees them: pages opened in headless Chromium.
+
+Chromium is Debian's package. When it is missing, the session fixture installs it once with
+``scripts/ensure_chromium.sh`` (apt-get; the project's own setup, so a fresh machine or CI needs no
+manual step); if that is impossible (no apt, not root) the tests skip and say why. Chromium runs with the
+network-off flags; the handout pages are opened from file:// and JupyterLab from 127.0.0.1.
+Screenshots are kept in build/handout/screenshots/ for the record.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB_PYTHON = ROOT / ".venv-lab" / "bin" / "python"
+HANDOUT = ROOT / "build" / "handout"
+SHOTS = HANDOUT / "screenshots"
+# The issue: intro (index.html), the five steps, 06, 07 and the cleanup, in this order.
+PAGES = ["01_bucket", "02_ingest", "03_preprocess", "04_train", "05_stepfunctions", "06_evaluate", "07_triggers",
+         "99_cleanup"]
+# Pictures a page must show: the state machines are SVG outputs, the confusion matrix a PNG.
+EXPECTED_IMAGES = {"05_stepfunctions": {"svg": 2}, "06_evaluate": {"svg": 1, "png": 1}}
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                  "--disable-default-apps", "--hide-scrollbars", "--mute-audio"]
+
+pytestmark = [pytest.mark.series,
+              pytest.mark.skipif(not LAB_PYTHON.exists(), reason="no .venv-lab: `make test` builds it (make lab's venv)")]
+
+# Appended to a copy of each page: once loaded, it writes what the page shows into the DOM for --dump-dom.
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const external = /^\\s*(https?:)?\\/\\//i, cssExternal = /url\\(\\s*['"]?\\s*(https?:)?\\/\\//i;
+  const references = [];
+  for (const element of document.querySelectorAll("*")) {
+    for (const attribute of element.attributes) {
+      if (attribute.name.startsWith("xmlns")) continue;
+      const value = attribute.value;
+      if (external.test(value) || (attribute.name === "srcset" && /https?:\\/\\//i.test(value))
+          || (attribute.name === "style" && cssExternal.test(value)))
+        references.push(`<${element.tagName.toLowerCase()} ${attribute.name}="${value.slice(0, 120)}">`);
+    }
+  }
+  for (const sheet of document.styleSheets) {
+    for (const rule of sheet.cssRules) {
+      if (rule instanceof CSSImportRule || cssExternal.test(rule.cssText)) references.push("css: " + rule.cssText.slice(0, 120));
+    }
+  }
+  const images = [...document.images].map(image => ({
+    kind: (image.currentSrc.match(/^data:image\\/(svg|png|jpeg|gif)/) || [null, image.currentSrc.slice(0, 40)])[1],
+    width: image.naturalWidth, height: image.naturalHeight, complete: image.complete}));
+  const probe = document.createElement("pre");
+  probe.id = "handout-probe";
+  probe.style.display = "none";  // in the DOM dump, not in the screenshot
+  probe.textContent = JSON.stringify({
+    title: document.title, h1: [...document.querySelectorAll("h1")].map(h => h.textContent.trim()),
+    links: [...document.querySelectorAll("ol.pages a")].map(a => a.getAttribute("href")),
+    text: document.body.innerText.length, height: document.documentElement.scrollHeight,
+    images, inlineSvgs: document.querySelectorAll("main svg").length, references,
+    fetched: performance.getEntriesByType("resource").map(entry => entry.name)});
+  document.body.appendChild(probe);
+});
+</script>"""
+
+
+def chromium(binary: str, url: str, profile: Path, *, screenshot: Path | None = None, window: str = "1280,2000",
+             budget_ms: int = 5000, timeout: float = 120) -> str:
+    """Open ``url`` headless; return the DOM after ``budget_ms`` of virtual time; optionally screenshot it."""
+    command = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={window}",
+               f"--virtual-time-budget={budget_ms}", "--dump-dom"]
+    if screenshot:
+        command.append(f"--screenshot={screenshot}")
+    process = subprocess.Popen([*command, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        dom, errors = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"chromium did not finish with {url} in {timeout:.0f} s")
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    assert process.returncode == 0, f"chromium exited {process.returncode}: {errors[-2000:]}"
+    if screenshot:
+        assert screenshot.is_file(), f"chromium wrote no screenshot: {errors[-2000:]}"
+    return dom
+
+
+def assert_not_blank(png: Path) -> None:
+    """A real page has ink: grey-level spread and more than a handful of colours (Pillow; else the PNG's size)."""
+    try:
+        from PIL import Image, ImageStat
+    except ImportError:  # Pillow comes with matplotlib in the kit's venv; without it, a blank PNG compresses to little
+        assert png.stat().st_size > 20_000, f"{png} looks blank ({png.stat().st_size} bytes)"
+        return
+    with Image.open(png) as image:
+        spread = ImageStat.Stat(image.convert("L")).stddev[0]
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+    distinct = len(colours) if colours is not None else 1 << 16
+    assert spread > 8 and distinct > 16, f"{png} looks blank (grey-level deviation {spread:.1f}, {distinct} colours)"
+
+
+def notebook_title(name: str) -> str:
+    cells = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            match = re.search(r"^#\s+(.+)$", "".join(cell["source"]), re.MULTILINE)
+            if match:
+                return match.group(1).strip()
+    raise AssertionError(f"{name} has no title")
+
+
+def probe(binary: str, page: Path, work: Path, screenshot: Path) -> dict:
+    """Open a probed copy of ``page``; return what the probe saw."""
+    copy = work / page.name
+    copy.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    dom = chromium(binary, copy.as_uri(), work / "profile", screenshot=screenshot)
+    match = re.search(r'<pre id="handout-probe"[^>]*>(.*?)</pre>', dom, re.DOTALL)
+    assert match, f"{page.name}: the page did not finish loading (no probe output in the DOM)"
+    return json.loads(html.unescape(match.group(1)))
+
+
+@pytest.fixture(scope="session")
+def chromium_binary() -> str:
+    """Debian's chromium, installed by scripts/ensure_chromium.sh when missing (apt-get, once)."""
+    found = shutil.which("chromium")
+    if not found:
+        done = subprocess.run(["bash", str(ROOT / "scripts/ensure_chromium.sh")], capture_output=True, text=True,
+                              timeout=1200)
+        found = shutil.which("chromium")
+        if done.returncode != 0 or not found:
+            pytest.skip(f"Debian's chromium is not installed and scripts/ensure_chromium.sh could not install it "
+                        f"(exit {done.returncode}): {(done.stderr or done.stdout).strip()[-500:]}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def handout() -> Path:
+    """``make handout``'s script, run as the Makefile runs it (the lab venv's Python)."""
+    done = subprocess.run([str(LAB_PYTHON), str(ROOT / "scripts/handout.py"), "--out", str(HANDOUT)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return HANDOUT
+
+
+def test_handout_has_an_index_linking_every_page_in_order(handout: Path, chromium_binary: str, tmp_path: Path) -> None:
+    names = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    assert [n for n in names if n in PAGES] == PAGES, f"notebooks changed: {names}"
+    seen = probe(chromium_binary, handout / "index.html", tmp_path, SHOTS / "index.png")
+    assert seen["h1"] == ["Pipeline Dreams"]
+    assert seen["links"] == [f"{name}.html" for name in names]
+    assert seen["text"] > 1000, "the intro text is missing"
+    assert not seen["references"] and not [u for u in seen["fetched"] if re.match(r"https?:", u)], seen
+    assert_not_blank(SHOTS / "index.png")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_renders_offline_with_its_pictures(handout: Path, chromium_binary: str, tmp_path: Path, name: str) -> None:
+    """Each page: title and heading in the DOM, every picture decoded, nothing from the network, ink on screen."""
+    page = handout / f"{name}.html"
+    raw = page.read_text(encoding="utf-8")
+    assert not re.search(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", raw, re.IGNORECASE), \
+        f"{name}.html references a remote URL"
+    screenshot = SHOTS / f"{name}.png"
+    seen = probe(chromium_binary, page, tmp_path, screenshot)
+
+    title = notebook_title(name)
+    assert title in seen["title"] and seen["h1"][:1] == [title], (seen["title"], seen["h1"])
+    assert not seen["references"], f"{name}: elements reference http(s) URLs: {seen['references']}"
+    assert not [u for u in seen["fetched"] if not u.startswith(("data:", "file:"))], seen["fetched"]
+    counts: dict[str, int] = {}
+    for image in seen["images"]:
+        assert image["complete"] and image["width"] > 0 and image["height"] > 0, f"{name}: image not shown: {image}"
+        counts[image["kind"]] = counts.get(image["kind"], 0) + 1
+    counts["svg"] = counts.get("svg", 0) + seen["inlineSvgs"]
+    for kind, wanted in EXPECTED_IMAGES.get(name, {}).items():
+        assert counts.get(kind, 0) >= wanted, f"{name}: {counts.get(kind, 0)} {kind} picture(s), expected ≥ {wanted}"
+    assert_not_blank(screenshot)
+    if name in EXPECTED_IMAGES:  # the whole page, pictures included, for the record
+        tall = SHOTS / f"{name}-full.png"
+        chromium(chromium_binary, page.as_uri(), tmp_path / "profile-full", screenshot=tall,
+                 window=f"1280,{min(seen['height'], 16000)}")
+        assert_not_blank(tall)
+
+
+def free_port() -> int:
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        return probe_socket.getsockname()[1]
+
+
+def test_jupyterlab_shows_notebook_05(chromium_binary: str, tmp_path: Path) -> None:
+    """`make lab`, then notebook 05 opened in JupyterLab in Chromium: a screenshot with the notebook in it.
+
+    Autosave is off and the news prompt answered in the lab's user settings (a temp folder), so opening the
+    notebook cannot rewrite it; the test checks that the file is unchanged.
+    """
+    notebook = ROOT / "notebooks" / "05_stepfunctions.ipynb"
+    before = notebook.read_bytes()
+    settings = tmp_path / "user-settings"
+    for plugin, values in {"@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+                           "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}}.items():
+        target = settings / f"{plugin}.jupyterlab-settings"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
+    lab_port, cloud_port, token = free_port(), free_port(), os.urandom(8).hex()
+    env = {**os.environ, "LAB_ARGS": f"--IdentityProvider.token={token} --ServerApp.port={lab_port} "
+                                     f"--ServerApp.port_retries=0 --LabApp.user_settings_dir={settings}"}
+    env.pop("PIPELINE_DREAMS_ENDPOINT", None)
+    lab = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={cloud_port}"], cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    base = f"http://127.0.0.1:{lab_port}"
+    screenshot = SHOTS / "lab-05_stepfunctions.png"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(urllib.request.Request(
+                    f"{base}/api/status", headers={"Authorization": f"token {token}"}), timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or lab.poll() is not None:
+                    pytest.fail(f"JupyterLab did not answer: {lab.stdout.read() if lab.poll() is not None else ''}")
+                time.sleep(0.5)
+        dom = chromium(chromium_binary, f"{base}/lab/tree/05_stepfunctions.ipynb?token={token}", tmp_path / "profile",
+                       screenshot=screenshot, window="1400,1000", budget_ms=15000, timeout=180)
+    finally:
+        os.killpg(lab.pid, signal.SIGINT)
+        time.sleep(1)
+        os.killpg(lab.pid, signal.SIGINT)  # JupyterLab asks for a second Ctrl-C
+        try:
+            lab.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
+        lab.stdout.close()
+        if notebook.read_bytes() != before:  # never leave a rewritten notebook behind
+            notebook.write_bytes(before)
+            pytest.fail("opening 05_stepfunctions.ipynb in JupyterLab rewrote it (restored)")
+    assert "05 · Step Functions" in dom, "the notebook's title is not in JupyterLab's DOM"
+    assert "jp-Notebook" in dom
+    assert_not_blank(screenshot)
