@@ -15,13 +15,11 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from lab_process import running_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_PYTHON = ROOT / ".venv-lab" / "bin" / "python"
@@ -196,11 +194,6 @@ def test_page_renders_offline_with_its_pictures(handout: Path, chromium_binary: 
         assert_not_blank(tall)
 
 
-def free_port() -> int:
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        return probe_socket.getsockname()[1]
-
 
 def test_jupyterlab_shows_notebook_05(chromium_binary: str, tmp_path: Path) -> None:
     """`make lab`, then notebook 05 opened in JupyterLab in Chromium: a screenshot with the notebook in it.
@@ -216,37 +209,14 @@ def test_jupyterlab_shows_notebook_05(chromium_binary: str, tmp_path: Path) -> N
         target = settings / f"{plugin}.jupyterlab-settings"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(values))
-    lab_port, cloud_port, token = free_port(), free_port(), os.urandom(8).hex()
-    env = {**os.environ, "LAB_ARGS": f"--IdentityProvider.token={token} --ServerApp.port={lab_port} "
-                                     f"--ServerApp.port_retries=0 --LabApp.user_settings_dir={settings}"}
-    env.pop("PIPELINE_DREAMS_ENDPOINT", None)
-    lab = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={cloud_port}"], cwd=ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    base = f"http://127.0.0.1:{lab_port}"
     screenshot = SHOTS / "lab-05_stepfunctions.png"
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(urllib.request.Request(
-                    f"{base}/api/status", headers={"Authorization": f"token {token}"}), timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or lab.poll() is not None:
-                    pytest.fail(f"JupyterLab did not answer: {lab.stdout.read() if lab.poll() is not None else ''}")
-                time.sleep(0.5)
-        dom = chromium(chromium_binary, f"{base}/lab/tree/05_stepfunctions.ipynb?token={token}", tmp_path / "profile",
-                       screenshot=screenshot, window="1400,1000", budget_ms=15000, timeout=180)
+        with running_lab(f"--LabApp.user_settings_dir={settings}") as lab:
+            dom = chromium(chromium_binary, f"{lab.base}/lab/tree/05_stepfunctions.ipynb?token={lab.token}",
+                           tmp_path / "profile", screenshot=screenshot, window="1400,1000", budget_ms=15000,
+                           timeout=180)
     finally:
-        os.killpg(lab.pid, signal.SIGINT)
-        time.sleep(1)
-        os.killpg(lab.pid, signal.SIGINT)  # JupyterLab asks for a second Ctrl-C
-        try:
-            lab.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(lab.pid, signal.SIGKILL)
-        lab.stdout.close()
         if notebook.read_bytes() != before:  # never leave a rewritten notebook behind
             notebook.write_bytes(before)
             pytest.fail("opening 05_stepfunctions.ipynb in JupyterLab rewrote it (restored)")
