@@ -32,7 +32,7 @@ def collect_facts(result: SeriesResult, parameters: dict[str, Any]) -> None:
     objects = helpers.s3.list_objects(kit, kit.names.bucket, f"runs/{result.run_id}")
     result.facts["S3 objects"] = f"{len(objects)} under s3://{kit.names.bucket}/runs/{result.run_id}*"
     for run in (result.run_id, f"{result.run_id}-pipeline", f"{result.run_id}-gated"):
-        jobs = helpers.sagemaker._run_jobs(kit, run)
+        jobs = helpers.sagemaker.run_jobs(kit, run)
         for kind, job in jobs.items():
             status = job.get("ProcessingJobStatus") or job.get("TrainingJobStatus")
             result.facts[f"{kind} job {run}"] = status

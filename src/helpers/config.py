@@ -191,10 +191,15 @@ class Kit:
 
     settings: Settings
     session: boto3.session.Session = field(repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @functools.cache
     def client(self, service: str):
-        """A boto3 client for ``service`` (cached), pointed at the target."""
+        """A boto3 client for ``service`` (made once per Kit), pointed at the target."""
+        if service not in self._clients:
+            self._clients[service] = self._new_client(service)
+        return self._clients[service]
+
+    def _new_client(self, service: str):
         retries = {"max_attempts": 2, "mode": "standard"} if self.settings.target == "local" else {"mode": "standard"}
         config = Config(retries=retries, connect_timeout=5 if self.settings.target == "local" else 60,
                         read_timeout=120, user_agent_extra=f"{KIT}/0.1")
@@ -236,9 +241,6 @@ class Kit:
     def tag_map(self, **extra: str) -> dict[str, str]:
         """Tags as ``{key: value}``, the shape Lambda, ECR-less APIs and Step Functions' tags differ on."""
         return {t["Key"]: t["Value"] for t in self.tags(**extra)}
-
-    def __hash__(self) -> int:  # functools.cache on methods needs it
-        return id(self)
 
     def describe(self) -> dict[str, str]:
         """What a learner should see before anything is created."""

@@ -87,7 +87,7 @@ def metrics_table(job: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "value"]).sort_values("metric", ignore_index=True)
 
 
-def _run_jobs(kit: Kit, run_id: str) -> dict[str, dict[str, Any]]:
+def run_jobs(kit: Kit, run_id: str) -> dict[str, dict[str, Any]]:
     """The run's preprocessing and training jobs that exist, by kind."""
     names = {"processing": kit.names.job("preprocess", run_id), "training": kit.names.job("train", run_id)}
     jobs = {}
@@ -103,20 +103,20 @@ def _run_jobs(kit: Kit, run_id: str) -> dict[str, dict[str, Any]]:
 def jobs_of_run(kit: Kit, run_id: str, timeout: float = 3600) -> pd.DataFrame:
     """Wait until the run's jobs have ended, then tabulate their status and failure reason."""
     def check() -> tuple[bool, int, str]:
-        jobs = _run_jobs(kit, run_id)
+        jobs = run_jobs(kit, run_id)
         running = [k for k, j in jobs.items() if j[_JOBS[k][2]] in ("InProgress", "Stopping")]
         return not running, len(jobs) - len(running), "running: " + ", ".join(running) if running else "ended"
 
     poll(check, f"jobs of run {run_id}", total=2, timeout=timeout)
     rows = [{"job": job.get("ProcessingJobName") or job.get("TrainingJobName"), "kind": kind,
              "status": job[_JOBS[kind][2]], "failure reason": job.get("FailureReason", "")[:160]}
-            for kind, job in _run_jobs(kit, run_id).items()]
+            for kind, job in run_jobs(kit, run_id).items()]
     return pd.DataFrame(rows, columns=["job", "kind", "status", "failure reason"])
 
 
 def started_before_finished(kit: Kit, run_id: str) -> bool:
     """True when the run's training job was created before its preprocessing job had ended."""
-    jobs = _run_jobs(kit, run_id)
+    jobs = run_jobs(kit, run_id)
     return jobs["training"]["CreationTime"] < jobs["processing"]["ProcessingEndTime"]
 
 
