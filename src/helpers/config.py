@@ -83,7 +83,7 @@ class Settings:
 @functools.cache
 def known_regions() -> frozenset[str]:
     """Every region of every partition the installed botocore knows (read from its bundled data, offline)."""
-    endpoints = botocore.session.get_session().get_data("endpoints")
+    endpoints = _isolated_botocore_session().get_data("endpoints")
     return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
 
 
@@ -201,8 +201,10 @@ class Kit:
 
     def _new_client(self, service: str):
         retries = {"max_attempts": 2, "mode": "standard"} if self.settings.target == "local" else {"mode": "standard"}
-        config = Config(retries=retries, connect_timeout=5 if self.settings.target == "local" else 60,
-                        read_timeout=120, user_agent_extra=f"{KIT}/0.1")
+        local = self.settings.target == "local"
+        # Local: no proxy, whatever HTTP(S)_PROXY says (loopback traffic must not go through one).
+        config = Config(retries=retries, connect_timeout=5 if local else 60, read_timeout=120,
+                        user_agent_extra=f"{KIT}/0.1", proxies={} if local else None)
         client = self.session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
         if self.settings.target == "local":
             client.meta.events.register("after-call-error", self._cloud_gone)
@@ -250,14 +252,22 @@ class Kit:
                 "run id": self.settings.run_id, "bucket": self.names.bucket}
 
 
-def _session(settings: Settings) -> boto3.session.Session:
-    if settings.target == "aws":
-        return boto3.session.Session(region_name=settings.region)
-    # Local: a botocore session that reads no profile, config or credentials file.
-    core = botocore.session.Session(session_vars={
+def _isolated_botocore_session() -> botocore.session.Session:
+    """A botocore session that reads no profile, config or credentials file, whatever the environment says.
+
+    Fix: ``botocore.session.get_session()`` looked up ``AWS_PROFILE`` in ``~/.aws/config`` even to read
+    its bundled region list, so ``AWS_PROFILE=nosuchprofile`` broke a local run (ProfileNotFound).
+    """
+    return botocore.session.Session(session_vars={
         "profile": (None, None, None, None),
         "config_file": (None, None, os.devnull, None),
         "credentials_file": (None, None, os.devnull, None)})
+
+
+def _session(settings: Settings) -> boto3.session.Session:
+    if settings.target == "aws":
+        return boto3.session.Session(region_name=settings.region)
+    core = _isolated_botocore_session()
     core.set_credentials("localcloud", "localcloud")
     return boto3.session.Session(botocore_session=core, region_name=settings.region)
 

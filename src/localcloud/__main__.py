@@ -8,7 +8,10 @@ import sys
 import threading
 from pathlib import Path
 
-from localcloud.cloud import PROJECT_ROOT, LocalCloud
+from localcloud import isolation
+
+isolation.isolate()  # first: moto's imports already build botocore sessions that read a profile
+from localcloud.cloud import PROJECT_ROOT, LocalCloud  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,20 +1,27 @@
-"""Offline means offline: the whole series connects to nothing but 127.0.0.1.
+"""Offline means offline: the whole series connects to nothing but 127.0.0.1, and reads none of the user's AWS settings.
 
 ``python -m helpers run`` (notebooks 01-07, with a local cloud of its own) runs with
 ``tests/series/audit_site`` on PYTHONPATH, so every Python process of the run (the runner,
 the papermill kernels, the local cloud, its Lambda workers and job processes) installs an
 audit hook that logs and refuses any connection or name lookup that is not loopback.
 A second test proves that the hook really stops such a connection, before anything is sent.
+The series runs as on a laptop that also has real AWS settings: a ``~/.aws`` folder, an
+``AWS_PROFILE`` that names no profile there, and ``HTTP(S)_PROXY`` pointing at a listener that
+counts whoever comes through it. A local run must not open those files nor use that proxy.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,6 +54,49 @@ def audited_env(log: Path) -> dict[str, str]:
 
 def read_lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
+
+
+def laptop_with_aws_settings(env: dict[str, str], home: Path, proxy_url: str) -> dict[str, str]:
+    """``env`` as on a laptop with real AWS settings: profiles and keys in ~/.aws, a profile and a proxy set."""
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "config").write_text("[default]\nregion = us-west-2\n[profile work]\nregion = eu-west-2\n")
+    (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIDLAPTOP\n"
+                                               "aws_secret_access_key = laptop-secret\n")
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "NO_PROXY", "no_proxy"):
+        env.pop(name, None)
+    return {**env, "HOME": str(home), "AWS_PROFILE": "nosuchprofile", "HTTP_PROXY": proxy_url,
+            "HTTPS_PROXY": proxy_url, "ALL_PROXY": proxy_url}
+
+
+@contextmanager
+def counting_proxy() -> Iterator[tuple[str, list[str]]]:
+    """A listener on 127.0.0.1 that records the first line of every connection made to it, and closes it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.settimeout(1)
+                try:
+                    seen.append(connection.recv(200).split(b"\r\n")[0].decode("latin-1"))
+                except OSError:
+                    seen.append("(nothing sent)")
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}", seen
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
 
 
 class TestTheHookStopsAConnection:
@@ -97,6 +147,22 @@ class TestTheHookStopsAConnection:
         assert all(entry[1].startswith(f"{sys.executable} -c") for entry in logged)
 
 
+class TestTheHookSeesAwsFiles:
+    """The ~/.aws check is not a no-op either: opening the user's config file is logged."""
+
+    def test_opening_aws_config_is_logged(self, tmp_path: Path) -> None:
+        """
+        1. On a "laptop" with ~/.aws files, a script opens ~/.aws/config and reads another file.
+        2. The .aws-files log names the process and exactly that one file.
+        """
+        log = tmp_path / "connections.log"
+        env = laptop_with_aws_settings(audited_env(log), tmp_path / "home", "http://127.0.0.1:9")
+        script = "import os; open(os.path.expanduser('~/.aws/config')).read(); open(os.devnull).read()"
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+        logged = [line.split("\t") for line in read_lines(Path(f"{log}.aws-files"))]
+        assert [entry[2] for entry in logged] == [str(tmp_path / "home" / ".aws" / "config")]
+
+
 class TestLocalCloudPassesTheSiteOn:
     """The audit reaches the cloud's children only through PYTHONPATH: both runners must pass it on."""
 
@@ -118,20 +184,28 @@ class TestSeriesStaysOnLoopback:
 
     def test_whole_series_under_the_audit_hook(self, tmp_path: Path) -> None:
         """
-        1. `python -m helpers run` (01-07, a local cloud of its own) with the audit folder on PYTHONPATH.
-        2. Exit status 0: no process was refused anything it needed.
+        1. `python -m helpers run` (01-07, a local cloud of its own) with the audit folder on PYTHONPATH, on a
+           "laptop" whose ~/.aws has profiles and keys, with AWS_PROFILE=nosuchprofile and HTTP(S)_PROXY set to
+           a counting listener (issue 9: the cloud died of ProfileNotFound, and clients sent loopback traffic
+           to the proxy).
+        2. Exit status 0: no process was refused anything it needed, and no profile lookup failed.
         3. The log of refused connections is empty.
-        4. Every kind of process armed the hook (runner, kernels, cloud, Lambda workers, training and
+        4. No process opened a file in ~/.aws, and nobody connected to the proxy.
+        5. Every kind of process armed the hook (runner, kernels, cloud, Lambda workers, training and
            processing jobs), so none of them went unwatched.
         """
         log = tmp_path / "connections.log"
         run_id = f"loopback-{time.time_ns() % 10**6}"
         started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "helpers", "run", "--out", str(tmp_path / "out"),
-                                 "-p", "run_id", run_id], env=audited_env(log), capture_output=True, text=True,
-                                timeout=900)
+        with counting_proxy() as (proxy_url, proxied):
+            env = laptop_with_aws_settings(audited_env(log), tmp_path / "home", proxy_url)
+            result = subprocess.run([sys.executable, "-m", "helpers", "run", "--out", str(tmp_path / "out"),
+                                     "-p", "run_id", run_id], env=env, capture_output=True, text=True, timeout=900)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert read_lines(log) == [], "non-loopback connections:\n" + "\n".join(read_lines(log))
+        opened = read_lines(Path(f"{log}.aws-files"))
+        assert opened == [], "processes that opened the user's AWS files:\n" + "\n".join(opened)
+        assert proxied == [], f"requests sent through HTTP(S)_PROXY: {proxied}"
         armed = read_lines(Path(f"{log}.armed"))
         missing = [kind for kind, marker in PROCESS_KINDS.items() if not any(marker in line for line in armed)]
         assert not missing, f"processes that never armed the hook: {missing} (armed: {len(armed)} processes)"

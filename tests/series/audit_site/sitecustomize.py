@@ -13,6 +13,8 @@ own set-up), and :func:`_hook` then watches, through ``sys.addaudithook``:
 
 Anything else is appended to the log as ``pid<TAB>program<TAB>event<TAB>address`` and
 refused with :class:`PermissionError` before the system call, so nothing is sent.
+``open`` of a file in an ``.aws`` folder (the user's profiles and credentials) is logged to
+``<log>.aws-files`` (not refused: the test asserts that local runs never open them).
 Each process also appends ``pid<TAB>argv`` to ``<log>.armed``: the test reads it to prove
 that every kind of process was covered.
 
@@ -99,6 +101,15 @@ def _refuse(event: str, address) -> None:
     raise PermissionError(f"loopback-only audit: {event} to {address!r} refused (see ${ENV_LOG})")
 
 
+def _log_aws_file(path: str) -> None:
+    global _busy
+    _busy = True
+    try:
+        _append(_LOG + ".aws-files", f"{os.getpid()}\t{_program()}\t{path}\n")
+    finally:
+        _busy = False
+
+
 def _hand_down(env) -> None:
     """Give a child started with an explicit environment the same log (PYTHONPATH is its parent's business)."""
     if not isinstance(env, dict) or not _LOG:
@@ -109,7 +120,12 @@ def _hand_down(env) -> None:
 
 
 def _hook(event: str, args: tuple) -> None:
-    if _busy or not (event.startswith("socket.") or event == "subprocess.Popen"):
+    if _busy or not (event.startswith("socket.") or event in ("subprocess.Popen", "open")):
+        return
+    if event == "open":
+        path = args[0]
+        if isinstance(path, (str, bytes)) and "/.aws/" in os.fsdecode(path):
+            _log_aws_file(os.fsdecode(path))
         return
     if event in ("socket.connect", "socket.sendto"):
         sock, address = args[0], args[-1]
