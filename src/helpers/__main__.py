@@ -56,6 +56,10 @@ def clean_command(parameters: dict[str, Any], dry_run: bool) -> int:
         return 0
     left = helpers.cleanup.remaining(kit)
     print(f"left: {len(left)}" + (f"\n{left.to_string(index=False)}" if len(left) else ""))
+    kept = helpers.cleanup.kept(kit)
+    if len(kept):
+        print(f"kept by AWS: {len(kept)} SageMaker job records (they cannot be deleted and cost nothing once "
+              f"ended; their names stay taken): {', '.join(kept['name'])}")
     return 1 if len(left) else 0
 
 

@@ -1,8 +1,10 @@
 """Find and remove everything the kit made, by its tag and names: nothing is remembered between runs.
 
 A resource is the kit's when its name starts with the prefix **and** it carries the tag
-``pipeline-dreams:kit = <prefix>`` (log groups carry no tags: they go with the functions
-they belong to). Removal runs in dependency order and is safe to repeat.
+``pipeline-dreams:kit = <prefix>`` (logs carry no tags: a Lambda function's and an endpoint's log
+group, and the kit's jobs' streams in SageMaker's shared log groups, are found by name). Removal
+runs in dependency order and is safe to repeat. What AWS does not let anyone delete (SageMaker's
+job records) is listed by :func:`kept`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from helpers.config import TAG_KIT, Kit
+
+# Where SageMaker writes job logs: one stream per job (and host) in each, named after the job.
+JOB_LOG_GROUPS = ("/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs")
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,16 @@ def find(kit: Kit) -> list[Resource]:
     for function in _paged(lam, "list_functions", "Functions"):
         if function["FunctionName"].startswith(prefix) and mine(lam.list_tags(Resource=function["FunctionArn"]).get("Tags")):
             found.append(Resource("lambda", "function", function["FunctionName"], function["FunctionArn"]))
-    for group in _paged(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=f"/aws/lambda/{prefix}-"):
-        found.append(Resource("logs", "log group", group["logGroupName"]))
+    for group_prefix in (f"/aws/lambda/{prefix}-", f"/aws/sagemaker/Endpoints/{prefix}-"):
+        for group in _paged(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=group_prefix):
+            found.append(Resource("logs", "log group", group["logGroupName"]))
+    for group in JOB_LOG_GROUPS:  # shared by every job of the account: only the kit's jobs' streams go
+        try:
+            for stream in _paged(logs, "describe_log_streams", "logStreams", logGroupName=group,
+                                 logStreamNamePrefix=f"{prefix}-"):
+                found.append(Resource("logs", "log stream", stream["logStreamName"], group))
+        except logs.exceptions.ResourceNotFoundException:
+            pass
     ecr = kit.client("ecr")
     for repository in _paged(ecr, "describe_repositories", "repositories"):
         if repository["repositoryName"].startswith(f"{prefix}/") and mine(
@@ -96,6 +109,7 @@ def _remove(kit: Kit, resource: Resource) -> None:
         "state machine": lambda: client.delete_state_machine(stateMachineArn=resource.arn),
         "function": lambda: client.delete_function(FunctionName=resource.name),
         "log group": lambda: client.delete_log_group(logGroupName=resource.name),
+        "log stream": lambda: client.delete_log_stream(logGroupName=resource.arn, logStreamName=resource.name),
         "repository": lambda: client.delete_repository(repositoryName=resource.name, force=True),
         "role": lambda: _remove_role(client, resource.name),
         "bucket": lambda: _remove_bucket(client, resource.name),
@@ -158,6 +172,22 @@ def _stop_running_jobs(kit: Kit, dry_run: bool) -> None:
 
 
 def remaining(kit: Kit) -> pd.DataFrame:
-    """What is left (an empty table after a clean)."""
+    """What is left that could be removed (an empty table after a clean)."""
     rows = [{"service": r.service, "kind": r.kind, "name": r.name} for r in find(kit)]
     return pd.DataFrame(rows, columns=["service", "kind", "name"])
+
+
+def kept(kit: Kit) -> pd.DataFrame:
+    """The kit's SageMaker job records: AWS keeps them for good (there is no Delete*Job), at no cost once ended.
+
+    Their names stay taken in the account and region, which is why a re-run needs new job names.
+    """
+    sm, rows = kit.client("sagemaker"), []
+    for kind, operation, key, name_key, status_key in (
+            ("processing job", "list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobName", "ProcessingJobStatus"),
+            ("training job", "list_training_jobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus"),
+            ("transform job", "list_transform_jobs", "TransformJobSummaries", "TransformJobName", "TransformJobStatus")):
+        for job in _paged(sm, operation, key, NameContains=kit.settings.prefix):
+            if job[name_key].startswith(f"{kit.settings.prefix}-"):
+                rows.append({"service": "sagemaker", "kind": kind, "name": job[name_key], "status": job[status_key]})
+    return pd.DataFrame(rows, columns=["service", "kind", "name", "status"])

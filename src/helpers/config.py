@@ -12,11 +12,13 @@ Nothing else in :mod:`helpers` knows which one it talks to.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import socket
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -262,6 +264,22 @@ def _isolated_botocore_session() -> botocore.session.Session:
         "profile": (None, None, None, None),
         "config_file": (None, None, os.devnull, None),
         "credentials_file": (None, None, os.devnull, None)})
+
+
+@contextlib.contextmanager
+def without_user_aws_settings() -> Iterator[None]:
+    """Hide profiles and the ~/.aws files from code that builds a default boto3 session it does not need."""
+    names = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+    saved = {name: os.environ.pop(name, None) for name in names}
+    os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _session(settings: Settings) -> boto3.session.Session:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import tempfile
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
 from botocore.exceptions import ClientError
 
 from helpers.config import Kit
+from helpers.paths import JOBS_DIR
 
 
 def ensure_bucket(kit: Kit, name: str | None = None) -> str:
@@ -28,7 +33,10 @@ def ensure_bucket(kit: Kit, name: str | None = None) -> str:
         request: dict[str, Any] = {"Bucket": name}
         if kit.region != "us-east-1":
             request["CreateBucketConfiguration"] = {"LocationConstraint": kit.region}
-        s3.create_bucket(**request)
+        try:
+            s3.create_bucket(**request)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass  # made by a run that started at the same moment: it is ours all the same
         s3.get_waiter("bucket_exists").wait(Bucket=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
         print(f"bucket {name} created in {kit.region}")
     s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": kit.tags()})
@@ -58,6 +66,54 @@ def read_csv(kit: Kit, uri: str, **read_csv_args: Any) -> pd.DataFrame:
     bucket, key = split_uri(uri)
     body = kit.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     return pd.read_csv(io.BytesIO(body), **read_csv_args)
+
+
+class RawDataError(ValueError):
+    """The raw CSV is not what the pipeline can read; the message names the file, row and field."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this one line instead of a traceback
+        return [f"RawDataError: {self}"]
+
+
+def read_raw_data(kit: Kit, uri: str) -> pd.DataFrame:
+    """Read the raw CSV with the processing job's own reader (``read_raw`` of ``src/jobs/preprocess.py``).
+
+    So a preview fails where the job would, with the same message naming the row and field
+    (a bare ``UnicodeDecodeError`` from pandas named neither).
+
+    Raises:
+        RawDataError: the job's message, e.g. ``iris.data: row 7, field 'petal_width': 'abc' is not a number``.
+    """
+    preprocess = _job_script("preprocess")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / (split_uri(uri)[1].rsplit("/", 1)[-1] or "raw.csv")
+        path.write_bytes(read_bytes(kit, uri))
+        try:
+            return preprocess.read_raw(path)
+        except preprocess.PreprocessError as error:
+            raise RawDataError(str(error)) from None
+
+
+def preview_raw_data(kit: Kit, uri: str, rows: int = 5) -> pd.DataFrame | None:
+    """The first rows of the raw CSV as the processing job reads them, or, for a file it would refuse, why.
+
+    The notebook goes on either way: notebook 03 shows the job failing on it, as it would on AWS.
+    """
+    try:
+        frame = read_raw_data(kit, uri)
+    except RawDataError as problem:
+        print(f"03's processing job will refuse this file: {problem}")
+        return None
+    print(f"{len(frame)} rows, {len(frame.columns)} columns")
+    return frame.head(rows)
+
+
+def _job_script(name: str) -> ModuleType:
+    """A job script under src/jobs/ as a module: it is a file uploaded to the job, not part of ``helpers``."""
+    spec = importlib.util.spec_from_file_location(f"_pipeline_dreams_job_{name}", JOBS_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def read_bytes(kit: Kit, uri: str) -> bytes:

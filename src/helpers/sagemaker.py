@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.config import Kit
+from helpers.config import Kit, without_user_aws_settings
 from helpers.progress import poll, strip_metadata
 
 _JOBS = {  # kind -> (describe method, name parameter, status field)
@@ -30,9 +30,12 @@ def image_uri(algorithm: str, region: str, version: str = "1") -> str:
     The account that hosts linear-learner differs per region; the SDK ships the table,
     so nothing is hard-coded here and the lookup works offline.
     """
-    from sagemaker.core import image_uris  # ~1 s import: only when needed
+    # The SDK builds a default boto3 session when imported, which reads AWS_PROFILE and ~/.aws (a
+    # profile that exists only on the learner's laptop broke a local run); the lookup needs neither.
+    with without_user_aws_settings():
+        from sagemaker.core import image_uris  # ~1 s import: only when needed
 
-    return image_uris.retrieve(algorithm, region, version=version)
+        return image_uris.retrieve(algorithm, region, version=version)
 
 
 def describe_job(kit: Kit, kind: str, name: str) -> dict[str, Any]:

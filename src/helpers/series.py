@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -38,58 +39,71 @@ class RunIdTaken(SeriesFailed):
     """The run id already has outputs in the kit's bucket; nothing was run."""
 
 
-def existing_run_keys(parameters: dict[str, Any], run_id: str) -> tuple[str, list[str]]:
-    """The kit bucket and up to 3 keys under ``runs/<run_id>/`` (or a derived run of it) that exist already.
+CLAIM_KEY = "runs/{run_id}/.run-claim.json"  # written once, atomically, by the runner that owns the run id
 
-    Returns ``("", [])`` when the bucket does not exist (nothing can collide). Raises what
-    :func:`helpers.connect` and boto3 raise (a bad setting, no cloud, no credentials).
-    """
-    import helpers
 
-    kit = helpers.connect(target=parameters.get("target"), region=parameters.get("region"),
-                          prefix=parameters.get("prefix"), run_id=run_id)
+def existing_run_keys(kit: Any, run_id: str) -> list[str]:
+    """Up to 3 keys under ``runs/<run_id>/`` (or a derived run of it) in the kit's bucket, the claim excepted."""
     s3, bucket = kit.client("s3"), kit.names.bucket
     prefixes = [f"runs/{run_id}/"] + [f"runs/{run_id}-{suffix}/" for suffix in DERIVED_RUNS]
+    claim = CLAIM_KEY.format(run_id=run_id)
     found: list[str] = []
-    try:
-        for prefix in prefixes:
-            found += [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=3).get("Contents", [])]
-            if len(found) >= 3:
-                break
-    except s3.exceptions.NoSuchBucket:
-        return "", []
-    return bucket, found[:3]
+    for prefix in prefixes:
+        found += [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=4).get("Contents", [])
+                  if o["Key"] != claim]
+        if len(found) >= 3:
+            break
+    return found[:3]
 
 
-def refuse_taken_run_id(parameters: dict[str, Any], run_id: str) -> None:
-    """Refuse an explicit run id whose outputs exist, before any notebook runs.
+def claim_run_id(parameters: dict[str, Any], run_id: str) -> None:
+    """Claim an explicit run id in the kit's bucket before any notebook runs, or refuse it.
 
     Notebooks are idempotent: re-run with the same id they find the jobs and executions of
     the earlier run and show those, so a second series under that id (say with other data)
-    would silently report the first one. The runner refuses instead, unless
-    ``PIPELINE_DREAMS_CONTINUE_RUN=1`` says the run is being continued on purpose (e.g. 04,05
-    after 01-03). A setting or connection problem is left to the first notebook, which reports
-    it with its cell.
+    would silently report the first one, or overwrite its raw data while it runs. The claim
+    is a conditional create (``If-None-Match: *``) of ``runs/<run_id>/.run-claim.json``: of two
+    runners started at once with one id, exactly one gets it, and the other is refused before
+    it writes anything. A run id whose outputs exist without a claim (made in JupyterLab, say)
+    is refused too. ``PIPELINE_DREAMS_CONTINUE_RUN=1`` says the run is being continued on
+    purpose (e.g. 04,05 after 01-03) and skips both. A setting or connection problem is left
+    to the first notebook, which reports it with its cell.
 
     Raises:
-        RunIdTaken: naming the run id, the bucket and keys found, and what to do.
+        RunIdTaken: naming the run id, the bucket and what holds it, and what to do.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    import helpers
     from helpers.config import ConfigError
 
     if os.environ.get(ENV_CONTINUE_RUN, "").lower() in ("1", "true", "yes"):
         return
     try:
-        bucket, keys = existing_run_keys(parameters, run_id)
+        kit = helpers.connect(target=parameters.get("target"), region=parameters.get("region"),
+                              prefix=parameters.get("prefix"), run_id=run_id)
+        bucket = helpers.s3.ensure_bucket(kit)
     except (ConfigError, ConnectionError, BotoCoreError, ClientError):
         return
+    s3, claim = kit.client("s3"), CLAIM_KEY.format(run_id=run_id)
+    body = json.dumps({"run_id": run_id, "claimed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       "host": socket.gethostname(), "pid": os.getpid()})
+    advice = (f"Nothing was run. Use a new run id (leave out -p run_id for a generated one), or set "
+              f"{ENV_CONTINUE_RUN}=1 to continue that run on purpose.")
+    try:
+        s3.put_object(Bucket=bucket, Key=claim, Body=body.encode(), ContentType="application/json", IfNoneMatch="*")
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+            raise
+        raise RunIdTaken(f"run id {run_id!r} is taken: another run claimed it (s3://{bucket}/{claim} exists). "
+                         + advice) from None
+    keys = existing_run_keys(kit, run_id)
     if keys:
+        s3.delete_object(Bucket=bucket, Key=claim)  # not this run's to keep: the outputs belong to another
         raise RunIdTaken(
             f"run id {run_id!r} is taken: s3://{bucket}/ already holds {', '.join(keys)}"
             f"{' …' if len(keys) >= 3 else ''} from an earlier run, whose jobs and executions the notebooks "
-            f"would show instead of new ones. Nothing was run. Use a new run id (leave out -p run_id for a "
-            f"generated one), or set {ENV_CONTINUE_RUN}=1 to continue that run on purpose.")
+            f"would show instead of new ones. " + advice)
 
 
 @dataclass
@@ -177,9 +191,6 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
     Raises:
         SeriesFailed: naming the notebook, the cell and the error.
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     explicit_run_id = bool(parameters.get("run_id") or os.environ.get(ENV_RUN_ID))
     if inject:
         parameters.setdefault("run_id", os.environ.get(ENV_RUN_ID) or new_run_id())
@@ -197,28 +208,29 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                 os.environ.setdefault(ENV_DATA_URL, f"{cloud.data_url}/iris.data")
                 print(f"local cloud started at {cloud.url}")
         if inject and explicit_run_id and not cloud:  # a cloud started just now holds nothing
-            refuse_taken_run_id(parameters, run_id)
+            claim_run_id(parameters, run_id)
         out_dir.mkdir(parents=True, exist_ok=True)
         result = SeriesResult(run_id, out_dir)
         collected = False
-        for notebook in notebooks:
+        for position, notebook in enumerate(notebooks):
             if collect and not collected and notebook.stem.startswith(CLEANUP_NOTEBOOK):
                 collect(result)  # before the cleanup removes what the summary describes
                 collected = True
-            target = out_dir / notebook.name
-            started = time.monotonic()
             try:
-                papermill.execute_notebook(str(notebook), str(target), parameters=parameters if inject else None,
-                                           cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar={
-                                               "desc": notebook.stem, "leave": True}, log_output=False)
-            except PapermillExecutionError as error:
-                raise SeriesFailed(f"{notebook.name} failed in cell {error.cell_index} "
-                                   f"(execution count {error.exec_count}): {error.ename}: {error.evalue}\n"
-                                   f"  executed notebook with the traceback: {target}") from None
-            result.seconds[notebook.stem] = time.monotonic() - started
-            if not inject:
-                strip_run_metadata(target)
-            result.notebooks.append(target)
+                _execute(notebook, out_dir, parameters if inject else None, result)
+            except SeriesFailed as failure:
+                cleanup = [n for n in notebooks[position + 1:] if n.stem.startswith(CLEANUP_NOTEBOOK)]
+                if not cleanup:
+                    raise
+                # --cleanup promises nothing is left behind, a failed run included (it leaves the most).
+                print(f"{notebook.stem} failed: running {cleanup[0].stem} anyway, so the run leaves nothing behind",
+                      file=sys.stderr)
+                try:
+                    _execute(cleanup[0], out_dir, parameters if inject else None, result)
+                except SeriesFailed as also:
+                    raise SeriesFailed(f"{failure}\n  and the cleanup failed too: {also}") from None
+                raise SeriesFailed(f"{failure}\n  {cleanup[0].stem} ran anyway and removed what the run had made"
+                                   ) from None
         if collect and not collected:
             collect(result)
         return result
@@ -230,6 +242,31 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, result: SeriesResult) -> None:
+    """Run one notebook into ``out_dir`` with papermill; record its time and path in ``result``.
+
+    Raises:
+        SeriesFailed: naming the notebook, the cell and the error.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    target = out_dir / notebook.name
+    started = time.monotonic()
+    try:
+        papermill.execute_notebook(str(notebook), str(target), parameters=parameters, cwd=str(NOTEBOOKS_DIR),
+                                   kernel_name="python3", progress_bar={"desc": notebook.stem, "leave": True},
+                                   log_output=False)
+    except PapermillExecutionError as error:
+        raise SeriesFailed(f"{notebook.name} failed in cell {error.cell_index} "
+                           f"(execution count {error.exec_count}): {error.ename}: {error.evalue}\n"
+                           f"  executed notebook with the traceback: {target}") from None
+    result.seconds[notebook.stem] = time.monotonic() - started
+    if parameters is None:
+        strip_run_metadata(target)
+    result.notebooks.append(target)
 
 
 def summary_lines(result: SeriesResult) -> list[str]:

@@ -3,8 +3,12 @@ that is taken. Each through ``helpers.connect`` (a notebook's first cell) and ``
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
-from faults_support import NOTHING, connect, load_fixture, new_prefix, owned, run_helpers
+from faults_support import PROJECT_ROOT, NOTHING, connect, load_fixture, new_prefix, owned, run_helpers
 
 import helpers
 from helpers.config import ConfigError, Names, bucket_name_problem
@@ -140,3 +144,39 @@ class TestRunIdThatCollides:
                             "-p", "prefix", taken["prefix"], "-p", "run_id", "fresh", timeout=180)
         assert fresh.returncode == 0, fresh.stdout[-2000:] + fresh.stderr[-2000:]
         assert (tmp_path / "b" / "01_bucket.ipynb").exists()
+
+
+class TestOneRunIdTwoRunnersAtOnce:
+    """Two runners started at the same moment with one run id: exactly one runs, the other writes nothing.
+
+    Issue 9: the taken-run-id check was check-then-act; both runs passed it and the good run failed with the
+    other run's data error (its raw object had been overwritten). The claim is an S3 conditional write
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html): exactly one writer wins.
+    """
+
+    def test_exactly_one_claims_it(self, cloud, tmp_path):
+        """
+        1. Start two `python -m helpers run --notebooks 01,02 -p run_id twin` processes together on one cloud
+           and prefix (the bucket does not exist yet: both race to make it, too).
+        2. One exits 0; the other exits 1 saying the run id is taken, that another run claimed it, and that
+           nothing was run; it made no --out folder.
+        3. The bucket holds the claim and the winner's raw data only.
+        """
+        prefix = new_prefix("twin")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_DREAMS_")}
+        runners = [subprocess.Popen(
+            [sys.executable, "-m", "helpers", "run", "--endpoint", cloud.url, "--out", str(tmp_path / name),
+             "--notebooks", "01,02", "-p", "prefix", prefix, "-p", "run_id", "twin",
+             "-p", "data_url", f"{cloud.data_url}/iris.data"],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for name in ("a", "b")]
+        outcomes = [(runner.returncode, out, err) for runner in runners
+                    for out, err in [runner.communicate(timeout=300)]]
+        codes = sorted(code for code, _, _ in outcomes)
+        assert codes == [0, 1], [(code, out[-1500:], err[-1500:]) for code, out, err in outcomes]
+        loser = next(index for index, (code, _, _) in enumerate(outcomes) if code == 1)
+        assert "series FAILED: run id 'twin' is taken: another run claimed it" in outcomes[loser][2]
+        assert "Nothing was run" in outcomes[loser][2]
+        assert not (tmp_path / ("a", "b")[loser]).exists()
+        objects = [key.split("/", 1)[1] for key in owned(cloud, prefix)["objects"]]
+        assert objects == ["runs/twin/.run-claim.json", "runs/twin/raw/iris.data"]

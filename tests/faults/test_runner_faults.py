@@ -4,7 +4,7 @@ prints the cause (row and field), for the processing job of notebook 03 and for 
 from __future__ import annotations
 
 import pytest
-from faults_support import FileServer, bad_file, load_fixture, new_prefix, owned, run_helpers
+from faults_support import NOTHING, FileServer, bad_file, load_fixture, new_prefix, owned, run_helpers
 
 pytestmark = pytest.mark.series
 
@@ -37,7 +37,7 @@ class TestRunnerStopsAtTheProcessingJob:
         2. Exit 1; stderr: "series FAILED: 03_preprocess.ipynb failed in cell N", JobFailed, the job's name and
            preprocess.py's message with the row and field.
         3. Notebooks 04 and 05 did not run; the executed 03 (with the traceback) is in --out.
-        4. The run's raw file is what was served; nothing under its processed/ prefix.
+        4. The run's claim and raw file are there; nothing under its processed/ prefix.
         """
         prefix = kit_made["prefix"]
         result = run_helpers("run", "--endpoint", cloud.url, "--out", str(tmp_path), "--notebooks", "01,02,03,04,05",
@@ -51,7 +51,7 @@ class TestRunnerStopsAtTheProcessingJob:
         assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [
             "01_bucket.ipynb", "02_ingest.ipynb", "03_preprocess.ipynb"]
         objects = [o.split("/", 1)[1] for o in owned(cloud, prefix)["objects"] if "/runs/bad-03/" in o]
-        assert objects == ["runs/bad-03/raw/iris.data"]
+        assert objects == ["runs/bad-03/.run-claim.json", "runs/bad-03/raw/iris.data"]
 
 
 class TestRunnerShowsThePipelinesFailure:
@@ -73,3 +73,35 @@ class TestRunnerShowsThePipelinesFailure:
         assert "ExecutionFailed: execution bad-05-pipeline FAILED: PreprocessFailed: AlgorithmError: exit code 1: " \
                f"preprocess: error: {REASON}" in result.stderr
         assert "ProcessingJobArn" not in result.stderr
+
+
+class TestCleanupRunsAfterAFailure:
+    """`--cleanup` promises nothing is left behind: 99 runs even when a notebook failed (issue 9)."""
+
+    def test_failed_run_is_cleaned_and_says_so(self, cloud, bad_url, tmp_path):
+        """
+        1. `python -m helpers run --notebooks 01,02,03 --cleanup` on the bad file, under a prefix of its own:
+           notebook 03's processing job fails.
+        2. Exit 1; stderr names 03's failure, says 99_cleanup ran anyway, and the executed 99 is in --out.
+        3. Nothing named with the prefix is left: no bucket, role, function, repository, state machine, and
+           no log group or job log stream (the job's stream in /aws/sagemaker/ProcessingJobs went too).
+        4. The processing job's record is still there (AWS keeps job records), and 99 said so.
+        """
+        prefix = new_prefix("clean")
+        result = run_helpers("run", "--endpoint", cloud.url, "--out", str(tmp_path), "--notebooks", "01,02,03",
+                             "--cleanup", "-p", "prefix", prefix, "-p", "run_id", "fails", "-p", "data_url", bad_url)
+
+        assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "series FAILED: 03_preprocess.ipynb failed in cell " in result.stderr
+        assert "99_cleanup ran anyway and removed what the run had made" in result.stderr
+        assert (tmp_path / "99_cleanup.ipynb").exists()
+        assert owned(cloud, prefix) == NOTHING
+        logs = cloud.client("logs")
+        groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"] if prefix in g["logGroupName"]]
+        streams = [s["logStreamName"] for s in logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=prefix)["logStreams"]]
+        assert (groups, streams) == ([], [])
+        job = cloud.client("sagemaker").describe_processing_job(ProcessingJobName=f"{prefix}-preprocess-fails")
+        assert job["ProcessingJobStatus"] == "Failed"
+        executed = (tmp_path / "99_cleanup.ipynb").read_text()
+        assert f"{prefix}-preprocess-fails" in executed and "kept by AWS" in executed

@@ -153,6 +153,51 @@ class TestS3Tables:
             s3.split_uri("/tmp/y.csv")
 
 
+class TestRawDataPreview:
+    """02's preview reads the raw CSV with preprocess.py's own reader, so bad bytes are named there too (issue 9)."""
+
+    def test_good_file_reads_as_the_job_reads_it(self, kit):
+        """
+        1. Put the kit's iris.data in a bucket; read it with s3.read_raw_data.
+        2. 150 rows, the job's column names, float features and the three class names.
+        """
+        bucket = s3.ensure_bucket(kit)
+        kit.client("s3").put_object(Bucket=bucket, Key="runs/demo/raw/iris.data",
+                                    Body=(PROJECT_ROOT / "data" / "iris.data").read_bytes())
+        frame = s3.read_raw_data(kit, f"s3://{bucket}/runs/demo/raw/iris.data")
+        assert frame.shape == (150, 5)
+        assert list(frame.columns) == ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+        assert frame["sepal_length"].dtype == "float64"
+        assert sorted(frame["species"].unique()) == ["Iris-setosa", "Iris-versicolor", "Iris-virginica"]
+
+    def test_a_byte_that_is_not_utf8_is_named_with_row_and_field(self, kit):
+        """
+        1. Put a file whose third row has a Latin-1 byte in its petal_length field.
+        2. read_raw_data raises RawDataError naming the file, the row and the field (pandas raised a bare
+           UnicodeDecodeError); the object in S3 is unchanged.
+        """
+        bucket = s3.ensure_bucket(kit)
+        body = b"5.1,3.5,1.4,0.2,Iris-setosa\n4.9,3.0,1.4,0.2,Iris-setosa\n4.7,3.2,1.\xe93,0.2,Iris-setosa\n"
+        kit.client("s3").put_object(Bucket=bucket, Key="runs/demo/raw/mine.csv", Body=body)
+        with pytest.raises(s3.RawDataError) as raised:
+            s3.read_raw_data(kit, f"s3://{bucket}/runs/demo/raw/mine.csv")
+        assert str(raised.value).startswith("mine.csv: row 3, field 'petal_length': bytes that are not UTF-8")
+        assert kit.client("s3").get_object(Bucket=bucket, Key="runs/demo/raw/mine.csv")["Body"].read() == body
+
+    def test_the_preview_says_why_and_lets_the_notebook_go_on(self, kit, capsys):
+        """
+        1. preview_raw_data on a file with a non-numeric feature in row 2.
+        2. It returns None and prints that 03's job will refuse the file, with the row and field.
+        """
+        bucket = s3.ensure_bucket(kit)
+        kit.client("s3").put_object(Bucket=bucket, Key="runs/demo/raw/iris.data",
+                                    Body=b"5.1,3.5,1.4,0.2,Iris-setosa\n4.9,abc,1.4,0.2,Iris-setosa\n")
+        capsys.readouterr()
+        assert s3.preview_raw_data(kit, f"s3://{bucket}/runs/demo/raw/iris.data") is None
+        assert capsys.readouterr().out == (
+            "03's processing job will refuse this file: iris.data: row 2, field 'sepal_width': 'abc' is not a number\n")
+
+
 class TestRenderDocument:
     """iam/*.json are filled with the account (from STS), region, partition, prefix and bucket."""
 
