@@ -48,8 +48,8 @@ _BUCKET_RESERVED_STARTS = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_ENDS = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
 
-# SageMaker's rule for job, model and endpoint config names
-# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProcessingJob.html#sagemaker-CreateProcessingJob-request-ProcessingJobName).
+# SageMaker's rule for job, model and endpoint config names (ProcessingJobName in
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProcessingJob.html, the same for the others).
 JOB_NAME_MAX = 63
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # The SageMaker names one run makes, by key; "model" (also the endpoint config) has no step in its name.

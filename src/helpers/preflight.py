@@ -65,8 +65,9 @@ _FUNCTION = (("lambda:CreateFunction", "lambda:GetFunction", "lambda:UpdateFunct
               "lambda:UpdateFunctionConfiguration", "lambda:InvokeFunction", "lambda:TagResource", "lambda:ListTags",
               "lambda:DeleteFunction"), "function")
 CALLER_ACTIONS: dict[tuple[str, str], tuple[tuple[tuple[str, ...], str], ...]] = {
-    ("s3", "bucket"): ((("s3:CreateBucket", "s3:PutBucketTagging", "s3:GetBucketTagging", "s3:PutBucketPublicAccessBlock",
-                         "s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketVersions", "s3:DeleteBucket"), "bucket"),
+    ("s3", "bucket"): ((("s3:CreateBucket", "s3:PutBucketTagging", "s3:GetBucketTagging",
+                         "s3:PutBucketPublicAccessBlock", "s3:GetBucketLocation", "s3:ListBucket",
+                         "s3:ListBucketVersions", "s3:DeleteBucket"), "bucket"),
                        (("s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"), "objects")),
     ("s3", "EventBridge notifications"): ((("s3:PutBucketNotification",), "bucket"),),
     ("iam", "role"): ((("iam:CreateRole", "iam:GetRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy",
@@ -247,8 +248,9 @@ def check_quotas(kit: Kit) -> list[Check]:
             checks.append(Check(f"quota {name}", False, "not found in this region; check the Service Quotas "
                                                         "console", blocking=False))
         elif values[name] < 1:
-            checks.append(Check(f"quota {name}", False, f"{values[name]:g}: request an increase to at least 1 "
-                                                        f"(Service Quotas console → Amazon SageMaker → \"{name}\")"))
+            where = f'Service Quotas console → Amazon SageMaker → "{name}"'
+            checks.append(Check(f"quota {name}", False,
+                                f"{values[name]:g}: request an increase to at least 1 ({where})"))
         else:
             checks.append(Check(f"quota {name}", True, f"{values[name]:g}"))
     return checks

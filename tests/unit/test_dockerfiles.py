@@ -173,7 +173,8 @@ class TestDockerignore:
         for dockerfile in DOCKERFILES:
             for sources, _ in copies(dockerfile):
                 for source in sources:
-                    assert source in sent, f"{dockerfile.relative_to(ROOT)} copies {source}, which .dockerignore leaves out"
+                    where = dockerfile.relative_to(ROOT)
+                    assert source in sent, f"{where} copies {source}: .dockerignore leaves it out"
 
     def test_environments_runs_and_caches_are_never_sent(self, tmp_path):
         """

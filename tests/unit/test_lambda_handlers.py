@@ -521,8 +521,9 @@ class TestJobNamesAreShortenedWithAHash:
         """
         run_id = self.LONGEST_RUN + "-pipeline"
         expected = config.job_name(self.LONGEST_PREFIX, run_id, "preprocess")
-        for name, value in {"JOB_NAME_PREFIX": self.LONGEST_PREFIX, "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/r",
-                            "PREPROCESS_IMAGE_URI": "img", "AWS_DEFAULT_REGION": REGION}.items():
+        for name, value in {"JOB_NAME_PREFIX": self.LONGEST_PREFIX, "PREPROCESS_IMAGE_URI": "img",
+                            "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/r",
+                            "AWS_DEFAULT_REGION": REGION}.items():
             monkeypatch.setenv(name, value)
         client = boto3.client("sagemaker", region_name=REGION)
         monkeypatch.setattr(start_preprocessing.boto3, "client", lambda *a, **k: client)

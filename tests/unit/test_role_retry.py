@@ -121,7 +121,8 @@ class TestLambdaConfigurationWaitsForItsRole:
         """
         kit, stub = aws_kit
         lam = stub("lambda")
-        name, arn = "pipeline-dreams-fetch-data", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:pipeline-dreams-fetch-data"
+        name = "pipeline-dreams-fetch-data"
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
         config = {"FunctionName": name, "FunctionArn": arn, "State": "Active", "LastUpdateStatus": "Successful"}
         lam.add_response("get_function", {"Configuration": config}, {"FunctionName": name})
         lam.add_response("update_function_code", {}, {"FunctionName": name, "ImageUri": "img:latest"})
