@@ -1,7 +1,7 @@
 """One retry for the calls that name a role made seconds ago (IAM is eventually consistent).
 
 IAM changes take a few seconds to reach the other services
-(https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency):
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot.html#troubleshoot_general_eventual-consistency):
 a function, state machine or job created right after its role can be refused with an error
 that says the role cannot be assumed. Only those errors are retried, a bounded number of
 times with growing delays; any other error, and the last refusal, are raised as they came.

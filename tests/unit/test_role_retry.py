@@ -1,7 +1,7 @@
 """helpers.retry: calls that name a role made seconds ago are retried while AWS says it cannot assume it yet.
 
 IAM is eventually consistent: "changes … take time to become visible" to other services
-(https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot.html#troubleshoot_general_eventual-consistency).
 The refusals retried are the ones each service answers for a role it cannot assume (yet):
 Lambda's InvalidParameterValueException "The role defined for the function cannot be assumed by Lambda."
 (https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html#API_CreateFunction_Errors),
