@@ -473,13 +473,16 @@ class TestJobName:
                 for module in (start_preprocessing, start_training, fetch_data):
                     assert module.job_name(prefix, run_id, step) == expected, (module.__name__, prefix, run_id, step)
         assert fetch_data.JOB_STEPS == config.JOB_STEPS
+        read = []
         for path in STATEMACHINES_DIR.glob("*.asl.json"):
             text = path.read_text()
             for field in ("ProcessingJobName", "TrainingJobName", "TransformJobName", "ModelName",
                           "EndpointConfigName"):
+                assert f'"{field}":' not in text, (path.name, field)  # never a fixed name
                 for value in re.findall(rf'"{field}\.\$": "([^"]+)"', text):
                     assert value.startswith("$.job_names."), (path.name, field, value)
-                    assert value.removeprefix("$.job_names.") in config.JOB_STEPS
+                    read.append(value.removeprefix("$.job_names."))
+        assert set(read) == set(config.JOB_STEPS)  # every name the kit makes is read, each from $.job_names
 
 
 class TestJobNamesAreShortenedWithAHash:
