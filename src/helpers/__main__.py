@@ -1,4 +1,4 @@
-"""``python -m helpers run …``: execute the notebook series (see ``--help``)."""
+"""``python -m helpers run|clean|preflight …``: execute the notebook series, clean up, check AWS (``--help``)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,29 @@ def dry_run_command(parameters: dict[str, Any], notebooks: list[Path]) -> int:
     return 0
 
 
+def preflight_command(parameters: dict[str, Any]) -> int:
+    """``python -m helpers preflight``: check an AWS account before anything is created; 1 if a blocking check fails."""
+    import helpers
+    from helpers import config
+
+    try:
+        settings = config.settings(target=parameters.get("target"), region=parameters.get("region"),
+                                   prefix=parameters.get("prefix"), run_id=parameters.get("run_id"))
+        if settings.target != "aws":  # no local cloud is needed to say what would be checked
+            print(helpers.preflight.offline_report(settings))
+            return 0
+        kit = helpers.connect(target="aws", region=settings.region, prefix=settings.prefix, run_id=settings.run_id)
+    except ConfigError as error:
+        print(f"preflight FAILED: {error}", file=sys.stderr)
+        return 1
+    report = helpers.preflight.run(kit)
+    print(report)
+    if not report.ok:
+        print("\npreflight FAILED: fix the FAIL lines above before running the series on AWS", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -109,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     clean.add_argument("--endpoint", help="the local cloud to clean (default: $PIPELINE_DREAMS_ENDPOINT or :5050)")
     clean.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                        help="target, region, prefix (as for run)")
+    preflight = commands.add_parser("preflight", help="check an AWS account can run the series; create nothing")
+    preflight.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                           help="target, region, prefix (as for run)")
     args = parser.parse_args(argv)
+    if args.command == "preflight":
+        return preflight_command({name: _parse_value(value) for name, value in args.parameter})
     if args.command == "clean":
         if args.endpoint:
             os.environ[ENV_ENDPOINT] = args.endpoint

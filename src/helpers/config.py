@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import re
 import socket
@@ -47,6 +48,32 @@ _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _BUCKET_RESERVED_STARTS = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_ENDS = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+# SageMaker's rule for job, model and endpoint config names (ProcessingJobName in
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProcessingJob.html, the same for the others).
+JOB_NAME_MAX = 63
+JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# The SageMaker names one run makes, by key; "model" (also the endpoint config) has no step in its name.
+JOB_STEPS = ("preprocess", "train", "predict", "evaluate", "model")
+_JOB_HASH_CHARS = 8
+
+
+def job_name(prefix: str, run_id: str, step: str) -> str:
+    """``<prefix>-<step>-<run_id>`` (``<prefix>-<run_id>`` for step "model") as a valid SageMaker name.
+
+    Underscores become hyphens and other characters SageMaker refuses are dropped (as the handlers
+    have always done); a name over 63 characters is cut and ends with
+    ``-`` and 8 hex characters of the SHA-256 of the whole name, so it stays stable (same run, same
+    name) and two long run ids that differ only at the end still get different names. The Lambda
+    handlers carry a copy (they are single files); tests/unit/test_lambda_handlers.py checks they agree.
+    """
+    full = "-".join(part for part in (prefix, "" if step == "model" else step, run_id) if part)
+    name = re.sub(r"[^a-zA-Z0-9-]", "", full.replace("_", "-")).strip("-") or "job"
+    if len(name) <= JOB_NAME_MAX:
+        return name
+    digest = hashlib.sha256(full.encode()).hexdigest()[:_JOB_HASH_CHARS]
+    return f"{name[:JOB_NAME_MAX - _JOB_HASH_CHARS - 1].rstrip('-')}-{digest}"
 
 
 class ConfigError(ValueError):
@@ -184,7 +211,12 @@ class Names:
         return f"{self.prefix}-{purpose}"
 
     def job(self, step: str, run_id: str) -> str:
-        return f"{self.prefix}-{step}-{run_id}"[:63]
+        """A run's SageMaker job (or, for step "model", model) name: see :func:`job_name`."""
+        return job_name(self.prefix, run_id, step)
+
+    def jobs(self, run_id: str) -> dict[str, str]:
+        """Every SageMaker name of a run, by :data:`JOB_STEPS` key (what the state machines read as ``$.job_names``)."""
+        return {step: job_name(self.prefix, run_id, step) for step in JOB_STEPS}
 
 
 @dataclass

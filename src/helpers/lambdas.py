@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import json
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from helpers.config import Kit
+from helpers.retry import with_role_retry
 
 
 class LambdaInvokeError(RuntimeError):
@@ -47,29 +47,19 @@ def ensure_function(kit: Kit, name: str, role_arn: str, *, zip_file: bytes | Non
     try:
         lam.get_function(FunctionName=name)
     except lam.exceptions.ResourceNotFoundException:
-        arn = _create_with_retry(lam, FunctionName=name, Code=code, Tags=kit.tag_map(), Architectures=["x86_64"],
-                                 PackageType="Zip" if zip_file is not None else "Image", **configuration)
+        # A role made seconds ago may not be assumable yet on AWS (IAM is eventually consistent).
+        arn = with_role_retry(lam.create_function, FunctionName=name, Code=code, Tags=kit.tag_map(),
+                              Architectures=["x86_64"], PackageType="Zip" if zip_file is not None else "Image",
+                              **configuration)["FunctionArn"]
         lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         print(f"function {name} created")
         return arn
     lam.update_function_code(FunctionName=name, **code)
     lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-    arn = lam.update_function_configuration(FunctionName=name, **configuration)["FunctionArn"]
+    arn = with_role_retry(lam.update_function_configuration, FunctionName=name, **configuration)["FunctionArn"]
     lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     print(f"function {name} updated")
     return arn
-
-
-def _create_with_retry(lam, **request: Any) -> str:
-    # A role made seconds ago may not be assumable yet on AWS (IAM is eventually consistent).
-    for attempt in range(10):
-        try:
-            return lam.create_function(**request)["FunctionArn"]
-        except lam.exceptions.InvalidParameterValueException as error:
-            if "cannot be assumed" not in str(error) or attempt == 9:
-                raise
-            time.sleep(3)
-    raise AssertionError("unreachable")
 
 
 def invoke(kit: Kit, name: str, payload: dict[str, Any]) -> dict[str, Any]:

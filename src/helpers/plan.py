@@ -57,11 +57,11 @@ def _pipeline_run(names: Names, run: str, deploy: bool, evaluate: bool = True) -
     rows = [("sagemaker", "processing job", names.job("preprocess", run), "per second, ml.t3.medium"),
             ("sagemaker", "training job", names.job("train", run), "per second, ml.m5.large")]
     if evaluate:
-        rows += [("sagemaker", "model", f"{names.prefix}-{run}", "free"),
+        rows += [("sagemaker", "model", names.job("model", run), "free"),
                  ("sagemaker", "transform job", names.job("predict", run), "per second, ml.m5.large"),
                  ("sagemaker", "processing job", names.job("evaluate", run), "per second, ml.t3.medium")]
     if deploy:
-        rows.append(("sagemaker", "endpoint config", f"{names.prefix}-{run}", "free"))
+        rows.append(("sagemaker", "endpoint config", names.job("model", run), "free"))
     return rows
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from helpers.config import Kit
 from helpers.paths import STATEMACHINES_DIR
 from helpers.progress import poll, strip_metadata
+from helpers.retry import with_role_retry
 
 
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
@@ -51,12 +52,14 @@ def ensure_state_machine(kit: Kit, name: str, definition: dict[str, Any], role_a
     for page in sfn.get_paginator("list_state_machines").paginate():
         for machine in page["stateMachines"]:
             if machine["name"] == name:
-                sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=body, roleArn=role_arn)
+                with_role_retry(sfn.update_state_machine, stateMachineArn=machine["stateMachineArn"], definition=body,
+                                roleArn=role_arn)
                 print(f"state machine {name} updated")
                 return machine["stateMachineArn"]
     tags = [{"key": t["Key"], "value": t["Value"]} for t in kit.tags()]  # lower-case keys in this API
-    arn = sfn.create_state_machine(name=name, definition=body, roleArn=role_arn, type="STANDARD", tags=tags)[
-        "stateMachineArn"]
+    # The role was made seconds ago (notebook 05): Step Functions may not be able to assume it yet.
+    arn = with_role_retry(sfn.create_state_machine, name=name, definition=body, roleArn=role_arn, type="STANDARD",
+                          tags=tags)["stateMachineArn"]
     print(f"state machine {name} created")
     return arn
 

@@ -210,27 +210,32 @@ def find_input(input_dir: Path, input_file: str | None) -> Path:
 
 
 def write_outputs(output_dir: Path, train: pd.DataFrame, test: pd.DataFrame, meta: dict) -> None:
-    """Write all outputs into a temporary directory in ``output_dir``, then move them into place.
+    """Write every output into a hidden staging folder inside its own folder, then move them into place.
 
-    On any failure the outputs already moved are removed again and the staging directory goes.
+    Each output folder (train/, test/, meta/) is staged in itself because on SageMaker each
+    is its own mount: a rename from one to another fails with EXDEV ("Invalid cross-device
+    link"). On any failure the outputs already moved are removed again and the staging folders go.
     """
-    output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".preprocess-tmp-", dir=output_dir))
+    contents = {
+        OUTPUTS["train"]: lambda path: train.to_csv(path, header=False, index=False, lineterminator="\n"),
+        OUTPUTS["test"]: lambda path: test.to_csv(path, header=False, index=False, lineterminator="\n"),
+        OUTPUTS["meta"]: lambda path: path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8"),
+    }
+    staged: dict[str, Path] = {}
     try:
-        for key, frame in (("train", train), ("test", test)):
-            target = staging / OUTPUTS[key]
-            target.parent.mkdir(parents=True)
-            frame.to_csv(target, header=False, index=False, lineterminator="\n")
-        (staging / OUTPUTS["meta"]).parent.mkdir(parents=True)
-        (staging / OUTPUTS["meta"]).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        for relative in OUTPUTS.values():
-            (output_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-            (staging / relative).replace(output_dir / relative)
+        for relative, write in contents.items():
+            folder = (output_dir / relative).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            staged[relative] = Path(tempfile.mkdtemp(prefix=".preprocess-tmp-", dir=folder))
+            write(staged[relative] / Path(relative).name)
+        for relative, staging in staged.items():
+            (staging / Path(relative).name).replace(output_dir / relative)
     except BaseException:
         remove_outputs(output_dir)
         raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        for staging in staged.values():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def remove_outputs(output_dir: Path) -> list[str]:

@@ -8,11 +8,15 @@ Two ways in, one way out (``s3://<bucket>/<run_prefix>/raw/iris.data``):
   someone uploaded (the S3 → EventBridge trigger of notebook 07) into a run of its own.
 
 A run id that the event does not give is made from the event id or the time, so every
-triggered upload gets its own prefix and job names.
+triggered upload gets its own prefix and job names. The run's SageMaker names come back as
+``job_names`` (unless the event gives them): the state machines read them there, because
+Amazon States Language cannot shorten a name that would pass SageMaker's 63 characters.
+``JOB_NAME_PREFIX`` in the environment starts them (default ``pipeline-dreams``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -22,6 +26,7 @@ import boto3
 import requests
 
 RAW_FILE_NAME = "iris.data"
+JOB_STEPS = ("preprocess", "train", "predict", "evaluate", "model")  # as helpers.config.JOB_STEPS
 
 
 def _setting(event: dict[str, Any], key: str, env: str, default: str | None = None) -> str:
@@ -36,6 +41,18 @@ def _run_id(event: dict[str, Any]) -> str:
         return str(event["run_id"])
     source = re.sub(r"[^a-z0-9]", "", str(event.get("event_id", "")).lower())[:8] or f"{int(time.time()):x}"
     return f"t-{source}"
+
+
+def job_name(prefix: str, run_id: str, step: str) -> str:
+    """SageMaker name ``<prefix>-<step>-<run_id>``: ≤ 63 letters, digits and hyphens; cut + hash when longer.
+
+    A copy of helpers.config.job_name (this handler is a single file); a unit test checks both agree.
+    """
+    full = "-".join(part for part in (prefix, "" if step == "model" else step, run_id) if part)
+    name = re.sub(r"[^a-zA-Z0-9-]", "", full.replace("_", "-")).strip("-") or "job"
+    if len(name) <= 63:
+        return name
+    return f"{name[:54].rstrip('-')}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -74,5 +91,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise ValueError(f"{source} returned an empty body; nothing was written to s3://{bucket}/{key}")
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv")
     print(f"ingested {len(body)} bytes from {source} into s3://{bucket}/{key}")
+    prefix = os.environ.get("JOB_NAME_PREFIX", "pipeline-dreams")
+    job_names = event.get("job_names") or {step: job_name(prefix, run_id, step) for step in JOB_STEPS}
     return {**event, "bucket": bucket, "run_id": run_id, "run_prefix": run_prefix,
-            "raw_s3_uri": f"s3://{bucket}/{key}", "raw_bytes": len(body), "source": source}
+            "raw_s3_uri": f"s3://{bucket}/{key}", "raw_bytes": len(body), "source": source, "job_names": job_names}

@@ -11,8 +11,10 @@ of failing on the duplicate name.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from typing import Any
 
 import boto3
@@ -23,9 +25,15 @@ OUTPUTS = ("train", "test", "meta")
 
 
 def job_name(prefix: str, run_id: str, step: str) -> str:
-    """SageMaker job names: ≤ 63 characters of letters, digits and hyphens."""
-    name = f"{prefix}-{step}-{run_id}".replace("_", "-")
-    return "".join(c for c in name if c.isalnum() or c == "-")[:63].strip("-")
+    """SageMaker name ``<prefix>-<step>-<run_id>``: ≤ 63 letters, digits and hyphens; cut + hash when longer.
+
+    A copy of helpers.config.job_name (this handler is a single file); a unit test checks both agree.
+    """
+    full = "-".join(part for part in (prefix, "" if step == "model" else step, run_id) if part)
+    name = re.sub(r"[^a-zA-Z0-9-]", "", full.replace("_", "-")).strip("-") or "job"
+    if len(name) <= 63:
+        return name
+    return f"{name[:54].rstrip('-')}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

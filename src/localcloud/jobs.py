@@ -204,7 +204,7 @@ class JobRunner:
             kind = "ClientError" if code == 2 else "AlgorithmError"
             raise JobError(f"{kind}: exit code {code}: {detail}")
 
-    def _base_env(self, job: _Job, region: str, extra: dict[str, str]) -> dict[str, str]:
+    def _base_env(self, job: _Job, region: str, extra: dict[str, str], mounts: list[Path]) -> dict[str, str]:
         env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
         # job_site/sitecustomize.py maps fixed /opt/ml paths inside the script to the job folder
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_JOB_SITE), os.environ.get("PYTHONPATH")]))
@@ -217,6 +217,9 @@ class JobRunner:
                     "AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud",
                     "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                     "PYTHONUNBUFFERED": "1"})
+        # Each channel folder acts as its own file system (renames across them fail with EXDEV, as on
+        # SageMaker where each is its own mount): see job_site/sitecustomize.py.
+        env["LOCALCLOUD_MOUNTS"] = os.pathsep.join(str(path) for path in mounts)
         return env
 
     def _command(self, job: _Job, image_uri: str, entrypoint: list[str] | None, arguments: list[str] | None) -> list[str]:
@@ -248,10 +251,14 @@ class JobRunner:
         outputs = (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []
         for item in outputs:
             Path(job.remap(item["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
+        mounts = [Path(job.remap(item[kind]["LocalPath"]))
+                  for kind, items in (("S3Input", request.get("ProcessingInputs") or []), ("S3Output", outputs))
+                  for item in items if kind in item]
         self.update(job.kind, job.region, job.name, {"processing_start_time": _now()})
         max_runtime = float((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
         try:
-            self._run_command(job, command, self._base_env(job, job.region, request.get("Environment")), max_runtime)
+            self._run_command(job, command, self._base_env(job, job.region, request.get("Environment"), mounts),
+                              max_runtime)
         except _Stopped:
             return self._finish(job, "Stopped")
         except _RuntimeExceeded as exc:
@@ -303,12 +310,14 @@ class JobRunner:
         (opt_ml / "input/config/inputdataconfig.json").write_text(json.dumps(channels))
         (opt_ml / "input/config/resourceconfig.json").write_text(json.dumps(
             {"current_host": "algo-1", "hosts": ["algo-1"]}))
+        mounts = [opt_ml / "model", opt_ml / "output", *(opt_ml / "input" / "data" / name for name in channels)]
         started = _now()
         self.update(job.kind, job.region, job.name, {"training_start_time": started})
         secondary("Training", "Training image download completed. Training in progress.")
         max_runtime = float((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
         try:
-            self._run_command(job, command, self._base_env(job, job.region, request.get("Environment")), max_runtime)
+            self._run_command(job, command, self._base_env(job, job.region, request.get("Environment"), mounts),
+                              max_runtime)
         except _Stopped:
             secondary("Stopped", "Training job stopped")
             return self._finish(job, "Stopped", secondary_status="Stopped")

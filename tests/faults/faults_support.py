@@ -122,7 +122,8 @@ def deploy_pipeline(kit: Kit, gated: bool = False) -> Deployed:
     roles = {purpose: helpers.iam.ensure_role(kit, purpose) for purpose in ("lambda", "sagemaker", "states")}
     fetch = helpers.lambdas.ensure_function(
         kit, kit.names.function("fetch-data"), roles["lambda"], image_uri=helpers.ecr.publish_image(kit, "ingest"),
-        timeout=60, environment={"BUCKET": bucket, "DATA_URL": kit.settings.data_url},
+        timeout=60, environment={"BUCKET": bucket, "DATA_URL": kit.settings.data_url,
+                                  "JOB_NAME_PREFIX": kit.settings.prefix},
         description="Pipeline Dreams: download the raw CSV into S3")
     jobs_image = helpers.ecr.publish_image(kit, "preprocess")
     names = dict(FetchFunctionArn=fetch, SageMakerRoleArn=roles["sagemaker"], PreprocessImageUri=jobs_image,

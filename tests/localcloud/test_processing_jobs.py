@@ -46,6 +46,22 @@ SLEEP_SCRIPT = textwrap.dedent('''
 
 QUICK_SCRIPT = "print('done')\n"
 
+CROSS_CHANNEL_SCRIPT = textwrap.dedent('''
+    import os, shutil
+    out = "/opt/ml/processing/output"
+    with open(f"{out}/a/staged.tmp", "w") as handle:
+        handle.write("renamed within a")
+    os.rename(f"{out}/a/staged.tmp", f"{out}/a/within.txt")
+    with open(f"{out}/a/moved.txt", "w") as handle:
+        handle.write("moved from a to b")
+    shutil.move(f"{out}/a/moved.txt", f"{out}/b/moved.txt")
+    print("within and move done", flush=True)
+    if os.environ.get("RENAME_ACROSS") == "yes":
+        with open(f"{out}/a/across.txt", "w") as handle:
+            handle.write("never arrives")
+        os.rename(f"{out}/a/across.txt", f"{out}/b/across.txt")
+''')
+
 
 @pytest.fixture(scope="module")
 def bucket(cloud, s3):
@@ -216,6 +232,40 @@ class TestEnvironment:
         assert final["ProcessingJobStatus"] == "Completed", final.get("FailureReason")
         assert json.loads(_read(s3, bucket, f"out/{name}/env/environment.json")) == environment
         assert final["Environment"] == environment
+
+
+class TestChannelsAreSeparateMounts:
+    """Each output LocalPath is its own file system, as each is its own mount on SageMaker.
+
+    rename(2) across mounts fails with EXDEV (https://man7.org/linux/man-pages/man2/rename.2.html); SageMaker
+    mounts each processing input and output LocalPath separately (DESIGN.md, measured in SageMaker local mode).
+    """
+
+    def test_rename_within_and_move_across_work(self, sm, s3, bucket, job_request):
+        """
+        1. Run a script that renames a file inside output ``a`` and shutil.moves one from ``a`` to ``b``.
+        2. The job Completes; ``a/within.txt`` and ``b/moved.txt`` are uploaded with their contents, and
+           ``a/moved.txt`` is gone (shutil.move copied, then removed the source).
+        """
+        name = unique_name("channels-ok")
+        _, final = _run(sm, job_request(name, script=CROSS_CHANNEL_SCRIPT, outputs=("a", "b")))
+        assert final["ProcessingJobStatus"] == "Completed", final.get("FailureReason")
+        assert _read(s3, bucket, f"out/{name}/a/within.txt") == "renamed within a"
+        assert _read(s3, bucket, f"out/{name}/b/moved.txt") == "moved from a to b"
+        keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=f"out/{name}/")["Contents"]]
+        assert sorted(keys) == [f"out/{name}/a/within.txt", f"out/{name}/b/moved.txt"]
+
+    def test_rename_across_outputs_fails_the_job(self, sm, job_request):
+        """
+        1. Run the same script with RENAME_ACROSS=yes: it also os.renames a file from output ``a`` to ``b``.
+        2. The job Fails; its FailureReason has "Invalid cross-device link" and the container's paths.
+        """
+        name = unique_name("channels-exdev")
+        _, final = _run(sm, job_request(name, script=CROSS_CHANNEL_SCRIPT, outputs=("a", "b"),
+                                        environment={"RENAME_ACROSS": "yes"}))
+        assert final["ProcessingJobStatus"] == "Failed"
+        assert "[Errno 18] Invalid cross-device link: '/opt/ml/processing/output/a/across.txt' -> " \
+               "'/opt/ml/processing/output/b/across.txt'" in final["FailureReason"]
 
 
 class TestFailingScript:

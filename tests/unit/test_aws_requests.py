@@ -13,7 +13,7 @@ import base64
 import pytest
 from _aws_stubs import ACCOUNT, BUCKET, CALLER, NOW, REGION, REGISTRY, TAGS, JsonOf, rendered
 
-from helpers import ecr, iam, lambdas
+from helpers import ecr, iam, lambdas, retry
 from helpers.paths import PROJECT_ROOT
 
 
@@ -120,7 +120,7 @@ class TestEnsureFunctionRequests:
         """
         kit, stub = aws_kit
         sleeps = []
-        monkeypatch.setattr(lambdas.time, "sleep", sleeps.append)
+        monkeypatch.setattr(retry, "sleep", sleeps.append)
         lam = stub("lambda")
         lam.add_client_error("get_function", "ResourceNotFoundException", expected_params={"FunctionName": self.NAME})
         request = {"FunctionName": self.NAME, "Code": {"ImageUri": f"{REGISTRY}/pipeline-dreams/ingest:latest"},
@@ -131,7 +131,7 @@ class TestEnsureFunctionRequests:
         lam.add_response("create_function", {"FunctionArn": self.ARN}, request)
         lam.add_response("get_function", _function_config(State="Active"), {"FunctionName": self.NAME})
         assert self.ensure(kit) == self.ARN
-        assert sleeps == [3]
+        assert sleeps == [retry.FIRST_DELAY]
 
     def test_update_code_then_configuration(self, aws_kit):
         """

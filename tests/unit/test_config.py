@@ -371,6 +371,7 @@ class TestNames:
         1. Take the longest prefix and run id settings() allows, a long region and a 12-digit account.
         2. The bucket is a valid S3 name of at most 63 characters.
         3. Job names are at most 63 characters and are not cut (two runs keep distinct names).
+        4. With the notebooks' run suffixes (-pipeline) the longest ones are cut and end with a hash, still valid.
         4. Role and function names are at most 64 characters.
         """
         names = Names(LONGEST_PREFIX, "9" * 12, LONG_REGION)
@@ -379,6 +380,10 @@ class TestNames:
             job = names.job(step, LONGEST_RUN_ID)
             assert len(job) <= 63 and JOB_NAME.match(job)
             assert job == f"{LONGEST_PREFIX}-{step}-{LONGEST_RUN_ID}"
+        for step in ("preprocess", "train", "evaluate"):
+            job = names.job(step, f"{LONGEST_RUN_ID}-pipeline")
+            assert len(job) <= 63 and JOB_NAME.match(job)
+        assert names.job("evaluate", f"{LONGEST_RUN_ID}-pipeline") != names.job("evaluate", f"{LONGEST_RUN_ID}-pipelin")
         for purpose in ("lambda", "sagemaker", "states", "start-preprocessing"):
             assert len(names.role(purpose)) <= 64 and len(names.function(purpose)) <= 64
         assert names.repository("ingest") == f"{LONGEST_PREFIX}/ingest"
@@ -386,9 +391,12 @@ class TestNames:
     def test_job_names_are_capped(self):
         """
         1. Ask for a job name from parts longer than the limit.
-        2. It is cut to 63 characters.
+        2. It is cut to 63 characters, the last 9 being "-" and a stable hash of the whole name.
         """
-        assert len(Names("p" * 40, "9" * 12, "eu-west-1").job("preprocess", "r" * 40)) == 63
+        name = Names("p" * 40, "9" * 12, "eu-west-1").job("preprocess", "r" * 40)
+        assert len(name) == 63 and JOB_NAME.match(name) and name.startswith("p" * 40 + "-preprocess-")
+        assert name == config.job_name("p" * 40, "r" * 40, "preprocess")
+        assert name != Names("p" * 40, "9" * 12, "eu-west-1").job("preprocess", "r" * 39 + "s")
 
 
 class TestKitClients:

@@ -147,3 +147,54 @@ class TestPreprocessImage:
         assert (["src/jobs/preprocess.py"], argv[1]) in copies(self.DOCKERFILE)
         pins = (ROOT / "docker" / "preprocess" / "requirements.txt").read_text().split()
         assert sorted(pins) == ["numpy==2.4.6", "pandas==3.1.1", "scikit-learn==1.9.1"]
+
+
+class TestDockerignore:
+    """.dockerignore keeps the build context (the kit's root) to the files the Dockerfiles COPY.
+
+    Matched with the docker SDK's own implementation of .dockerignore rules
+    (https://docs.docker.com/build/concepts/context/#dockerignore-files).
+    """
+
+    @staticmethod
+    def context(root: Path) -> set[str]:
+        from docker.utils.build import exclude_paths
+
+        lines = (root / ".dockerignore").read_text().splitlines()
+        patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        return {path.replace("\\", "/") for path in exclude_paths(str(root), patterns)}
+
+    def test_every_copied_file_is_sent(self):
+        """
+        1. Compute the build context of the kit's root under .dockerignore.
+        2. Every COPY/ADD source of every Dockerfile is in it.
+        """
+        sent = self.context(ROOT)
+        for dockerfile in DOCKERFILES:
+            for sources, _ in copies(dockerfile):
+                for source in sources:
+                    where = dockerfile.relative_to(ROOT)
+                    assert source in sent, f"{where} copies {source}: .dockerignore leaves it out"
+
+    def test_environments_runs_and_caches_are_never_sent(self, tmp_path):
+        """
+        1. Copy .dockerignore and the COPY sources into a scratch root, and add what a working kit holds:
+           .venv, .venv-lab, runs/, build/, .git, __pycache__, .pytest_cache, .ipynb_checkpoints, notebooks, data.
+        2. Only the COPY sources are in the build context (and .dockerignore itself, which docker always reads).
+        """
+        import shutil as _shutil
+
+        _shutil.copy(ROOT / ".dockerignore", tmp_path / ".dockerignore")
+        wanted = {source for dockerfile in DOCKERFILES for sources, _ in copies(dockerfile) for source in sources}
+        for source in wanted:
+            (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
+            _shutil.copy(ROOT / source, tmp_path / source)
+        clutter = [".venv/lib/python3.11/site-packages/big.so", ".venv-lab/bin/python", "runs/demo/out.ipynb",
+                   "build/lib/x.py", ".git/HEAD", "src/helpers/__pycache__/config.cpython-311.pyc",
+                   "src/jobs/__pycache__/preprocess.cpython-311.pyc", ".pytest_cache/v/cache",
+                   "notebooks/.ipynb_checkpoints/01-checkpoint.ipynb", "notebooks/01_bucket.ipynb",
+                   "data/iris.data", ".localcloud/state", "docker/ingest/notes.txt"]
+        for path in clutter:
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).write_text("x")
+        assert self.context(tmp_path) == wanted | {".dockerignore"}

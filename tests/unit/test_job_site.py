@@ -74,3 +74,88 @@ class TestNextSitecustomizeRuns:
         result = subprocess.run([sys.executable, "-c", "import sys; print('_next_sitecustomize' in sys.modules)"],
                                 env=env, capture_output=True, text=True, timeout=60)
         assert result.stdout.splitlines() == ["ran A", "False"]
+
+
+MOUNT_PROBE = '''
+import json, os, pathlib, shutil
+out = "/opt/ml/processing/output"
+for name in ("a", "b"):
+    os.makedirs(f"{out}/{name}", exist_ok=True)
+results = {}
+def attempt(label, action):
+    try:
+        action()
+        results[label] = "ok"
+    except OSError as error:
+        results[label] = [error.errno, error.strerror]
+for label, (src, dst, call) in {
+    "os.rename across": ("a/1.txt", "b/1.txt", os.rename),
+    "os.replace across": ("a/2.txt", "b/2.txt", os.replace),
+    "os.link across": ("a/3.txt", "b/3.txt", os.link),
+    "pathlib rename across": ("a/4.txt", "b/4.txt", lambda s, d: pathlib.Path(s).rename(d)),
+    "pathlib replace across": ("a/5.txt", "b/5.txt", lambda s, d: pathlib.Path(s).replace(d)),
+    "rename to the root file system": ("a/6.txt", "../6.txt", os.rename),
+    "rename within a": ("a/7.txt", "a/7-renamed.txt", os.rename),
+    "rename via .. within a": ("a/8.txt", "b/../a/8-renamed.txt", os.rename),
+    "shutil.move across": ("a/9.txt", "b/9.txt", shutil.move),
+}.items():
+    with open(f"{out}/{src}", "w") as handle:
+        handle.write(label)
+    attempt(label, lambda: call(f"{out}/{src}", f"{out}/{dst}"))
+os.makedirs(f"{out}/a/tree/sub", exist_ok=True)
+open(f"{out}/a/tree/sub/x.txt", "w").write("x")
+attempt("shutil.move a folder across", lambda: shutil.move(f"{out}/a/tree", f"{out}/b/tree"))
+results["moved"] = sorted(str(p.relative_to(out)) for p in pathlib.Path(out).rglob("*") if p.is_file())
+print(json.dumps(results))
+'''
+
+
+class TestChannelsAreSeparateMounts:
+    def test_rename_across_channels_fails_with_exdev(self, tmp_path):
+        """Each channel folder in LOCALCLOUD_MOUNTS behaves as its own file system.
+
+        On SageMaker each processing input/output LocalPath is its own mount (DESIGN.md; rename(2) across
+        mounts fails with EXDEV: https://man7.org/linux/man-pages/man2/rename.2.html), so:
+        1. Run a job-like process whose outputs ``a`` and ``b`` are two mounts.
+        2. os.rename, os.replace, os.link and pathlib's rename/replace from a to b, or from a to the
+           container's own file system, fail with errno 18 "Invalid cross-device link".
+        3. A rename inside a works, also through a path with ``..`` that resolves into a.
+        4. shutil.move of a file and of a folder across works (its rename fails, it copies), and the sources go.
+        """
+        import json
+
+        opt_ml = tmp_path / "fs" / "opt" / "ml"
+        output = opt_ml / "processing" / "output"
+        opt_ml.mkdir(parents=True)
+        env = {"PATH": os.environ.get("PATH", ""), "LOCALCLOUD_OPT_ML": str(opt_ml), "PYTHONPATH": str(jobs._JOB_SITE),
+               "LOCALCLOUD_MOUNTS": os.pathsep.join([str(output / "a"), str(output / "b")])}
+        result = subprocess.run([sys.executable, "-c", MOUNT_PROBE], env=env, capture_output=True, text=True,
+                                timeout=60, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        results = json.loads(result.stdout.splitlines()[-1])
+        exdev = [18, "Invalid cross-device link"]
+        for label in ("os.rename across", "os.replace across", "os.link across", "pathlib rename across",
+                      "pathlib replace across", "rename to the root file system"):
+            assert results[label] == exdev, label
+        for label in ("rename within a", "rename via .. within a", "shutil.move across",
+                      "shutil.move a folder across"):
+            assert results[label] == "ok", label
+        assert results["moved"] == ["a/1.txt", "a/2.txt", "a/3.txt", "a/4.txt", "a/5.txt", "a/6.txt",
+                                    "a/7-renamed.txt", "a/8-renamed.txt", "b/9.txt", "b/tree/sub/x.txt"]
+
+    def test_without_mounts_renames_are_unchanged(self, tmp_path):
+        """With no LOCALCLOUD_MOUNTS (a job-like process of old), a rename between folders works.
+
+        1. Run the probe without LOCALCLOUD_MOUNTS.
+        2. Every rename succeeds.
+        """
+        import json
+
+        opt_ml = tmp_path / "fs" / "opt" / "ml"
+        opt_ml.mkdir(parents=True)
+        env = {"PATH": os.environ.get("PATH", ""), "LOCALCLOUD_OPT_ML": str(opt_ml), "PYTHONPATH": str(jobs._JOB_SITE)}
+        result = subprocess.run([sys.executable, "-c", MOUNT_PROBE], env=env, capture_output=True, text=True,
+                                timeout=60, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        results = json.loads(result.stdout.splitlines()[-1])
+        assert {value for key, value in results.items() if key != "moved"} == {"ok"}

@@ -23,7 +23,7 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from helpers import config
 from helpers.paths import DATA_DIR, LAMBDAS_DIR, STATEMACHINES_DIR
@@ -127,7 +127,8 @@ class TestFetchDataDownloads:
         assert stored["Body"].read() == IRIS.read_bytes()
         assert stored["ContentType"] == "text/csv"
         assert result == {**event, "raw_s3_uri": f"s3://{bucket}/{key}", "raw_bytes": IRIS.stat().st_size,
-                          "source": event["data_url"]}
+                          "source": event["data_url"],
+                          "job_names": config.Names("pipeline-dreams", "0" * 12, REGION).jobs(event["run_id"])}
         assert f"into s3://{bucket}/{key}" in capsys.readouterr().out
 
     def test_settings_from_environment(self, bucket, data_server, monkeypatch):
@@ -451,16 +452,90 @@ class TestJobName:
         assert re.fullmatch(JOB_NAME, name), name
         assert name.startswith(prefix.replace("_", "-")[:63])
 
-    def test_handlers_agree_with_the_kit_and_the_state_machine(self):
+    def test_handlers_agree_with_the_kit_and_the_state_machines(self):
         """
-        1. For a valid prefix and run id, compare the handlers' names with Names.job and the pipeline's format.
+        1. For ordinary, longest-allowed (with the notebooks' run suffixes) and odd prefixes and run ids, compare
+           every handler's copy of job_name with helpers.config.job_name and Names.job.
         2. All agree, so notebooks, Lambdas and Step Functions find the same job.
+        3. The state machines take every SageMaker name from $.job_names (which fetch_data fills), none from
+           States.Format, which cannot shorten a name.
         """
-        run_id = config.new_run_id()
-        names = config.Names("unit-kit", "0" * 12, REGION)
-        pipeline = (STATEMACHINES_DIR / "pipeline.asl.json").read_text()
-        for step in ("preprocess", "train"):
-            expected = names.job(step, run_id)
-            assert start_preprocessing.job_name("unit-kit", run_id, step) == expected
-            assert start_training.job_name("unit-kit", run_id, step) == expected
-            assert f"'${{JobNamePrefix}}-{step}-{{}}', $.run_id" in pipeline
+        import re
+
+        longest_prefix, longest_run = "p" + "x" * 22 + "1", "2" + "9" * 23
+        cases = [("unit-kit", config.new_run_id()), (longest_prefix, longest_run),
+                 (longest_prefix, f"{longest_run}-pipeline"), ("my_kit", "odd.chars/and spaces!")]
+        for prefix, run_id in cases:
+            names = config.Names(prefix, "0" * 12, REGION)
+            for step in config.JOB_STEPS:
+                expected = config.job_name(prefix, run_id, step)
+                assert names.job(step, run_id) == expected
+                for module in (start_preprocessing, start_training, fetch_data):
+                    assert module.job_name(prefix, run_id, step) == expected, (module.__name__, prefix, run_id, step)
+        assert fetch_data.JOB_STEPS == config.JOB_STEPS
+        read = []
+        for path in STATEMACHINES_DIR.glob("*.asl.json"):
+            text = path.read_text()
+            for field in ("ProcessingJobName", "TrainingJobName", "TransformJobName", "ModelName",
+                          "EndpointConfigName"):
+                assert f'"{field}":' not in text, (path.name, field)  # never a fixed name
+                for value in re.findall(rf'"{field}\.\$": "([^"]+)"', text):
+                    assert value.startswith("$.job_names."), (path.name, field, value)
+                    read.append(value.removeprefix("$.job_names."))
+        assert set(read) == set(config.JOB_STEPS)  # every name the kit makes is read, each from $.job_names
+
+
+class TestJobNamesAreShortenedWithAHash:
+    """SageMaker job, model and endpoint config names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, at most 63 characters.
+
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProcessingJob.html (ProcessingJobName)
+    """
+
+    LONGEST_PREFIX, LONGEST_RUN = "p" + "x" * 22 + "1", "2" + "9" * 23  # the most settings() accepts
+
+    def test_longest_names_are_valid_stable_and_distinct(self):
+        """
+        1. Take the longest prefix and run id the kit allows, plus the suffixes notebooks add (-pipeline, …).
+        2. Every name is valid and at most 63 characters; the same input gives the same name.
+        3. A name over 63 characters keeps its start and ends with 8 hex characters of a hash of the whole name.
+        4. Two run ids that differ only in their last character still get different names.
+        """
+        import re
+
+        for suffix in ("", "-article", "-pipeline", "-gated", "-strict", "-shuffled"):
+            run_id = self.LONGEST_RUN + suffix
+            for step in config.JOB_STEPS:
+                name = config.job_name(self.LONGEST_PREFIX, run_id, step)
+                assert re.fullmatch(JOB_NAME, name) and len(name) <= 63, name
+                assert config.job_name(self.LONGEST_PREFIX, run_id, step) == name
+                full = "-".join(p for p in (self.LONGEST_PREFIX, "" if step == "model" else step, run_id) if p)
+                if len(full) > 63:
+                    assert len(name) == 63 and name[:54] == full[:54] and re.fullmatch(r"-[0-9a-f]{8}", name[54:])
+                else:
+                    assert name == full
+        first = config.job_name(self.LONGEST_PREFIX, self.LONGEST_RUN + "-pipelinea", "evaluate")
+        second = config.job_name(self.LONGEST_PREFIX, self.LONGEST_RUN + "-pipelineb", "evaluate")
+        assert first != second and first[:54] == second[:54]
+
+    def test_handler_uses_the_shortened_name(self, monkeypatch):
+        """
+        1. Run start_preprocessing with the longest prefix and a run id with the -pipeline suffix (SageMaker stubbed).
+        2. CreateProcessingJob gets the 63-character name helpers.config.job_name gives, and the handler returns it.
+        """
+        run_id = self.LONGEST_RUN + "-pipeline"
+        expected = config.job_name(self.LONGEST_PREFIX, run_id, "preprocess")
+        for name, value in {"JOB_NAME_PREFIX": self.LONGEST_PREFIX, "PREPROCESS_IMAGE_URI": "img",
+                            "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/r",
+                            "AWS_DEFAULT_REGION": REGION}.items():
+            monkeypatch.setenv(name, value)
+        client = boto3.client("sagemaker", region_name=REGION)
+        monkeypatch.setattr(start_preprocessing.boto3, "client", lambda *a, **k: client)
+        with Stubber(client) as stubber:
+            stubber.add_response("create_processing_job", {"ProcessingJobArn": f"arn:aws:sagemaker:{REGION}:"
+                                                           f"123456789012:processing-job/{expected}"},
+                                 {"ProcessingJobName": expected, **{k: ANY for k in (
+                                     "RoleArn", "AppSpecification", "ProcessingInputs", "ProcessingOutputConfig",
+                                     "ProcessingResources", "StoppingCondition", "Tags")}})
+            result = start_preprocessing.handler({"bucket": "b", "run_prefix": f"runs/{run_id}", "run_id": run_id},
+                                                 None)
+        assert len(expected) == 63 and result["processing_job_name"] == expected

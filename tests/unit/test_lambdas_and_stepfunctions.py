@@ -218,12 +218,14 @@ class TestLoadDefinition:
     def test_asl_paths_survive(self):
         """
         1. Load the fixed pipeline.
-        2. States.Format strings have the prefix filled and still read $.run_id; ResultSelector paths are intact.
+        2. Job names are read from $.job_names (fetch_data fills them), tags have the prefix filled and still read
+           $.run_id; ResultSelector paths are intact.
         """
         states = filled("pipeline")["States"]
-        assert states["Preprocess"]["Parameters"]["ProcessingJobName.$"] == \
-            "States.Format('unit-kit-preprocess-{}', $.run_id)"
-        assert states["Train"]["Parameters"]["TrainingJobName.$"] == "States.Format('unit-kit-train-{}', $.run_id)"
+        assert states["Preprocess"]["Parameters"]["ProcessingJobName.$"] == "$.job_names.preprocess"
+        assert states["Train"]["Parameters"]["TrainingJobName.$"] == "$.job_names.train"
+        assert states["Train"]["Parameters"]["Tags"] == [{"Key": "pipeline-dreams:kit", "Value": "unit-kit"},
+                                                         {"Key": "pipeline-dreams:run-id", "Value.$": "$.run_id"}]
         assert states["FetchData"]["ResultPath"] == "$"  # the Lambda returns the input plus the run's names
         assert states["Preprocess"]["Parameters"]["ProcessingInputs"][0]["S3Input"]["S3Uri.$"] == "$.raw_s3_uri"
         assert states["Train"]["ResultPath"] == "$.train"

@@ -9,6 +9,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -439,3 +440,53 @@ class TestCommandLine:
         with pytest.raises(SystemExit) as exc:
             pp.main(["--input-dir", str(tmp_path), "--test-size", "1.5"])
         assert exc.value.code == 2 and "--test-size" in capsys.readouterr().err
+
+
+class TestOutputsAreSeparateMounts:
+    """On SageMaker each output LocalPath (train/, test/, meta/) is its own mount: a rename across fails (EXDEV)."""
+
+    @staticmethod
+    def run_as_job(tmp_path: Path, input_dir: Path, output_dir: Path) -> subprocess.CompletedProcess:
+        """Run the script as the local cloud runs a job: job_site first, each output folder its own mount."""
+        from localcloud import jobs
+
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(jobs._JOB_SITE),
+               "LOCALCLOUD_OPT_ML": str(tmp_path / "opt_ml"),
+               "LOCALCLOUD_MOUNTS": os.pathsep.join(str(output_dir / name) for name in ("train", "test", "meta"))}
+        return subprocess.run([sys.executable, str(SCRIPT), "--input-dir", str(input_dir),
+                               "--output-dir", str(output_dir)], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+
+    def test_outputs_byte_identical_when_each_folder_is_a_mount(self, tmp_path, capsys):
+        """
+        1. Run the script in-process into ``plain`` (one file system).
+        2. Run it as a job whose train/, test/ and meta/ are separate mounts, into ``mounted``.
+        3. Exit 0, exactly the three files (no staging left), byte-identical to the plain run.
+        """
+        input_dir = write_input(tmp_path, IRIS.read_bytes())
+        assert run_main(capsys, input_dir, tmp_path / "plain")[0] == 0
+        result = self.run_as_job(tmp_path, input_dir, tmp_path / "mounted")
+        assert result.returncode == 0, result.stderr
+        assert output_files(tmp_path / "mounted") == sorted(OUTPUT_FILES)
+        for relative in OUTPUT_FILES:
+            assert (tmp_path / "mounted" / relative).read_bytes() == (tmp_path / "plain" / relative).read_bytes()
+
+    def test_failure_while_moving_into_place_leaves_nothing(self, tmp_path, monkeypatch):
+        """All or nothing: when the last move fails, the outputs already moved go too.
+
+        1. Make the move of meta/preprocess.json fail (OSError) after train and test were moved.
+        2. write_outputs raises; no file at all is left under the output folder (staging folders included).
+        """
+        train, test, meta = pp.preprocess(pp.read_raw(IRIS))
+        original = Path.replace
+
+        def failing_replace(self, target):
+            if Path(target).name == "preprocess.json":
+                raise OSError(28, "No space left on device")
+            return original(self, target)
+
+        monkeypatch.setattr(Path, "replace", failing_replace)
+        with pytest.raises(OSError, match="No space left"):
+            pp.write_outputs(tmp_path / "out", train, test, meta)
+        assert output_files(tmp_path / "out") == []
+        assert sorted(p.name for p in (tmp_path / "out").rglob(".preprocess-tmp-*")) == []

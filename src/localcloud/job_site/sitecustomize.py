@@ -5,13 +5,23 @@ Job scripts written for SageMaker open fixed paths such as
 this maps every path under it to the job's folder (``LOCALCLOUD_OPT_ML``) in the os and
 io functions that Python's file APIs (open, pathlib, os.path, glob, shutil, pandas'
 readers) go through. Arguments and environment values are remapped by the job runner.
+
+It also makes each of the job's channel folders (``LOCALCLOUD_MOUNTS``: every processing input
+and output ``LocalPath``; a training job's input channels, ``model`` and ``output``) behave as
+its own file system: on SageMaker each is its own mount, so a rename or hard link from one to
+another fails with EXDEV ("Invalid cross-device link") and ``shutil.move`` falls back to a copy.
+Without this, a script that renames across channels passes here and fails on AWS
+(DESIGN.md, "Each processing output LocalPath is its own mount").
 """
 
 import builtins
+import errno
 import io
 import os
 
 _ROOT = os.environ.get("LOCALCLOUD_OPT_ML")
+_MOUNTS = sorted({os.path.realpath(m) for m in os.environ.get("LOCALCLOUD_MOUNTS", "").split(os.pathsep) if m},
+                 key=len, reverse=True)
 
 
 def _map(path):
@@ -31,13 +41,45 @@ def _wrap(function, arguments=1):
     return wrapper
 
 
+def _device(path, dir_fd=None):
+    """The mount a (mapped) path lives on: the longest channel folder holding it, "" for the rest."""
+    if dir_fd is not None or not _MOUNTS:
+        return None  # relative to a directory descriptor: not checked (the kit's scripts never do it)
+    path = os.fsdecode(path)
+    # The entry itself is renamed, not what a symlink points to: resolve its folder only.
+    parent, name = os.path.split(os.path.abspath(path))
+    resolved = os.path.join(os.path.realpath(parent), name)
+    for mount in _MOUNTS:
+        if resolved == mount or resolved.startswith(mount + os.sep):
+            return mount
+    return ""
+
+
+def _same_device(function):
+    """Wrap a two-path call (rename, replace, link) to fail with EXDEV across channel folders."""
+    def wrapper(src, dst, *args, **kwargs):
+        src, dst = _map(src), _map(dst)
+        source = _device(src, kwargs.get("src_dir_fd"))
+        target = _device(dst, kwargs.get("dst_dir_fd"))
+        if source is not None and target is not None and source != target:
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), src, None, dst)
+        return function(src, dst, *args, **kwargs)
+
+    wrapper.__wrapped__ = function
+    return wrapper
+
+
 if _ROOT:
     builtins.open = io.open = _wrap(io.open)
     for _name in ("open", "stat", "lstat", "listdir", "scandir", "mkdir", "rmdir", "remove", "unlink",
-                  "access", "chdir", "utime", "chmod", "readlink", "truncate"):
-        setattr(os, _name, _wrap(getattr(os, _name)))
-    for _name in ("rename", "replace", "symlink", "link"):
-        setattr(os, _name, _wrap(getattr(os, _name), arguments=2))
+                  "access", "chdir", "utime", "chmod", "readlink", "truncate",
+                  # shutil.copy2/copystat (shutil.move's copy) read and copy extended attributes
+                  "listxattr", "getxattr", "setxattr", "removexattr"):
+        if hasattr(os, _name):  # the xattr functions exist on Linux only
+            setattr(os, _name, _wrap(getattr(os, _name)))
+    os.symlink = _wrap(os.symlink, arguments=2)
+    for _name in ("rename", "replace", "link"):
+        setattr(os, _name, _same_device(getattr(os, _name)))
 
 
 def _run_next_sitecustomize():
