@@ -74,12 +74,20 @@ def main(argv: list[str] | None = None) -> int:
         # notice a parent that died without telling us (SIGKILL): we are re-parented, getppid changes.
         while not stop.wait(timeout=0.2):
             if args.exit_with_parent and os.getppid() != parent:
-                print("localcloud: its parent process is gone; stopping", flush=True)
+                _say("localcloud: its parent process is gone; stopping")
                 break
     finally:
         cloud.stop()
-    print("localcloud stopped", flush=True)
+    _say("localcloud stopped")
     return 0
+
+
+def _say(line: str) -> None:
+    """Print to stdout, which may be a pipe whose reader (a killed parent) is gone."""
+    try:
+        print(line, flush=True)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
