@@ -7,7 +7,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 LAB_VENV  := .venv-lab
 LAB_STAMP := $(LAB_VENV)/.installed-$(shell cat requirements-lab.lock | cksum | cut -d' ' -f1)
-LAB_PORT  ?= 5050
+# make lab's cloud port: 0 picks a free one (a fixed port is easy for a web page to guess)
+LAB_PORT  ?= 0
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: venv run test lab notebooks lint lock clean bench handout chromium
@@ -34,7 +35,7 @@ test: venv $(LAB_STAMP)
 notebooks: venv
 	$(PY) -m helpers run --out notebooks --no-parameters
 
-## lab: JupyterLab wired to a local cloud on 127.0.0.1:$(LAB_PORT) (Ctrl-C stops both)
+## lab: JupyterLab wired to a local cloud on 127.0.0.1 (a free port; LAB_PORT=N picks one) (Ctrl-C stops both)
 lab: venv $(LAB_STAMP)
 	bash scripts/lab.sh $(PY) $(LAB_VENV) $(LAB_PORT)
 

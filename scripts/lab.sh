@@ -1,27 +1,57 @@
 #!/usr/bin/env bash
-# make lab: a local cloud on 127.0.0.1:PORT and JupyterLab whose notebooks' kernel talks to it.
-# Usage: scripts/lab.sh <kit python> <lab venv> <port>
+# make lab: a local cloud on 127.0.0.1 and JupyterLab whose notebooks' kernel talks to it.
+# Usage: scripts/lab.sh <kit python> <lab venv> [cloud port]   (no port or 0: a free one, not a guessable 5050)
 set -euo pipefail
-kit_python=$1 lab_venv=$2 port=$3
+kit_python=$1 lab_venv=$2 port=${3:-0}
 cd "$(dirname "$0")/.."
 state=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-dreams-lab.XXXXXX")
-cleanup() { kill "$cloud_pid" 2>/dev/null || true; wait "$cloud_pid" 2>/dev/null || true; rm -rf "$state"; }
-trap cleanup EXIT INT TERM
+cloud_pid=""
+cleanup() {
+  if [ -n "$cloud_pid" ]; then kill "$cloud_pid" 2>/dev/null || true; wait "$cloud_pid" 2>/dev/null || true; fi
+  rm -rf "$state"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
-"$kit_python" -m localcloud --port "$port" > "$state/cloud.log" 2>&1 &
+# JupyterLab's port: the one LAB_ARGS names, else a free one. The cloud allows that origin (and only it)
+# besides its own, so no other web page can call it.
+# (JupyterLab refuses an option given twice, so ours are added only when LAB_ARGS lacks them.)
+lab_options=()
+lab_port=$(sed -n 's/.*--\(ServerApp\.\)\{0,1\}port[= ]\([0-9][0-9]*\).*/\2/p' <<< "${LAB_ARGS:-}")
+if [ -z "$lab_port" ]; then
+  lab_port=$("$kit_python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  lab_options+=("--ServerApp.port=$lab_port")
+fi
+# No silent move to another port: the cloud allows JupyterLab's origin on this one only.
+grep -q 'port_retries' <<< "${LAB_ARGS:-}" || lab_options+=("--ServerApp.port_retries=0")
+
+"$kit_python" -m localcloud --port "$port" --exit-with-parent \
+  --allow-origin "http://127.0.0.1:$lab_port" --allow-origin "http://localhost:$lab_port" > "$state/cloud.log" 2>&1 &
 cloud_pid=$!
-for _ in $(seq 100); do grep -q ready "$state/cloud.log" && break; sleep 0.1; done
-grep ready "$state/cloud.log" || { cat "$state/cloud.log"; exit 1; }
-data_url=$(sed -n 's/.*data at \([^)]*\)).*/\1/p' "$state/cloud.log")
+# Wait for the real ready line ("localcloud ready at …"; a bare "ready" also matches "Address already in use").
+for _ in $(seq 600); do
+  grep -q '^localcloud ready at ' "$state/cloud.log" && break
+  kill -0 "$cloud_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if ! grep -q '^localcloud ready at ' "$state/cloud.log"; then
+  echo "make lab: the local cloud did not start:" >&2; cat "$state/cloud.log" >&2; exit 1
+fi
+endpoint=$(sed -n 's/^localcloud ready at \(http:[^ ]*\) .*/\1/p' "$state/cloud.log")
+data_url=$(sed -n 's/^localcloud ready at .*(data at \([^)]*\)).*/\1/p' "$state/cloud.log")
 
 # The notebooks' kernel is the kit's Python (helpers, boto3, pandas); JupyterLab runs from its own venv.
 export JUPYTER_DATA_DIR="$state/data" JUPYTER_CONFIG_DIR="$state/config" JUPYTER_RUNTIME_DIR="$state/runtime"
 export IPYTHONDIR="$state/ipython" JUPYTER_PATH="$state/data"
 "$kit_python" -m ipykernel install --prefix "$state/kernel" --name python3 --display-name "Python 3 (Pipeline Dreams)" > /dev/null
 mkdir -p "$state/data/kernels" && cp -r "$state/kernel/share/jupyter/kernels/python3" "$state/data/kernels/"
-export PIPELINE_DREAMS_ENDPOINT="http://127.0.0.1:$port" PIPELINE_DREAMS_DATA_URL="$data_url/iris.data"
-echo "JupyterLab on the local cloud at $PIPELINE_DREAMS_ENDPOINT; open notebooks/01_bucket.ipynb"
+export PIPELINE_DREAMS_ENDPOINT="$endpoint" PIPELINE_DREAMS_DATA_URL="$data_url/iris.data"
+echo "local cloud at $PIPELINE_DREAMS_ENDPOINT (refuses web pages other than JupyterLab's)"
+echo "JupyterLab at http://127.0.0.1:$lab_port; open notebooks/01_bucket.ipynb"
 root_flag=""
 [ "$(id -u)" -eq 0 ] && root_flag="--allow-root"  # workshop VMs and CI often run as root
 # shellcheck disable=SC2086  # LAB_ARGS and root_flag are lists of extra options
-"$lab_venv/bin/jupyter" lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks $root_flag ${LAB_ARGS:-}
+"$lab_venv/bin/jupyter" lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks "${lab_options[@]}" \
+  $root_flag ${LAB_ARGS:-}

@@ -18,7 +18,8 @@ class CloudProcess:
 
     def __init__(self, *extra_args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "localcloud", "--port", "0", *extra_args],
+            # --exit-with-parent: a test run killed midway (a timeout) leaves no cloud behind
+            [sys.executable, "-m", "localcloud", "--port", "0", "--exit-with-parent", *extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=PROJECT_ROOT)
         deadline = time.monotonic() + 30
         self.ready_line = ""

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ConfigError
-from helpers.series import (CLEANUP_NOTEBOOK, DEFAULT_NOTEBOOKS, SeriesFailed, SeriesResult, run_series,
-                            select_notebooks, summary_lines)
+from helpers.series import (CLEANUP_NOTEBOOK, DEFAULT_NOTEBOOKS, Interrupted, SeriesFailed, SeriesResult,
+                            run_series, select_notebooks, signals_interrupt, summary_lines)
 
 
 def _parse_value(text: str) -> Any:
@@ -153,12 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         notebooks = select_notebooks(selection)
         if args.dry_run:
             return dry_run_command(parameters, notebooks)
-        result = run_series(args.out, notebooks, parameters, endpoint=args.endpoint or os.environ.get(ENV_ENDPOINT),
-                            inject=not args.no_parameters,
-                            collect=lambda r: collect_facts(r, parameters))
+        with signals_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: the cloud it started is stopped
+            result = run_series(args.out, notebooks, parameters,
+                                endpoint=args.endpoint or os.environ.get(ENV_ENDPOINT),
+                                inject=not args.no_parameters, collect=lambda r: collect_facts(r, parameters))
     except SeriesFailed as error:
         print(f"series FAILED: {error}", file=sys.stderr)
         return 1
+    except Interrupted as interrupted:
+        print(f"series {interrupted}", file=sys.stderr)
+        return 128 + interrupted.signum
     print("\n".join(summary_lines(result)))
     return 0
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,9 +109,39 @@ def claim_run_id(parameters: dict[str, Any], run_id: str) -> None:
             f"would show instead of new ones. " + advice)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP reached the runner: it stops as on Ctrl-C, its cloud included."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Interrupted` (a KeyboardInterrupt) while the block runs.
+
+    Python's default for SIGTERM ends the process at once, without ``finally`` blocks: the cloud,
+    its Lambda environments and its scratch folder were left behind. Ctrl-C already unwinds.
+    """
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 @dataclass
 class LocalCloudProcess:
-    """``python -m localcloud`` on a free port, stopped with SIGTERM."""
+    """``python -m localcloud`` on a free port, stopped with SIGTERM; it stops itself if the runner dies."""
 
     process: subprocess.Popen
     url: str
@@ -116,8 +149,9 @@ class LocalCloudProcess:
 
     @classmethod
     def start(cls, timeout: float = 60) -> LocalCloudProcess:
-        process = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", "0"], cwd=PROJECT_ROOT,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        # --exit-with-parent: a runner killed with SIGKILL cannot stop its cloud; the cloud notices instead.
+        process = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", "0", "--exit-with-parent"],
+                                   cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             line = process.stdout.readline()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import http.server
 import os
@@ -11,9 +12,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from localcloud import moto_seams
+from localcloud.guard import GuardMiddleware, RequestGuard
 from localcloud.inference import Inference
 from localcloud.jobs import JobRunner
 from localcloud.lambda_runtime import LambdaRuntime
@@ -21,7 +23,28 @@ from localcloud.lambda_runtime import LambdaRuntime
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class PortInUse(OSError):
+    """The cloud's port is taken by another program."""
+
+
+class _DataHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves data/ read-only to requests the cloud's :class:`RequestGuard` lets through."""
+
+    guard: RequestGuard
+
+    def send_head(self):  # type: ignore[no-untyped-def]  # do_GET and do_HEAD both start here
+        reason = self.guard.refusal(self.headers.get)
+        if reason:
+            body = f"Forbidden: {reason}\n".encode()
+            self.send_response(403)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            return None
+        return super().send_head()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
         pass
 
@@ -40,11 +63,18 @@ class LocalCloud:
         data_dir: a folder served read-only over HTTP at :attr:`data_url`, so handlers that
             download with ``requests`` work offline; None serves nothing.
         workdir: scratch folder for function code and job folders; a temp dir by default.
+        allowed_origins: web origins (``http://127.0.0.1:8888``) whose pages may call the cloud
+            besides its own; every other ``Origin`` and any non-loopback ``Host`` is refused
+            (see :mod:`localcloud.guard`).
+        lambda_idle_seconds: a warm Lambda environment unused this long is stopped.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
-                 data_dir: Path | None = PROJECT_ROOT / "data", workdir: Path | None = None) -> None:
+                 data_dir: Path | None = PROJECT_ROOT / "data", workdir: Path | None = None,
+                 allowed_origins: Iterable[str] = (), lambda_idle_seconds: float = 300.0) -> None:
         self.host, self.port = host, port
+        self.guard = RequestGuard(allowed_origins=allowed_origins)
+        self.lambda_idle_seconds = lambda_idle_seconds
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
         self.data_dir = Path(data_dir).resolve() if data_dir else None
         self._own_workdir = workdir is None
@@ -59,25 +89,44 @@ class LocalCloud:
         self.inference: Inference | None = None  # endpoints and Batch Transform (linear-learner)
 
     def start(self) -> LocalCloud:
-        """Start serving; returns once requests are accepted."""
-        from moto.server import ThreadedMotoServer  # imported here: ~0.7 s, only when a cloud starts
+        """Start serving; returns once requests are accepted.
 
+        Raises:
+            PortInUse: the port is taken (at once, naming the port; nothing is left running).
+        """
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         moto_seams.install(self)
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        self._server.start()
-        self.port = self._server.get_host_and_port()[1]
+        try:
+            self._server, _ = moto_seams.serve_moto(self.host, self.port,
+                                                    lambda app: GuardMiddleware(app, self.guard))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUse(error.errno, f"port {self.port} on {self.host} is already in use by another "
+                                             "program; choose another --port (0 picks a free one)") from None
+            raise
+        self.port = self._server.server_address[1]
+        self.guard.ports.add(self.port)
         self.url = f"http://{self.host}:{self.port}"
         os.environ["MOTO_PORT"] = str(self.port)  # the Step Functions interpreter calls back here
-        self.lambda_runtime = LambdaRuntime(self.workdir, self.url, self.images_dir, moto_seams.write_logs)
+        self.lambda_runtime = LambdaRuntime(self.workdir, self.url, self.images_dir, moto_seams.write_logs,
+                                            idle_seconds=self.lambda_idle_seconds)
         self.jobs = JobRunner(self.workdir, self.url, self.images_dir, moto_seams.update_job, moto_seams.write_logs)
         self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
         if self.data_dir:
-            handler = functools.partial(_QuietHandler, directory=str(self.data_dir))
-            self._data_server = http.server.ThreadingHTTPServer((self.host, 0), handler)
+            handler = type("DataHandler", (_DataHandler,), {"guard": self.guard})
+            self._data_server = http.server.ThreadingHTTPServer(
+                (self.host, 0), functools.partial(handler, directory=str(self.data_dir)))
+            self.guard.ports.add(self._data_server.server_address[1])
             self.data_url = f"http://{self.host}:{self._data_server.server_address[1]}"
             threading.Thread(target=self._data_server.serve_forever, daemon=True, name="localcloud-data").start()
         _wait_for_port(self.host, self.port)
-        return self
 
     def run_in_background(self, function: Callable[..., Any], *args: Any) -> None:
         """Run ``function`` in a tracked thread (asynchronous Lambda invokes, event delivery)."""
@@ -104,8 +153,10 @@ class LocalCloud:
         if self._data_server:
             self._data_server.shutdown()
             self._data_server.server_close()
+            self._data_server = None
         if self._server:
-            self._server.stop()
+            self._server.shutdown()
+            self._server.server_close()
             self._server = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)

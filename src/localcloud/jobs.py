@@ -32,6 +32,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from localcloud import process_group
 from localcloud.images import ImageNotFound, parse_image_uri, resolve_image
 
 # (kind, region, job name, attributes to set on the job)
@@ -107,7 +108,7 @@ class JobRunner:
             return False
         job.stop_requested.set()
         if job.process and job.process.poll() is None:
-            job.process.kill()
+            process_group.kill(job.process)  # the job's children too, as when a container stops
         return True
 
     def wait_all(self, timeout: float = 30.0) -> None:
@@ -179,18 +180,17 @@ class JobRunner:
         group = "/aws/sagemaker/ProcessingJobs" if job.kind == "processing" else "/aws/sagemaker/TrainingJobs"
         log_path = job.root / "output.log"
         with open(log_path, "w") as log_file:
-            job.process = subprocess.Popen(command, cwd=job.fs, env=env, stdout=log_file,
-                                           stderr=subprocess.STDOUT, text=True)
+            job.process = process_group.start(command, cwd=job.fs, env=env, stdout=log_file,
+                                              stderr=subprocess.STDOUT, text=True)
             # Fix: a Stop* request that arrived before the process existed (inputs still downloading)
             # found nothing to kill, so the job ran to its end before it turned Stopped.
             if job.stop_requested.is_set():
-                job.process.kill()
+                process_group.kill(job.process)
             try:
                 code = job.process.wait(timeout=max_runtime)
             except subprocess.TimeoutExpired:
-                job.process.kill()
-                job.process.wait()
                 code = None
+            process_group.kill(job.process)  # past MaxRuntime, or what the command left running
         output = job.unmap(log_path.read_text(errors="replace"))
         self.write_logs(job.region, group, job.log_stream, output.splitlines() or ["(no output)"])
         if job.stop_requested.is_set():

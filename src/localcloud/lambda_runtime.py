@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from localcloud import process_group
 from localcloud.images import ImageNotFound, resolve_image
 
 # AWS allows the init phase 10 s; a laptop starting several interpreters at once needs more,
@@ -84,10 +85,10 @@ class _Environment:
     init_ms: float = 0.0
     stderr_lines: list[str] = field(default_factory=list)
 
+    last_used: float = 0.0  # time.monotonic() when it went back to the warm pool
+
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
+        process_group.kill(self.process)  # a handler's own subprocesses go with it
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             if pipe:
                 pipe.close()
@@ -101,9 +102,12 @@ class LambdaRuntime:
         endpoint_url: the local cloud URL handlers' boto3 clients are pointed at.
         images_dir: the kit's ``docker/`` folder, for Image functions.
         write_logs: ``(region, group, stream, lines)`` sink for CloudWatch Logs.
+        idle_seconds: a warm environment unused this long is stopped, as Lambda reclaims idle
+            environments (it does not document when; minutes), so memory stays bounded.
     """
 
-    def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path, write_logs: LogWriter) -> None:
+    def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path, write_logs: LogWriter,
+                 idle_seconds: float = 300.0) -> None:
         self.workdir = workdir
         self.endpoint_url = endpoint_url
         self.images_dir = images_dir
@@ -114,6 +118,9 @@ class LambdaRuntime:
         self._slot_freed = threading.Condition(self._lock)
         self._code_lock = threading.Lock()
         self._closed = False
+        self.idle_seconds = idle_seconds
+        self._reaper_wake = threading.Event()
+        threading.Thread(target=self._reap_idle, daemon=True, name="localcloud-lambda-reaper").start()
 
     # -- code ---------------------------------------------------------------------------
     def _code_dir(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
@@ -173,7 +180,7 @@ class LambdaRuntime:
             "TZ": "UTC",
         })
         started = time.monotonic()
-        process = subprocess.Popen(
+        process = process_group.start(
             [sys.executable, "-m", "localcloud.lambda_bootstrap"],
             cwd=code_dir, env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -220,6 +227,7 @@ class LambdaRuntime:
             pool = self._idle.setdefault(spec.warm_key, [])
             if environment is not None:
                 if keep and not self._closed and len(pool) < _MAX_IDLE_PER_FUNCTION:
+                    environment.last_used = time.monotonic()
                     pool.append(environment)
                 else:
                     environment.close()
@@ -279,8 +287,22 @@ class LambdaRuntime:
         self.write_logs(spec.region, f"/aws/lambda/{spec.name}", environment.log_stream, log_lines)
         return InvokeResult(body.encode(), function_error, "\n".join(log_lines)[-4096:], request_id)
 
+    def _reap_idle(self) -> None:
+        """Stop warm environments idle for longer than ``idle_seconds`` (until :meth:`close`)."""
+        while not self._reaper_wake.wait(timeout=min(max(self.idle_seconds / 4, 0.1), 30.0)):
+            cutoff = time.monotonic() - self.idle_seconds
+            with self._slot_freed:
+                expired = [e for pool in self._idle.values() for e in pool if e.last_used < cutoff]
+                for key, pool in list(self._idle.items()):
+                    pool[:] = [e for e in pool if e.last_used >= cutoff]
+                    if not pool:
+                        del self._idle[key]
+            for environment in expired:
+                environment.close()
+
     def close(self) -> None:
         """Stop every warm environment."""
+        self._reaper_wake.set()
         with self._slot_freed:
             self._closed = True
             self._slot_freed.notify_all()

@@ -137,3 +137,59 @@ class TestSignalOnAnotherThread:
         code, _ = _stop_and_time(cli, send)
 
         assert code == 0, f"exit code {code} after SIGTERM"
+
+
+class TestBusyPort:
+    """A taken port is a quick, clear failure, not a hang (ThreadedMotoServer waited forever)."""
+
+    BUSY_TIMEOUT = 5
+
+    def test_taken_port_fails_within_seconds_naming_it(self):
+        """
+        1. Hold a listening socket on a free port of 127.0.0.1.
+        2. Start python -m localcloud --port <that port>.
+        3. It exits non-zero within 5 s, printing one line that names the port and no "ready" line.
+        """
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            started = time.monotonic()
+            process = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", str(port)], cwd=PROJECT_ROOT,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                out, err = process.communicate(timeout=self.BUSY_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                pytest.fail(f"localcloud on a taken port did not exit within {self.BUSY_TIMEOUT} s")
+            elapsed = time.monotonic() - started
+
+        assert process.returncode != 0
+        assert "ready" not in out
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and str(port) in lines[0] and "in use" in lines[0], err
+        assert elapsed < self.BUSY_TIMEOUT
+        print(f"busy port: exit {process.returncode} after {elapsed:.2f} s: {lines[0]}")
+
+    def test_in_process_cloud_raises_port_in_use_and_cleans_up(self, monkeypatch):
+        """
+        1. Hold a listening socket; start LocalCloud(port=<that port>) in-process (the path the CLI takes when the
+           port is taken between its quick test and the real bind).
+        2. start() raises PortInUse naming the port at once, and removes the scratch folder it made.
+        """
+        from localcloud import moto_seams
+        from localcloud.cloud import LocalCloud, PortInUse
+
+        monkeypatch.delenv("MOTO_PORT", raising=False)
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            cloud = LocalCloud(port=port)
+            try:
+                with pytest.raises(PortInUse, match=str(port)):
+                    cloud.start()
+            finally:
+                moto_seams.uninstall()
+        assert not cloud.workdir.exists()

@@ -40,6 +40,10 @@ READ = [
     ("moto.s3.notifications", "_send_sns_message", ["account_id", "event_body", "topic_arn", "region_name"]),
     ("moto.sagemaker.models.FakeEndpoint", "_process_production_variants", ["self", "production_variants"]),
     ("moto.stepfunctions.responses", "get_backend", ["account", "region"]),
+    # moto_seams._server.serve_moto builds moto's HTTP server from these (ThreadedMotoServer hangs on a busy port)
+    ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", ["create_app"]),
+    ("moto.moto_server.werkzeug_app", "create_backend_app", ["service"]),
+    ("moto.moto_server.werkzeug_app", "MotoRequestHandler", ["request", "client_address", "server"]),
 ]
 
 
@@ -168,6 +172,19 @@ class TestReadInternals:
         assert value is not None, f"moto changed under localcloud seams: {owner_path}.{attribute} is gone"
         assert _parameters(value) == expected, (
             f"moto changed under localcloud seams: {owner_path}.{attribute} is now {inspect.signature(value)}")
+
+    def test_global_cors_switch_exists(self):
+        """
+        1. Look up werkzeug_app.DISABLE_GLOBAL_CORS, the flag moto's create_backend_app reads at each call.
+        2. It is a bool: serve_moto sets it so moto stops echoing any Origin in Access-Control-Allow-Origin.
+        3. create_backend_app still reads it (its source names the flag).
+        """
+        from moto.moto_server import werkzeug_app
+
+        assert isinstance(getattr(werkzeug_app, "DISABLE_GLOBAL_CORS", None), bool), (
+            "moto changed under localcloud seam serve_moto: werkzeug_app.DISABLE_GLOBAL_CORS is gone")
+        assert "DISABLE_GLOBAL_CORS" in inspect.getsource(werkzeug_app.create_backend_app), (
+            "moto changed under localcloud seam serve_moto: create_backend_app no longer reads DISABLE_GLOBAL_CORS")
 
     def test_backend_collections_exist(self):
         """

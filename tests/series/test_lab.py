@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import nbformat
@@ -33,3 +36,51 @@ class TestMakeLab:
             assert f"all {code_cells} code cells ran" in result.stdout
         with socket.socket() as probe:  # the local cloud stopped with it
             assert probe.connect_ex(("127.0.0.1", lab.cloud_port)) != 0
+
+
+def _make_lab(port: str | None, lab_args: str, timeout: float = 60) -> tuple[int, str, float]:
+    """Run `make -s lab` to its end (it must end by itself); return (exit code, output, seconds)."""
+    env = {k: v for k, v in os.environ.items() if k != "PIPELINE_DREAMS_ENDPOINT"}
+    env["LAB_ARGS"] = lab_args
+    command = ["make", "-s", "lab"] + ([f"LAB_PORT={port}"] if port is not None else [])
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+@pytest.mark.skipif(not LAB_PYTHON.exists(), reason="no .venv-lab: `make test` builds it (make lab's venv)")
+class TestMakeLabPorts:
+    """The lab's cloud is on a free port by default, and a taken LAB_PORT fails fast and clearly."""
+
+    def test_taken_lab_port_fails_fast_naming_it(self) -> None:
+        """
+        1. Hold a listening socket on a port; run `make lab LAB_PORT=<that port>`.
+        2. It exits non-zero within 15 s (it used to hang after announcing the other program's port), printing
+           the cloud's one-line message naming the port, and never announces JupyterLab.
+        """
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            code, output, seconds = _make_lab(str(port), "")
+        assert code != 0
+        assert f"port {port} on 127.0.0.1 is already in use" in output, output
+        assert "JupyterLab at" not in output and "local cloud at" not in output, output
+        assert seconds < 15, f"make lab took {seconds:.1f} s to fail"
+
+    def test_default_cloud_port_is_a_free_one_and_is_stopped_after(self) -> None:
+        """
+        1. Run `make lab` without LAB_PORT, with JupyterLab told to use a taken port (so it fails at once).
+        2. The cloud was announced on 127.0.0.1 at a port other than the old fixed 5050, JupyterLab's URL printed.
+        3. make lab exits non-zero, and the cloud it started no longer listens.
+        """
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            code, output, _ = _make_lab(None, f"--ServerApp.port={holder.getsockname()[1]}")
+        match = re.search(r"local cloud at http://127\.0\.0\.1:(\d+)", output)
+        assert match and int(match.group(1)) != 5050, output
+        assert "JupyterLab at http://127.0.0.1:" in output
+        assert code != 0
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", int(match.group(1)))) != 0, "the lab's cloud outlived make lab"

@@ -29,6 +29,9 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
 11. ``moto.s3.notifications.send_event`` — AWS-shaped S3 events: Lambda through the kit's runtime
     (asynchronously), SQS/SNS records with keys encoded as AWS does, EventBridge to the default bus.
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
+``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
+dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
+hangs on a busy port and cannot take middleware; the test checks those names (``READ``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from localcloud.moto_seams import _state
 from localcloud.moto_seams._events import _s3_send_event, _send_to_targets
 from localcloud.moto_seams._lambda import _lambda_invoke
 from localcloud.moto_seams._records import update_job, write_logs
+from localcloud.moto_seams._server import serve_moto
 from localcloud.moto_seams._sagemaker import (
     _create_processing_job,
     _create_training_job,
@@ -73,7 +77,8 @@ from localcloud.moto_seams._stepfunctions import (
     _state_task_service_for,
 )
 
-__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "install", "uninstall", "update_job", "write_logs"]
+__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "install", "serve_moto", "uninstall",
+           "update_job", "write_logs"]
 _originals = _state.originals
 
 SEAMS = {

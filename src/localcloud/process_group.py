@@ -1,0 +1,88 @@
+"""Job processes and Lambda environments as process groups that cannot outlive the cloud.
+
+:func:`start` runs a command through a small leader (this file, run as a script) in a new
+session, so the command and everything it starts (a ``bash -c 'sleep … &'``, a handler's
+``subprocess``) share one process group, as they would share a container on AWS. :func:`kill`
+ends the whole group; it is used for timeouts, Stop* requests, idle environments and shutdown.
+
+The leader also watches its parent: if the cloud dies without stopping it (SIGKILL, a crash),
+the leader is re-parented and kills its group within half a second. ``PR_SET_PDEATHSIG`` would
+not do: Linux sends it when the *thread* that forked exits, and Lambda environments are started
+from request threads that end long before the environment does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+_WATCH_SECONDS = 0.5
+
+
+def start(command: list[str], **popen_kwargs: Any) -> subprocess.Popen:
+    """Popen ``command`` as the only child of a group leader in a new session.
+
+    The returned process is the leader: its pid is the group id, its exit code the command's
+    (a command killed by a signal shows as that signal, as without the leader).
+    """
+    # -I -S: the leader needs only the standard library; the command gets popen_kwargs' env untouched.
+    leader = [sys.executable, "-I", "-S", os.path.abspath(__file__), str(os.getpid()), *command]
+    return subprocess.Popen(leader, start_new_session=True, **popen_kwargs)
+
+
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL the process's whole group (grandchildren too) and reap the leader."""
+    if process.poll() is None:
+        _killpg(process.pid)
+    process.wait()
+    # A command that ended by itself may have left children in the group (`sleep … &`): on AWS
+    # they would die with the container. The group id cannot be reused while they exist.
+    _killpg(process.pid)
+
+
+def _killpg(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _lead(cloud_pid: int, command: list[str]) -> int:
+    # Only os/signal/sys here (no subprocess): the leader starts for every invoke's cold start and every job.
+    def end_group(*_: object) -> None:
+        os.killpg(0, signal.SIGKILL)  # this leader included
+
+    def watch_parent(*_: object) -> None:
+        if os.getppid() != cloud_pid:  # re-parented: the cloud died without stopping us
+            end_group()
+
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, end_group)
+    watch_parent()
+    try:
+        child = os.posix_spawnp(command[0], command, os.environ)
+    except OSError as error:
+        print(f"{command[0]}: {error.strerror}", file=sys.stderr, flush=True)
+        return 127
+    signal.signal(signal.SIGALRM, watch_parent)
+    signal.setitimer(signal.ITIMER_REAL, _WATCH_SECONDS, _WATCH_SECONDS)
+    _, status = os.waitpid(child, 0)  # resumed after each SIGALRM check (PEP 475)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    # The command ended by itself. If the cloud is gone (a Lambda environment ends when its stdin pipe
+    # closes, i.e. when the cloud died), nobody else will end what the command left in the group. The
+    # kernel re-parents us right after closing the cloud's files, long before the command's interpreter
+    # has noticed the closed pipe and exited, so this check sees the new parent.
+    watch_parent()
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # mirror a death by signal
+        if -code not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(_lead(int(sys.argv[1]), sys.argv[2:]))
