@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ConfigError
+from helpers.config import ENV_ENDPOINT, ConfigError
 from helpers.series import (CLEANUP_NOTEBOOK, DEFAULT_NOTEBOOKS, Interrupted, SeriesFailed, SeriesResult,
                             run_series, select_notebooks, signals_interrupt, summary_lines)
 
@@ -144,8 +144,6 @@ def main(argv: list[str] | None = None) -> int:
         return clean_command({name: _parse_value(value) for name, value in args.parameter}, args.dry_run)
 
     parameters = {name: _parse_value(value) for name, value in args.parameter}
-    if args.endpoint and "data_url" not in parameters and not os.environ.get(ENV_DATA_URL):
-        print(f"note: with --endpoint, pass -p data_url URL (or set {ENV_DATA_URL}) if the cloud is offline")
     try:
         selection = args.notebooks or ",".join(DEFAULT_NOTEBOOKS)
         if args.cleanup and CLEANUP_NOTEBOOK not in selection.split(","):

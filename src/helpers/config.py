@@ -13,12 +13,15 @@ Nothing else in :mod:`helpers` knows which one it talks to.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
+import json
 import os
 import re
 import socket
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,6 +38,9 @@ TARGETS = ("local", "aws")
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:5050"
 UCI_IRIS_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/iris/iris.data"
+# The local cloud answers GET <endpoint>/_localcloud/info with {"data_url": …}: where it serves data/.
+LOCAL_CLOUD_INFO_PATH = "/_localcloud/info"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 TAG_KIT = f"{KIT}:kit"
 TAG_RUN = f"{KIT}:run-id"
 # Environment variables the series runner and `make lab` set for the notebooks' kernels.
@@ -96,7 +102,7 @@ class Settings:
     prefix: str = KIT
     run_id: str = "demo"
     endpoint_url: str | None = DEFAULT_LOCAL_ENDPOINT
-    data_url: str = UCI_IRIS_URL
+    data_url: str = ""  # empty on target local until connect() asks the cloud for its copy
 
     @property
     def run_prefix(self) -> str:
@@ -177,8 +183,20 @@ def settings(target: str | None = None, region: str | None = None, prefix: str |
         raise ConfigError(f"run_id {run_id!r}: use 1-24 lower-case letters, digits and hyphens "
                           "(it ends job names, which allow 63 characters)")
     endpoint = (os.environ.get(ENV_ENDPOINT) or DEFAULT_LOCAL_ENDPOINT) if target == "local" else None
+    data_url = data_url or os.environ.get(ENV_DATA_URL) or (UCI_IRIS_URL if target == "aws" else "")
+    if target == "local" and data_url and not is_loopback_url(data_url):
+        # Fix: with --endpoint and no data_url, the local run's Lambda resolved archive.ics.uci.edu.
+        raise ConfigError(f"data_url {data_url!r}: target local runs offline and fetches only from this machine "
+                          "(127.0.0.1); leave data_url empty for the local cloud's copy of iris, or serve your file "
+                          "on 127.0.0.1")
     return Settings(target=target, region=region, prefix=prefix, run_id=run_id, endpoint_url=endpoint,
-                    data_url=data_url or os.environ.get(ENV_DATA_URL) or UCI_IRIS_URL)
+                    data_url=data_url)
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url``'s host is this machine (127.0.0.0/8, ::1, localhost): reaching it needs no DNS."""
+    host = (urllib.parse.urlparse(url).hostname or "").lower()
+    return host in LOOPBACK_NAMES or host.startswith("127.") and host.replace(".", "").isdigit()
 
 
 @dataclass(frozen=True)
@@ -344,4 +362,26 @@ def connect(target: str | None = None, region: str | None = None, prefix: str | 
     resolved = settings(target, region, prefix, run_id, data_url)
     if resolved.target == "local":
         _check_reachable(resolved.endpoint_url)
+        if not resolved.data_url:
+            resolved = dataclasses.replace(resolved, data_url=local_data_url(resolved.endpoint_url))
     return Kit(resolved, _session(resolved))
+
+
+def local_data_url(endpoint: str, name: str = "iris.data") -> str:
+    """The URL of the local cloud's own copy of ``name``, asked of the cloud (it serves data/ on a port of its own).
+
+    Raises:
+        ConfigError: the cloud at ``endpoint`` does not say where its data is.
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
+    try:
+        with opener.open(endpoint.rstrip("/") + LOCAL_CLOUD_INFO_PATH, timeout=5) as response:
+            served = json.load(response).get("data_url")
+    except (OSError, ValueError) as error:
+        served, reason = None, f"{type(error).__name__}: {error}"
+    else:
+        reason = "it serves no data folder"
+    if not served:
+        raise ConfigError(f"data_url: the local cloud at {endpoint} did not say where its data is ({reason}); "
+                          f"pass one on 127.0.0.1 (-p data_url http://127.0.0.1:PORT/{name})")
+    return f"{served.rstrip('/')}/{name}"

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 
 from localcloud import moto_seams
 from localcloud.guard import GuardMiddleware, RequestGuard
+from localcloud.info import InfoRoute
 from localcloud.inference import Inference
 from localcloud.jobs import JobRunner
 from localcloud.lambda_runtime import LambdaRuntime
@@ -105,7 +106,7 @@ class LocalCloud:
         moto_seams.install(self)
         try:
             self._server, _ = moto_seams.serve_moto(self.host, self.port,
-                                                    lambda app: GuardMiddleware(app, self.guard))
+                                                    lambda app: GuardMiddleware(InfoRoute(app, self.info), self.guard))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise PortInUse(error.errno, f"port {self.port} on {self.host} is already in use by another "
@@ -127,6 +128,10 @@ class LocalCloud:
             self.data_url = f"http://{self.host}:{self._data_server.server_address[1]}"
             threading.Thread(target=self._data_server.serve_forever, daemon=True, name="localcloud-data").start()
         _wait_for_port(self.host, self.port)
+
+    def info(self) -> dict[str, str]:
+        """What clients ask at ``/_localcloud/info``: where the data folder is served (None when it is not)."""
+        return {"url": self.url, "data_url": self.data_url or None}
 
     def run_in_background(self, function: Callable[..., Any], *args: Any) -> None:
         """Run ``function`` in a tracked thread (asynchronous Lambda invokes, event delivery)."""

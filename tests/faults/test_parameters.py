@@ -180,3 +180,27 @@ class TestOneRunIdTwoRunnersAtOnce:
         assert not (tmp_path / ("a", "b")[loser]).exists()
         objects = [key.split("/", 1)[1] for key in owned(cloud, prefix)["objects"]]
         assert objects == ["runs/twin/.run-claim.json", "runs/twin/raw/iris.data"]
+
+
+class TestEndpointWithoutDataUrl:
+    """The README's newcomer path: start `python -m localcloud`, then `helpers run --endpoint …` with no data_url.
+
+    Issue 9: 02's Lambda then resolved archive.ics.uci.edu (the internet) and the series failed offline. The
+    cloud says where it serves its data (GET /_localcloud/info) and the notebooks download from there.
+    """
+
+    def test_ingest_downloads_from_the_clouds_data_server(self, cloud, tmp_path):
+        """
+        1. `python -m helpers run --endpoint <cloud> --notebooks 01,02` with no data_url anywhere.
+        2. Exit 0; the fetch-data function's DATA_URL is the cloud's data server's iris.data.
+        3. The raw object holds the kit's data/iris.data, byte for byte.
+        """
+        prefix = new_prefix("nodata")
+        result = run_helpers("run", "--endpoint", cloud.url, "--out", str(tmp_path), "--notebooks", "01,02",
+                             "-p", "prefix", prefix, "-p", "run_id", "offline", timeout=300)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        function = cloud.client("lambda").get_function_configuration(FunctionName=f"{prefix}-fetch-data")
+        assert function["Environment"]["Variables"]["DATA_URL"] == f"{cloud.data_url}/iris.data"
+        bucket = owned(cloud, prefix)["buckets"][0]
+        raw = cloud.client("s3").get_object(Bucket=bucket, Key="runs/offline/raw/iris.data")["Body"].read()
+        assert raw == (PROJECT_ROOT / "data" / "iris.data").read_bytes()

@@ -193,3 +193,22 @@ class TestBusyPort:
             finally:
                 moto_seams.uninstall()
         assert not cloud.workdir.exists()
+
+
+class TestInfoRoute:
+    """GET /_localcloud/info tells a client where the cloud serves its data (no AWS API can)."""
+
+    def test_it_names_the_data_server(self, cloud):
+        """
+        1. GET <cloud>/_localcloud/info with a loopback Host and no Origin (as helpers.connect does).
+        2. 200 JSON: the cloud's URL and the data URL of its ready line; that URL serves iris.data.
+        """
+        import json
+        import urllib.request
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"{cloud.url}/_localcloud/info", timeout=5) as response:
+            info = json.load(response)
+        assert info == {"url": cloud.url, "data_url": cloud.data_url}
+        with opener.open(f"{info['data_url']}/iris.data", timeout=5) as response:
+            assert response.read().count(b"\n") >= 150

@@ -7,6 +7,7 @@ talks to sockets these tests open on 127.0.0.1.
 from __future__ import annotations
 
 import http.server
+import json
 import re
 import socket
 import threading
@@ -54,6 +55,19 @@ class _IdentityHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_GET(self) -> None:  # noqa: N802 - the local cloud's info route: where it serves its data
+        if self.path != config.LOCAL_CLOUD_INFO_PATH or not self.data_url:
+            self.send_error(404)
+            return
+        body = json.dumps({"data_url": self.data_url}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    data_url = "http://127.0.0.1:9/served"
+
     def log_message(self, *args) -> None:
         pass
 
@@ -81,7 +95,7 @@ class TestSettingsPrecedence:
         """
         resolved = config.settings()
         assert resolved == Settings(target="local", region=config.DEFAULT_REGION, prefix=config.KIT, run_id="demo",
-                                    endpoint_url=config.DEFAULT_LOCAL_ENDPOINT, data_url=config.UCI_IRIS_URL)
+                                    endpoint_url=config.DEFAULT_LOCAL_ENDPOINT, data_url="")
 
     def test_environment_overrides_defaults(self, aws_env, monkeypatch):
         """
@@ -117,6 +131,42 @@ class TestSettingsPrecedence:
         """
         assert config.settings(run_id="one").run_prefix == "runs/one"
         assert config.settings(run_id="two").run_prefix == "runs/two"
+
+
+class TestLocalDataComesFromTheCloud:
+    """Target local never fetches from the internet: the data URL is the cloud's own copy (issue 9)."""
+
+    def test_connect_asks_the_cloud_where_its_data_is(self, aws_env, monkeypatch, identity_server):
+        """
+        1. Connect to a local "cloud" (an STS stand-in with the info route) without a data_url.
+        2. The kit's data_url is the cloud's data server plus iris.data, not UCI's URL.
+        """
+        monkeypatch.setenv(config.ENV_ENDPOINT, identity_server)
+        kit = config.connect()
+        assert kit.settings.data_url == "http://127.0.0.1:9/served/iris.data"
+
+    def test_a_cloud_that_does_not_say_is_a_clear_error(self, aws_env, monkeypatch, identity_server):
+        """
+        1. The cloud answers 404 on the info route.
+        2. connect() raises ConfigError naming data_url, the endpoint, and how to pass one on 127.0.0.1.
+        """
+        monkeypatch.setattr(_IdentityHandler, "data_url", "")
+        monkeypatch.setenv(config.ENV_ENDPOINT, identity_server)
+        with pytest.raises(ConfigError) as raised:
+            config.connect()
+        assert str(raised.value).startswith(f"data_url: the local cloud at {identity_server} did not say where")
+        assert "-p data_url http://127.0.0.1:PORT/iris.data" in str(raised.value)
+
+    @pytest.mark.parametrize("url", [config.UCI_IRIS_URL, "http://10.0.0.8/iris.data", "http://127.0.0.1.example/x"])
+    def test_a_public_url_is_refused_offline_and_accepted_on_aws(self, aws_env, url):
+        """
+        1. settings(target local, data_url=<not this machine>): ConfigError saying local runs fetch only from
+           127.0.0.1 (the Lambda would otherwise resolve a public name).
+        2. The same URL with target aws is kept as given.
+        """
+        with pytest.raises(ConfigError, match="target local runs offline and fetches only from this machine"):
+            config.settings(target="local", data_url=url)
+        assert config.settings(target="aws", region="eu-west-1", data_url=url).data_url == url
 
 
 class TestTarget:
