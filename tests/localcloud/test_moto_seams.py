@@ -33,6 +33,8 @@ EXPECTED = {
     "events_send_to_targets": ["self", "original_event", "transform_input"],
     "s3_send_event": ["account_id", "event_name", "bucket", "key"],
     "sfn_aws_sdk_task": ["self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"],
+    "lambda_call_action": ["self"],
+    "sagemaker_call_action": ["self"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
@@ -40,6 +42,9 @@ READ = [
     ("moto.s3.notifications", "_send_sns_message", ["account_id", "event_body", "topic_arn", "region_name"]),
     ("moto.sagemaker.models.FakeEndpoint", "_process_production_variants", ["self", "production_variants"]),
     ("moto.stepfunctions.responses", "get_backend", ["account", "region"]),
+    # the validation seams find the operation (and Lambda's URI members) as moto's call_action does
+    ("moto.core.responses.BaseResponse", "_get_action", ["self"]),
+    ("moto.core.responses.BaseResponse", "_get_action_from_method_and_request_uri", ["self", "request"]),
 ]
 
 
