@@ -32,7 +32,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from localcloud.constraints import PROCESSING_ROOT, is_processing_path
 from localcloud.images import ImageNotFound, parse_image_uri, resolve_image
+from localcloud.paths import PathEscape, inside
 
 # (kind, region, job name, attributes to set on the job)
 StatusUpdate = Callable[[str, str, str, dict[str, Any]], None]
@@ -66,6 +68,16 @@ class _Job:
 
     def remap(self, value: str) -> str:
         return _OPT_ML.sub(lambda _: str(self.fs / "opt" / "ml"), value)
+
+    def processing_path(self, local_path: str) -> Path:
+        """The job-folder path of a processing ``LocalPath`` (checked at create; checked again here)."""
+        if not is_processing_path(local_path):
+            raise JobError(f"ClientError: LocalPath {local_path!r} is not an absolute path under {PROCESSING_ROOT}")
+        root = self.fs / "opt" / "ml" / "processing"
+        try:
+            return inside(root, local_path[len(PROCESSING_ROOT):], what=f"LocalPath {local_path!r}")
+        except PathEscape as exc:
+            raise JobError(f"ClientError: {exc}") from None
 
     def unmap(self, text: str) -> str:
         """The container's ``/opt/ml`` paths back in a log or FailureReason, as on AWS (the folder goes anyway)."""
@@ -123,7 +135,8 @@ class JobRunner:
 
     # -- running ------------------------------------------------------------------------
     def _start(self, kind: str, region: str, name: str, request: dict[str, Any]) -> None:
-        root = self.workdir / "jobs" / kind / f"{name}-{uuid.uuid4().hex[:8]}"
+        # The name passed AWS's pattern at create; inside() keeps the folder in the workdir regardless.
+        root = inside(self.workdir / "jobs" / kind, f"{name}-{uuid.uuid4().hex[:8]}", what=f"job name {name!r}")
         job = _Job(kind, region, name, root)
         with self._lock:
             self._jobs[(kind, region, name)] = job
@@ -244,10 +257,10 @@ class JobRunner:
         for item in request.get("ProcessingInputs") or []:
             if "S3Input" in item:
                 source = item["S3Input"]
-                _download(s3, source["S3Uri"], Path(job.remap(source["LocalPath"])))
+                _download(s3, source["S3Uri"], job.processing_path(source["LocalPath"]))
         outputs = (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []
         for item in outputs:
-            Path(job.remap(item["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
+            job.processing_path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
         self.update(job.kind, job.region, job.name, {"processing_start_time": _now()})
         max_runtime = float((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
         try:
@@ -260,7 +273,7 @@ class JobRunner:
             return self._finish(job, "Failed", str(exc))
         for item in outputs:
             output = item["S3Output"]
-            _upload_tree(s3, Path(job.remap(output["LocalPath"])), output["S3Uri"])
+            _upload_tree(s3, job.processing_path(output["LocalPath"]), output["S3Uri"], output["LocalPath"])
         self._finish(job, "Completed")
 
     # -- training -----------------------------------------------------------------------
@@ -293,7 +306,12 @@ class JobRunner:
         channels = {}
         for channel in request.get("InputDataConfig") or []:
             source = channel["DataSource"]["S3DataSource"]
-            _download(s3, source["S3Uri"], opt_ml / "input" / "data" / channel["ChannelName"])
+            try:  # ChannelName's pattern ([A-Za-z0-9.\-_]+) lets "." and ".." through
+                folder = inside(opt_ml / "input" / "data", channel["ChannelName"],
+                                what=f"ChannelName {channel['ChannelName']!r}")
+            except PathEscape as exc:
+                raise JobError(f"ClientError: {exc}") from None
+            _download(s3, source["S3Uri"], folder)
             channels[channel["ChannelName"]] = {
                 "ContentType": channel.get("ContentType", "application/octet-stream"),
                 "TrainingInputMode": channel.get("InputMode", spec.get("TrainingInputMode", "File")),
@@ -349,30 +367,49 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def _download(s3, uri: str, target: Path) -> None:
-    """Download an S3Prefix (or a single object) into ``target`` as SageMaker does."""
+    """Download an S3Prefix (or a single object) into ``target`` as SageMaker does.
+
+    S3 allows ``..`` in keys; SageMaker writes each object under the input folder. A key whose
+    path would leave the folder (``in/a/../../../../tmp/x``) fails the job with a ClientError
+    naming the key, and nothing is written: every key is checked before the first download.
+    """
     bucket, prefix = split_s3_uri(uri)
     target.mkdir(parents=True, exist_ok=True)
-    found = 0
+    planned: list[tuple[str, Path]] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             key = item["Key"]
             if key.endswith("/"):
                 continue
-            relative = key[len(prefix):].lstrip("/") if key != prefix else Path(key).name
-            if not relative or relative.startswith("../"):
-                relative = Path(key).name
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(bucket, key, str(target / relative))
-            found += 1
+            relative = key[len(prefix):].lstrip("/") if key != prefix else key.rsplit("/", 1)[-1]
+            try:
+                planned.append((key, inside(target, relative or key.rsplit("/", 1)[-1],
+                                            what=f"S3 key {key!r} of {uri}")))
+            except PathEscape as exc:
+                raise JobError(f"ClientError: {exc}; SageMaker writes every object of an input below "
+                               "its local folder, so rename the object") from None
+    for key, path in planned:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, key, str(path))
+    found = len(planned)
     if not found:
         raise JobError(f"ClientError: no S3 objects found under {uri}")
 
 
-def _upload_tree(s3, folder: Path, uri: str) -> None:
+def _upload_tree(s3, folder: Path, uri: str, local_path: str = "") -> None:
+    """Upload the files under ``folder``; a link to anything outside it fails the job (nothing is uploaded)."""
     bucket, prefix = split_s3_uri(uri)
+    files = []
     for path in sorted(folder.rglob("*")):
         if path.is_file():
-            s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(folder).as_posix()}".lstrip("/"))
+            relative = path.relative_to(folder).as_posix()
+            try:
+                inside(folder, relative, what=f"output file {relative!r} of {local_path or folder.name}")
+            except PathEscape as exc:
+                raise JobError(f"ClientError: {exc}: outputs are uploaded only from inside their LocalPath") from None
+            files.append((path, relative))
+    for path, relative in files:
+        s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{relative}".lstrip("/"))
 
 
 def _upload_tar(s3, folder: Path, uri: str) -> None:
