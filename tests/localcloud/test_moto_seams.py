@@ -46,6 +46,11 @@ READ = [
     ("moto.core.responses.BaseResponse", "_get_action", ["self"]),
     ("moto.core.responses.BaseResponse", "_get_action_from_method_and_request_uri", ["self", "request"]),
 ]
+# moto source the seams rely on, beyond names and signatures: (module or class, attribute, text it holds)
+SOURCE = [
+    # _lambda._Payload reports its size so that moto's own 6,000,000-byte check lets AWS's 6291556 through
+    ("moto.awslambda.responses.LambdaResponse", "invoke", "sys.getsizeof(payload) > 6000000"),
+]
 
 
 def _moto_value(seam: str):
@@ -173,6 +178,20 @@ class TestReadInternals:
         assert value is not None, f"moto changed under localcloud seams: {owner_path}.{attribute} is gone"
         assert _parameters(value) == expected, (
             f"moto changed under localcloud seams: {owner_path}.{attribute} is now {inspect.signature(value)}")
+
+    @pytest.mark.parametrize("owner_path, attribute, text", SOURCE, ids=[f"{o}.{a}" for o, a, _ in SOURCE])
+    def test_relied_on_source(self, owner_path, attribute, text):
+        """
+        1. Read the source of the moto function a seam works around.
+        2. It still holds the code the workaround is written for.
+        """
+        import importlib
+
+        module_path, _, name = owner_path.rpartition(".")
+        function = getattr(getattr(importlib.import_module(module_path), name), attribute)
+        assert text in inspect.getsource(function), (
+            f"moto changed under localcloud seams: {owner_path}.{attribute} no longer holds {text!r}; "
+            "review localcloud.moto_seams._lambda._Payload")
 
     def test_backend_collections_exist(self):
         """
