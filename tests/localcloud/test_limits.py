@@ -78,7 +78,8 @@ class TestInvokePayloadLimits:
         error = caught.value.response
         assert error["ResponseMetadata"]["HTTPStatusCode"] == 413
         assert error["Error"]["Code"] == "RequestEntityTooLargeException"
-        assert error["Error"]["Message"] == "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+        assert error["Error"]["Message"] == (
+            "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
 
     def test_async_request_over_1_mb_is_413(self, lam, function):
         """

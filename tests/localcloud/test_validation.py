@@ -57,8 +57,9 @@ class TestLambdaFunctionNames:
         3. Invoking it is refused too, and nothing named <unique> exists under /tmp.
         """
         name, trace = _escape()
+        code = {"ZipFile": zip_bytes({"app.py": "def handler(e, c):\n    return 1\n"})}
         response = _refused(lam.create_function, FunctionName=name, Runtime="python3.11", Role=role,
-                            Handler="app.handler", Code={"ZipFile": zip_bytes({"app.py": "def handler(e, c):\n  return 1\n"})})
+                            Handler="app.handler", Code=code)
         assert response["Error"]["Code"] == "ValidationException"
         assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
         assert response["Error"]["Message"].startswith(
@@ -133,9 +134,9 @@ class TestSageMakerJobNames:
         2. ValidationException naming 'trainingJobName'; nothing under /tmp.
         """
         name, trace = _escape()
+        image = ecr_image_uri(account, REGION, "linear-learner", "1")
         response = _refused(sm.create_training_job, TrainingJobName=name, RoleArn=f"arn:aws:iam::{account}:role/r",
-                            AlgorithmSpecification={"TrainingImage": ecr_image_uri(account, REGION, "linear-learner", "1"),
-                                                    "TrainingInputMode": "File"},
+                            AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
                             OutputDataConfig={"S3OutputPath": "s3://nowhere/out"},
                             ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
                             StoppingCondition={"MaxRuntimeInSeconds": 60})
