@@ -222,7 +222,8 @@ class TestInProcessCloud:
         1. Enter LocalCloud(port=0).
         2. Its .url answers an S3 list_buckets; its data_url serves data/iris.data.
         3. After exit, nothing listens on either port any more.
-        4. Put moto back as it was (uninstall the seams), so the test process stays clean.
+        4. Put moto back as it was (uninstall the seams), so the test process stays clean: a seam on a method
+           moto's class inherits (call_action) is removed, not pinned on the subclass.
         """
         monkeypatch.delenv("MOTO_PORT", raising=False)  # start() sets it; restored after the test
         try:
@@ -243,3 +244,7 @@ class TestInProcessCloud:
         for port in ports:
             with pytest.raises(ConnectionRefusedError):
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        for seam in ("lambda_call_action", "sagemaker_call_action"):
+            owner, attribute = moto_seams.SEAMS[seam]
+            assert attribute not in vars(owner), f"uninstall left localcloud's {seam} on {owner.__name__}"
+
