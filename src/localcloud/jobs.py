@@ -13,14 +13,12 @@ until the next job fails or the cloud stops: the workdir holds the running jobs 
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import uuid
@@ -34,7 +32,13 @@ from botocore.config import Config
 
 from localcloud.constraints import PROCESSING_ROOT, is_processing_path
 from localcloud.images import ImageNotFound, parse_image_uri, resolve_image
+from localcloud.job_files import JobError, split_s3_uri
+from localcloud.job_files import download as _download
+from localcloud.job_files import upload_tar as _upload_tar
+from localcloud.job_files import upload_tree as _upload_tree
 from localcloud.paths import PathEscape, inside
+
+__all__ = ["JobError", "JobRunner", "split_s3_uri"]
 
 # (kind, region, job name, attributes to set on the job)
 StatusUpdate = Callable[[str, str, str, dict[str, Any]], None]
@@ -45,10 +49,6 @@ _PYTHON_NAMES = {"python", "python3", "python3.11", "/usr/bin/python3", "/usr/lo
 _OPT_ML = re.compile(r"(?<![\w./-])/opt/ml(?=/|$|\W)")
 _JOB_SITE = Path(__file__).with_name("job_site")
 _STDERR_TAIL_CHARS = 800  # AWS caps FailureReason at 1024 characters
-
-
-class JobError(Exception):
-    """A job ended badly; the message becomes its FailureReason."""
 
 
 def _now() -> datetime:
@@ -356,75 +356,6 @@ class _Stopped(Exception):
 class _RuntimeExceeded(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds ({seconds:g} s) and was stopped")
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → (bucket, key)."""
-    match = re.match(r"^s3://([^/]+)/?(.*)$", uri)
-    if not match:
-        raise JobError(f"ClientError: {uri!r} is not an s3:// URI")
-    return match.group(1), match.group(2)
-
-
-def _download(s3, uri: str, target: Path) -> None:
-    """Download an S3Prefix (or a single object) into ``target`` as SageMaker does.
-
-    S3 allows ``..`` in keys; SageMaker writes each object under the input folder. A key whose
-    path would leave the folder (``in/a/../../../../tmp/x``) fails the job with a ClientError
-    naming the key, and nothing is written: every key is checked before the first download.
-    """
-    bucket, prefix = split_s3_uri(uri)
-    target.mkdir(parents=True, exist_ok=True)
-    planned: list[tuple[str, Path]] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            if key.endswith("/"):
-                continue
-            relative = key[len(prefix):].lstrip("/") if key != prefix else key.rsplit("/", 1)[-1]
-            try:
-                planned.append((key, inside(target, relative or key.rsplit("/", 1)[-1],
-                                            what=f"S3 key {key!r} of {uri}")))
-            except PathEscape as exc:
-                raise JobError(f"ClientError: {exc}; SageMaker writes every object of an input below "
-                               "its local folder, so rename the object") from None
-    for key, path in planned:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, key, str(path))
-    found = len(planned)
-    if not found:
-        raise JobError(f"ClientError: no S3 objects found under {uri}")
-
-
-def _upload_tree(s3, folder: Path, uri: str, local_path: str = "") -> None:
-    """Upload the files under ``folder``; a link to anything outside it fails the job (nothing is uploaded)."""
-    bucket, prefix = split_s3_uri(uri)
-    files = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            relative = path.relative_to(folder).as_posix()
-            try:
-                inside(folder, relative, what=f"output file {relative!r} of {local_path or folder.name}")
-            except PathEscape as exc:
-                raise JobError(f"ClientError: {exc}: outputs are uploaded only from inside their LocalPath") from None
-            files.append((path, relative))
-    for path, relative in files:
-        s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{relative}".lstrip("/"))
-
-
-def _upload_tar(s3, folder: Path, uri: str) -> None:
-    archive = folder.parent / (folder.name + ".tar.gz")
-
-    def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:  # same bytes for the same model
-        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
-        return info
-
-    with open(archive, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped, \
-            tarfile.open(fileobj=zipped, mode="w") as tar:
-        for path in sorted(folder.iterdir()):
-            tar.add(path, arcname=path.name, filter=normalise)
-    bucket, key = split_s3_uri(uri)
-    s3.upload_file(str(archive), bucket, key)
 
 
 def _read_metrics(path: Path) -> list[dict[str, Any]]:
