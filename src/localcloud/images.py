@@ -19,10 +19,14 @@ from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
 
-# <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]
+from localcloud.paths import PathEscape, inside
+
+# <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]; the repository part is
+# ECR's RepositoryName pattern (CreateRepository), which has no "." or ".." segments.
 _ECR_URI = re.compile(
     r"^(?P<account>\d+)\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-    r"(?P<repository>[a-z0-9._/-]+?)(?::(?P<tag>[\w.-]+)|@(?P<digest>sha256:[0-9a-f]+))?$"
+    r"(?P<repository>(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)"
+    r"(?::(?P<tag>[\w.-]+)|@(?P<digest>sha256:[0-9a-f]+))?$"
 )
 # The base images define these; Dockerfiles refer to them as ${VAR}.
 _BASE_IMAGE_ENV = {"LAMBDA_TASK_ROOT": "/var/task", "LAMBDA_RUNTIME_DIR": "/var/runtime"}
@@ -77,7 +81,12 @@ class ImageSpec:
         for source, target in self.files:
             if not (target + "/").startswith(prefix) and not target.startswith(prefix):
                 continue
-            destination = container_root / target[len(prefix):].lstrip("/")
+            relative = target[len(prefix):].lstrip("/")
+            try:  # a COPY target with ".." must not land outside the container's stand-in folder
+                destination = container_root if not relative else inside(
+                    container_root, relative, what=f"{self.dockerfile}: COPY target {target!r}")
+            except PathEscape as exc:
+                raise ImageNotFound(str(exc)) from None
             if source.is_dir():
                 shutil.copytree(source, destination, dirs_exist_ok=True)
             else:
@@ -125,7 +134,10 @@ def read_image(name: str, images_dir: Path) -> ImageSpec:
             parts = [p for p in _split_args(value) if not p.startswith("--")]
             *sources, target = [_expand(p, env) for p in parts]
             for source in sources:
-                host = context / source
+                try:  # as docker build: a COPY source lies inside the build context
+                    host = inside(context, source, what=f"{dockerfile}: COPY source {source!r}")
+                except PathEscape as exc:
+                    raise ImageNotFound(str(exc)) from None
                 if not host.exists():
                     raise ImageNotFound(f"{dockerfile}: COPY source {source} does not exist in {context}")
                 path = target

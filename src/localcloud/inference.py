@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -31,7 +30,7 @@ import boto3
 import numpy as np
 from botocore.config import Config
 
-from localcloud import linear_model
+from localcloud import linear_model, model_artifacts
 from localcloud.images import parse_image_uri
 from localcloud.jobs import JobError, split_s3_uri
 
@@ -157,11 +156,16 @@ class Inference:
         s3 = self._s3(region, ref.account)
         try:
             bucket, key = split_s3_uri(ref.model_data_url)
-            etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+            head = s3.head_object(Bucket=bucket, Key=key)
+            etag = head["ETag"]
             cached = self._models.get((ref.model_data_url, etag))
             if cached is not None:
                 return cached
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            if head.get("ContentLength", 0) > model_artifacts.MAX_BYTES:  # measured before it is read
+                raise model_artifacts.ArtifactTooLarge(f"an object of {head['ContentLength']} bytes")
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(model_artifacts.MAX_BYTES + 1)
+        except model_artifacts.ArtifactTooLarge as exc:
+            raise _too_large(ref, exc) from None
         except Exception as exc:  # noqa: BLE001 - any failure to fetch is the model's failure to load
             raise InferenceError(f"cannot read model artifact {ref.model_data_url} of model {ref.name}: {exc}",
                                  original_status=500) from None
@@ -375,19 +379,21 @@ def _csv_line(cells: list[str]) -> str:
     return buffer.getvalue()
 
 
-def _load_artifact(body: bytes, ref: ModelRef) -> dict[str, Any]:
-    """Read a model.tar.gz (or the bare JSON model) with linear_model.load_model."""
-    import tempfile
+def _too_large(ref: ModelRef, exc: Exception) -> InferenceError:
+    return InferenceError(f"model {ref.name}: artifact {ref.model_data_url} is too large for localcloud ({exc}; "
+                          f"the cap is {model_artifacts.MAX_BYTES} bytes in at most {model_artifacts.MAX_MEMBERS} "
+                          "members)", original_status=500)
 
-    suffix = ".tar.gz" if body[:2] == b"\x1f\x8b" else ".json"
-    with tempfile.TemporaryDirectory(prefix="localcloud-model-") as folder:
-        path = Path(folder) / (hashlib.sha256(body).hexdigest()[:16] + suffix)
-        path.write_bytes(body)
-        try:
-            return linear_model.load_model(path)
-        except Exception as exc:  # noqa: BLE001 - a bad artifact fails the model, not the cloud
-            raise InferenceError(f"model {ref.name}: {ref.model_data_url} is not a linear-learner model "
-                                 f"trained by localcloud ({type(exc).__name__}: {exc})", original_status=500) from None
+
+def _load_artifact(body: bytes, ref: ModelRef) -> dict[str, Any]:
+    """Read a model.tar.gz (or the bare JSON model) within the size cap."""
+    try:
+        return model_artifacts.load(body)
+    except model_artifacts.ArtifactTooLarge as exc:
+        raise _too_large(ref, exc) from None
+    except Exception as exc:  # noqa: BLE001 - a bad artifact fails the model, not the cloud
+        raise InferenceError(f"model {ref.name}: {ref.model_data_url} is not a linear-learner model "
+                             f"trained by localcloud ({type(exc).__name__}: {exc})", original_status=500) from None
 
 
 def _list_objects(s3, uri: str) -> Iterator[tuple[str, str, str]]:

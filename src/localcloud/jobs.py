@@ -13,14 +13,12 @@ until the next job fails or the cloud stops: the workdir holds the running jobs 
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import uuid
@@ -33,7 +31,15 @@ import boto3
 from botocore.config import Config
 
 from localcloud import process_group
+from localcloud.constraints import PROCESSING_ROOT, is_processing_path
 from localcloud.images import ImageNotFound, parse_image_uri, resolve_image
+from localcloud.job_files import JobError, split_s3_uri
+from localcloud.job_files import download as _download
+from localcloud.job_files import upload_tar as _upload_tar
+from localcloud.job_files import upload_tree as _upload_tree
+from localcloud.paths import PathEscape, inside
+
+__all__ = ["JobError", "JobRunner", "split_s3_uri"]
 
 # (kind, region, job name, attributes to set on the job)
 StatusUpdate = Callable[[str, str, str, dict[str, Any]], None]
@@ -44,10 +50,6 @@ _PYTHON_NAMES = {"python", "python3", "python3.11", "/usr/bin/python3", "/usr/lo
 _OPT_ML = re.compile(r"(?<![\w./-])/opt/ml(?=/|$|\W)")
 _JOB_SITE = Path(__file__).with_name("job_site")
 _STDERR_TAIL_CHARS = 800  # AWS caps FailureReason at 1024 characters
-
-
-class JobError(Exception):
-    """A job ended badly; the message becomes its FailureReason."""
 
 
 def _now() -> datetime:
@@ -67,6 +69,16 @@ class _Job:
 
     def remap(self, value: str) -> str:
         return _OPT_ML.sub(lambda _: str(self.fs / "opt" / "ml"), value)
+
+    def processing_path(self, local_path: str) -> Path:
+        """The job-folder path of a processing ``LocalPath`` (checked at create; checked again here)."""
+        if not is_processing_path(local_path):
+            raise JobError(f"ClientError: LocalPath {local_path!r} is not an absolute path under {PROCESSING_ROOT}")
+        root = self.fs / "opt" / "ml" / "processing"
+        try:
+            return inside(root, local_path[len(PROCESSING_ROOT):], what=f"LocalPath {local_path!r}")
+        except PathEscape as exc:
+            raise JobError(f"ClientError: {exc}") from None
 
     def unmap(self, text: str) -> str:
         """The container's ``/opt/ml`` paths back in a log or FailureReason, as on AWS (the folder goes anyway)."""
@@ -124,7 +136,8 @@ class JobRunner:
 
     # -- running ------------------------------------------------------------------------
     def _start(self, kind: str, region: str, name: str, request: dict[str, Any]) -> None:
-        root = self.workdir / "jobs" / kind / f"{name}-{uuid.uuid4().hex[:8]}"
+        # The name passed AWS's pattern at create; inside() keeps the folder in the workdir regardless.
+        root = inside(self.workdir / "jobs" / kind, f"{name}-{uuid.uuid4().hex[:8]}", what=f"job name {name!r}")
         job = _Job(kind, region, name, root)
         with self._lock:
             self._jobs[(kind, region, name)] = job
@@ -247,11 +260,11 @@ class JobRunner:
         for item in request.get("ProcessingInputs") or []:
             if "S3Input" in item:
                 source = item["S3Input"]
-                _download(s3, source["S3Uri"], Path(job.remap(source["LocalPath"])))
+                _download(s3, source["S3Uri"], job.processing_path(source["LocalPath"]))
         outputs = (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []
         for item in outputs:
-            Path(job.remap(item["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
-        mounts = [Path(job.remap(item[kind]["LocalPath"]))
+            job.processing_path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+        mounts = [job.processing_path(item[kind]["LocalPath"])
                   for kind, items in (("S3Input", request.get("ProcessingInputs") or []), ("S3Output", outputs))
                   for item in items if kind in item]
         self.update(job.kind, job.region, job.name, {"processing_start_time": _now()})
@@ -267,7 +280,7 @@ class JobRunner:
             return self._finish(job, "Failed", str(exc))
         for item in outputs:
             output = item["S3Output"]
-            _upload_tree(s3, Path(job.remap(output["LocalPath"])), output["S3Uri"])
+            _upload_tree(s3, job.processing_path(output["LocalPath"]), output["S3Uri"], output["LocalPath"])
         self._finish(job, "Completed")
 
     # -- training -----------------------------------------------------------------------
@@ -300,7 +313,12 @@ class JobRunner:
         channels = {}
         for channel in request.get("InputDataConfig") or []:
             source = channel["DataSource"]["S3DataSource"]
-            _download(s3, source["S3Uri"], opt_ml / "input" / "data" / channel["ChannelName"])
+            try:  # ChannelName's pattern ([A-Za-z0-9.\-_]+) lets "." and ".." through
+                folder = inside(opt_ml / "input" / "data", channel["ChannelName"],
+                                what=f"ChannelName {channel['ChannelName']!r}")
+            except PathEscape as exc:
+                raise JobError(f"ClientError: {exc}") from None
+            _download(s3, source["S3Uri"], folder)
             channels[channel["ChannelName"]] = {
                 "ContentType": channel.get("ContentType", "application/octet-stream"),
                 "TrainingInputMode": channel.get("InputMode", spec.get("TrainingInputMode", "File")),
@@ -347,56 +365,6 @@ class _Stopped(Exception):
 class _RuntimeExceeded(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds ({seconds:g} s) and was stopped")
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → (bucket, key)."""
-    match = re.match(r"^s3://([^/]+)/?(.*)$", uri)
-    if not match:
-        raise JobError(f"ClientError: {uri!r} is not an s3:// URI")
-    return match.group(1), match.group(2)
-
-
-def _download(s3, uri: str, target: Path) -> None:
-    """Download an S3Prefix (or a single object) into ``target`` as SageMaker does."""
-    bucket, prefix = split_s3_uri(uri)
-    target.mkdir(parents=True, exist_ok=True)
-    found = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            if key.endswith("/"):
-                continue
-            relative = key[len(prefix):].lstrip("/") if key != prefix else Path(key).name
-            if not relative or relative.startswith("../"):
-                relative = Path(key).name
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(bucket, key, str(target / relative))
-            found += 1
-    if not found:
-        raise JobError(f"ClientError: no S3 objects found under {uri}")
-
-
-def _upload_tree(s3, folder: Path, uri: str) -> None:
-    bucket, prefix = split_s3_uri(uri)
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(folder).as_posix()}".lstrip("/"))
-
-
-def _upload_tar(s3, folder: Path, uri: str) -> None:
-    archive = folder.parent / (folder.name + ".tar.gz")
-
-    def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:  # same bytes for the same model
-        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
-        return info
-
-    with open(archive, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped, \
-            tarfile.open(fileobj=zipped, mode="w") as tar:
-        for path in sorted(folder.iterdir()):
-            tar.add(path, arcname=path.name, filter=normalise)
-    bucket, key = split_s3_uri(uri)
-    s3.upload_file(str(archive), bucket, key)
 
 
 def _read_metrics(path: Path) -> list[dict[str, Any]]:

@@ -69,6 +69,16 @@ def _load_handler(spec: str):
         raise AttributeError(f"Handler '{function_name}' missing on module '{module_name}'") from None
 
 
+# Lambda's synchronous response limit; AWS's message names 6291556 bytes (6 MiB + 100).
+RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
+
+
+def response_too_large() -> dict[str, str]:
+    """The error payload Lambda returns instead of a response over :data:`RESPONSE_LIMIT`."""
+    return {"errorMessage": f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT} bytes).",
+            "errorType": "Function.ResponseSizeTooLarge"}
+
+
 def main() -> int:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray writes from C code or subprocesses go to stderr, not the protocol
@@ -104,7 +114,11 @@ def main() -> int:
             try:
                 with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
                     result = handler(request["event"], LambdaContext(request))
-                response = {"result": json.dumps(result, default=str), "log": captured.getvalue()}
+                payload = json.dumps(result, default=str)
+                if len(payload.encode()) > RESPONSE_LIMIT:  # never ship it to the cloud's memory
+                    response = {"error": response_too_large(), "log": captured.getvalue()}
+                else:
+                    response = {"result": payload, "log": captured.getvalue()}
             except Exception as exc:
                 captured.write(f"[ERROR] {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
                 response = {"error": _error_payload(exc, request["request_id"]), "log": captured.getvalue()}

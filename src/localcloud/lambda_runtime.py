@@ -28,7 +28,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from localcloud import process_group
+from localcloud.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
 from localcloud.images import ImageNotFound, resolve_image
+from localcloud.paths import inside
 
 # AWS allows the init phase 10 s; a laptop starting several interpreters at once needs more,
 # and nothing offline should fail because the machine is busy.
@@ -129,7 +131,9 @@ class LambdaRuntime:
             return self._materialise(spec)
 
     def _materialise(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
-        folder = self.workdir / "lambda" / f"{spec.name}-{spec.code_sha256[:16]}"
+        # The name passed AWS's pattern at CreateFunction; inside() keeps the folder in the workdir regardless.
+        folder = inside(self.workdir / "lambda", f"{spec.name}-{spec.code_sha256[:16]}",
+                        what=f"function name {spec.name!r}")
         image_env: dict[str, str] = {}
         handler = spec.handler or ""
         if spec.image_uri:
@@ -277,6 +281,8 @@ class LambdaRuntime:
                 function_error, body = "Unhandled", json.dumps(reply["error"])
             else:
                 function_error, body = None, reply["result"]
+            if len(body.encode()) > RESPONSE_LIMIT:  # the bootstrap checks results; this also covers errors
+                function_error, body = "Unhandled", json.dumps(response_too_large())
             self._release(spec, environment)
         report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
                   f"Billed Duration: {max(1, round(duration_ms))} ms\tMemory Size: {spec.memory_size} MB")

@@ -33,6 +33,8 @@ EXPECTED = {
     "events_send_to_targets": ["self", "original_event", "transform_input"],
     "s3_send_event": ["account_id", "event_name", "bucket", "key"],
     "sfn_aws_sdk_task": ["self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"],
+    "lambda_call_action": ["self"],
+    "sagemaker_call_action": ["self"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
@@ -44,6 +46,14 @@ READ = [
     ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", ["create_app"]),
     ("moto.moto_server.werkzeug_app", "create_backend_app", ["service"]),
     ("moto.moto_server.werkzeug_app", "MotoRequestHandler", ["request", "client_address", "server"]),
+    # the validation seams find the operation (and Lambda's URI members) as moto's call_action does
+    ("moto.core.responses.BaseResponse", "_get_action", ["self"]),
+    ("moto.core.responses.BaseResponse", "_get_action_from_method_and_request_uri", ["self", "request"]),
+]
+# moto source the seams rely on, beyond names and signatures: (module or class, attribute, text it holds)
+SOURCE = [
+    # _lambda._Payload reports its size so that moto's own 6,000,000-byte check lets AWS's 6291556 through
+    ("moto.awslambda.responses.LambdaResponse", "invoke", "sys.getsizeof(payload) > 6000000"),
 ]
 
 
@@ -186,6 +196,20 @@ class TestReadInternals:
         assert "DISABLE_GLOBAL_CORS" in inspect.getsource(werkzeug_app.create_backend_app), (
             "moto changed under localcloud seam serve_moto: create_backend_app no longer reads DISABLE_GLOBAL_CORS")
 
+    @pytest.mark.parametrize("owner_path, attribute, text", SOURCE, ids=[f"{o}.{a}" for o, a, _ in SOURCE])
+    def test_relied_on_source(self, owner_path, attribute, text):
+        """
+        1. Read the source of the moto function a seam works around.
+        2. It still holds the code the workaround is written for.
+        """
+        import importlib
+
+        module_path, _, name = owner_path.rpartition(".")
+        function = getattr(getattr(importlib.import_module(module_path), name), attribute)
+        assert text in inspect.getsource(function), (
+            f"moto changed under localcloud seams: {owner_path}.{attribute} no longer holds {text!r}; "
+            "review localcloud.moto_seams._lambda._Payload")
+
     def test_backend_collections_exist(self):
         """
         1. Make a SageMaker and an EventBridge backend and an S3 notification configuration as moto does.
@@ -215,7 +239,8 @@ class TestInProcessCloud:
         1. Enter LocalCloud(port=0).
         2. Its .url answers an S3 list_buckets; its data_url serves data/iris.data.
         3. After exit, nothing listens on either port any more.
-        4. Put moto back as it was (uninstall the seams), so the test process stays clean.
+        4. Put moto back as it was (uninstall the seams), so the test process stays clean: a seam on a method
+           moto's class inherits (call_action) is removed, not pinned on the subclass.
         """
         monkeypatch.delenv("MOTO_PORT", raising=False)  # start() sets it; restored after the test
         try:
@@ -236,3 +261,7 @@ class TestInProcessCloud:
         for port in ports:
             with pytest.raises(ConnectionRefusedError):
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        for seam in ("lambda_call_action", "sagemaker_call_action"):
+            owner, attribute = moto_seams.SEAMS[seam]
+            assert attribute not in vars(owner), f"uninstall left localcloud's {seam} on {owner.__name__}"
+

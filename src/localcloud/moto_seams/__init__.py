@@ -28,6 +28,10 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     targets get the event with Input/InputPath/InputTransformer applied (moto raises).
 11. ``moto.s3.notifications.send_event`` — AWS-shaped S3 events: Lambda through the kit's runtime
     (asynchronously), SQS/SNS records with keys encoded as AWS does, EventBridge to the default bus.
+12. ``moto.awslambda.responses.LambdaResponse.call_action`` — names and Invoke payload sizes checked
+    as AWS checks them (:mod:`localcloud.constraints`) before moto acts.
+13. ``SageMakerResponse.call_action`` — job, model and endpoint names and processing ``LocalPath``
+    checked the same way.
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
@@ -39,6 +43,7 @@ from __future__ import annotations
 from typing import Any
 
 from moto.awslambda import models as lambda_models
+from moto.awslambda.responses import LambdaResponse
 from moto.core.config import default_user_config
 from moto.events import models as events_models
 from moto.s3 import notifications as s3_notifications
@@ -69,6 +74,7 @@ from localcloud.moto_seams._sagemaker import (
     _stop_transform_job,
     _update_endpoint,
 )
+from localcloud.moto_seams._validation import _lambda_call_action, _sagemaker_call_action
 from localcloud.moto_seams._stepfunctions import (
     _SYNC_POLL_SECONDS,
     StateTaskServiceSageMaker,
@@ -94,6 +100,8 @@ SEAMS = {
     "events_send_to_targets": (events_models.Rule, "send_to_targets"),
     "s3_send_event": (s3_notifications, "send_event"),
     "sfn_aws_sdk_task": (StateTaskServiceAwsSdk, "_eval_service_task"),
+    "lambda_call_action": (LambdaResponse, "call_action"),
+    "sagemaker_call_action": (SageMakerResponse, "call_action"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -112,7 +120,10 @@ _PATCHES = {
     "events_send_to_targets": _send_to_targets,
     "s3_send_event": _s3_send_event,
     "sfn_aws_sdk_task": _aws_sdk_task,
+    "lambda_call_action": _lambda_call_action,
+    "sagemaker_call_action": _sagemaker_call_action,
 }
+_INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),
           "stop_transform_job": _stop_transform_job, "update_endpoint": _update_endpoint}
 
@@ -125,6 +136,8 @@ def install(cloud: Any) -> None:
         return
     for seam, (owner, attribute) in SEAMS.items():
         _originals[seam] = getattr(owner, attribute)
+        if isinstance(owner, type) and attribute not in vars(owner):
+            _INHERITED.add(seam)
         setattr(owner, attribute, _PATCHES[seam])
     for name, (owner, attribute) in ADDITIONS.items():
         setattr(owner, attribute, _ADDED[name])
@@ -133,7 +146,11 @@ def install(cloud: Any) -> None:
 def uninstall() -> None:
     """Put moto back as it was (tests use this to prove the seams are what changes behaviour)."""
     for seam, (owner, attribute) in SEAMS.items():
-        if seam in _originals:
+        if seam in _INHERITED:
+            _originals.pop(seam, None)
+            _INHERITED.discard(seam)
+            delattr(owner, attribute)
+        elif seam in _originals:
             setattr(owner, attribute, _originals.pop(seam))
     for owner, attribute in ADDITIONS.values():
         if attribute in vars(owner):

@@ -5,11 +5,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from localcloud.lambda_bootstrap import RESPONSE_LIMIT
 from localcloud.lambda_runtime import FunctionSpec, LambdaRuntime, encode_log_tail
 from localcloud.moto_seams import _state
 
 
 # -- 1. Lambda ----------------------------------------------------------------------------
+class _Payload(bytes):
+    """Invoke's answer, sized for moto's own response check.
+
+    moto's ``LambdaResponse.invoke`` turns any answer with ``sys.getsizeof(payload) > 6000000`` into
+    Function.ResponseSizeTooLarge, so answers of 6.0-6.29 MB that AWS returns were refused. The
+    runtime already enforces AWS's limit (6291556 bytes), so an answer within it reports no size.
+    """
+
+    def __sizeof__(self) -> int:
+        return 0 if len(self) <= RESPONSE_LIMIT else len(self)
+
+
 def _function_spec(fn: Any) -> FunctionSpec:
     image_uri = fn.code.get("ImageUri") if fn.package_type == "Image" else None
     return FunctionSpec(
@@ -32,5 +45,5 @@ def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers:
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     response_headers["x-amz-log-result"] = encode_log_tail(result.log_tail)
-    return result.payload
+    return _Payload(result.payload)
 
