@@ -48,7 +48,8 @@ ENV_TARGET, ENV_REGION, ENV_ENDPOINT = "PIPELINE_DREAMS_TARGET", "PIPELINE_DREAM
 ENV_DATA_URL, ENV_RUN_ID = "PIPELINE_DREAMS_DATA_URL", "PIPELINE_DREAMS_RUN_ID"
 
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
-_RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
+# A letter or digit at both ends: job names end with the run id, and SageMaker refuses a trailing hyphen.
+_RUN_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # S3's bucket naming rules beyond characters and length (AWS rejects these at CreateBucket).
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -180,8 +181,9 @@ def settings(target: str | None = None, region: str | None = None, prefix: str |
         raise ConfigError(f"prefix {prefix!r} would make a bucket name AWS rejects: {problem}")
     run_id = str(run_id or os.environ.get(ENV_RUN_ID) or "demo")  # papermill -p turns 20261125 into an int
     if not _RUN_ID.match(run_id):
-        raise ConfigError(f"run_id {run_id!r}: use 1-24 lower-case letters, digits and hyphens "
-                          "(it ends job names, which allow 63 characters)")
+        raise ConfigError(f"run_id {run_id!r}: use 1-24 lower-case letters, digits and hyphens, with a letter or "
+                          "digit at both ends (it ends job names, which SageMaker allows 63 characters and no "
+                          "trailing hyphen)")
     endpoint = (os.environ.get(ENV_ENDPOINT) or DEFAULT_LOCAL_ENDPOINT) if target == "local" else None
     data_url = data_url or os.environ.get(ENV_DATA_URL) or (UCI_IRIS_URL if target == "aws" else "")
     if target == "local" and data_url and not is_loopback_url(data_url):

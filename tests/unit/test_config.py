@@ -169,6 +169,25 @@ class TestLocalDataComesFromTheCloud:
         assert config.settings(target="aws", region="eu-west-1", data_url=url).data_url == url
 
 
+class TestRunIdRules:
+    """A run id ends job names: it must make names SageMaker accepts."""
+
+    @pytest.mark.parametrize("run_id", ["demo-", "-demo", "Demo", "a_b", "x" * 25, "run id"])
+    def test_refused_with_what_is_allowed(self, aws_env, run_id):
+        """
+        1. settings(run_id=<bad>): ConfigError quoting it and saying what is allowed (a trailing hyphen made job
+           names like pipeline-dreams-preprocess-demo-, which SageMaker refuses: pattern
+           ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProcessingJob.html).
+        """
+        with pytest.raises(ConfigError, match=r"letter or digit at both ends"):
+            config.settings(run_id=run_id)
+
+    @pytest.mark.parametrize("run_id", ["d", "demo", "20261129-152228-5f94", "a--b", "x" * 24])
+    def test_accepted(self, aws_env, run_id):
+        """1. settings(run_id=<good>) keeps it as given."""
+        assert config.settings(run_id=run_id).run_id == run_id
+
+
 class TestTarget:
     """The target is local unless aws is asked for; only local has an endpoint."""
 
