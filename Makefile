@@ -31,9 +31,9 @@ run: venv
 test: venv $(LAB_STAMP)
 	$(PYTEST) tests notebooks --nbval --nbval-sanitize-with tests/notebooks/sanitize.cfg --nbval-current-env
 
-## notebooks: re-execute the committed notebooks in place (after changing src/), with their default parameters
+## notebooks: re-execute every committed notebook in place (01-07, then 99_cleanup) with their default parameters
 notebooks: venv
-	$(PY) -m helpers run --out notebooks --no-parameters
+	$(PY) -m helpers run --out notebooks --no-parameters --cleanup
 
 ## lab: JupyterLab wired to a local cloud on 127.0.0.1 (a free port; LAB_PORT=N picks one) (Ctrl-C stops both)
 lab: venv $(LAB_STAMP)
