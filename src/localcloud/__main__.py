@@ -19,14 +19,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of docker/<image>/Dockerfile that image URIs resolve to")
     parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT / "data",
                         help="folder served over HTTP for offline downloads")
+    parser.add_argument("--no-iam", action="store_true",
+                        help="do not enforce IAM (moto's permissiveness); also LOCALCLOUD_IAM=0")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    cloud = LocalCloud(host=args.host, port=args.port, images_dir=args.images_dir, data_dir=args.data_dir)
+    cloud = LocalCloud(host=args.host, port=args.port, images_dir=args.images_dir, data_dir=args.data_dir,
+                       iam=False if args.no_iam else None)
     cloud.start()
-    print(f"localcloud ready at {cloud.url} (data at {cloud.data_url or '-'})", flush=True)
+    print(f"localcloud ready at {cloud.url} (data at {cloud.data_url or '-'}) "
+          f"IAM {'enforced' if cloud.iam else 'not enforced (--no-iam)'}", flush=True)
     try:
         # Wait in short slices (fix): Python runs signal handlers only in the main thread, and when the
         # kernel delivers SIGTERM to another thread (a Lambda/job thread), an untimed wait() is never

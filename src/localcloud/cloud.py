@@ -40,11 +40,17 @@ class LocalCloud:
         data_dir: a folder served read-only over HTTP at :attr:`data_url`, so handlers that
             download with ``requests`` work offline; None serves nothing.
         workdir: scratch folder for function code and job folders; a temp dir by default.
+        iam: enforce IAM as AWS does (roles, policies, iam:PassRole); None reads ``LOCALCLOUD_IAM``
+            (``0``/``off``/``false`` turn it off), on by default.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
-                 data_dir: Path | None = PROJECT_ROOT / "data", workdir: Path | None = None) -> None:
+                 data_dir: Path | None = PROJECT_ROOT / "data", workdir: Path | None = None,
+                 iam: bool | None = None) -> None:
         self.host, self.port = host, port
+        if iam is None:
+            iam = os.environ.get("LOCALCLOUD_IAM", "on").strip().lower() not in ("0", "off", "false", "no")
+        self.iam = iam
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
         self.data_dir = Path(data_dir).resolve() if data_dir else None
         self._own_workdir = workdir is None
@@ -71,6 +77,8 @@ class LocalCloud:
         self.lambda_runtime = LambdaRuntime(self.workdir, self.url, self.images_dir, moto_seams.write_logs)
         self.jobs = JobRunner(self.workdir, self.url, self.images_dir, moto_seams.update_job, moto_seams.write_logs)
         self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
+        for executor in (self.lambda_runtime, self.jobs, self.inference):  # handlers and jobs act as their roles
+            executor.credentials = moto_seams.role_credentials
         if self.data_dir:
             handler = functools.partial(_QuietHandler, directory=str(self.data_dir))
             self._data_server = http.server.ThreadingHTTPServer((self.host, 0), handler)

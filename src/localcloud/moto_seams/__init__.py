@@ -28,6 +28,15 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     targets get the event with Input/InputPath/InputTransformer applied (moto raises).
 11. ``moto.s3.notifications.send_event`` — AWS-shaped S3 events: Lambda through the kit's runtime
     (asynchronously), SQS/SNS records with keys encoded as AWS does, EventBridge to the default bus.
+12. ``moto.core.authorization.ActionAuthenticatorMixin._authenticate_and_authorize_action`` — IAM:
+    requests signed with an assumed role's or IAM user's keys are evaluated against its policies
+    (``_iam``, ``_iam_policy``); other keys act as the account's root.
+13. ``LambdaResponse.create_function`` / ``update_function_configuration``,
+    ``SageMakerResponse.create_model`` (and 2, 9), ``StepFunctionResponse.create_state_machine`` /
+    ``update_state_machine``, ``EventsHandler.put_targets`` — the role handed over must exist, trust
+    the service, and the caller must hold ``iam:PassRole`` (``_iam_create``).
+14. ``boto_client_for`` as imported by moto's Step Functions modules — the interpreter's calls act
+    as the state machine's role (moto signed them with ``ak``/``sk``).
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 """
 
@@ -36,12 +45,17 @@ from __future__ import annotations
 from typing import Any
 
 from moto.awslambda import models as lambda_models
+from moto.awslambda.responses import LambdaResponse
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.config import default_user_config
 from moto.events import models as events_models
+from moto.events.responses import EventsHandler
 from moto.s3 import notifications as s3_notifications
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.stepfunctions.parser import models as sfn_parser_models
+from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
+from moto.stepfunctions.responses import StepFunctionResponse
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
     state_task_factory,
 )
@@ -54,6 +68,15 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._events import _s3_send_event, _send_to_targets
+from localcloud.moto_seams._iam import _authorize, role_credentials
+from localcloud.moto_seams._iam_create import (
+    _events_put_targets,
+    _lambda_create_function,
+    _lambda_update_configuration,
+    _sagemaker_create_model,
+    _states_create,
+    _states_update,
+)
 from localcloud.moto_seams._lambda import _lambda_invoke
 from localcloud.moto_seams._records import update_job, write_logs
 from localcloud.moto_seams._sagemaker import (
@@ -69,11 +92,14 @@ from localcloud.moto_seams._stepfunctions import (
     _SYNC_POLL_SECONDS,
     StateTaskServiceSageMaker,
     _aws_sdk_task,
+    _boto_client_for,
     _start_execution,
     _state_task_service_for,
+    client_modules,
 )
 
-__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "install", "uninstall", "update_job", "write_logs"]
+__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "install", "role_credentials", "uninstall",
+           "update_job", "write_logs"]
 _originals = _state.originals
 
 SEAMS = {
@@ -89,6 +115,14 @@ SEAMS = {
     "events_send_to_targets": (events_models.Rule, "send_to_targets"),
     "s3_send_event": (s3_notifications, "send_event"),
     "sfn_aws_sdk_task": (StateTaskServiceAwsSdk, "_eval_service_task"),
+    "iam_authorize": (ActionAuthenticatorMixin, "_authenticate_and_authorize_action"),
+    "lambda_create_function": (LambdaResponse, "create_function"),
+    "lambda_update_configuration": (LambdaResponse, "update_function_configuration"),
+    "sagemaker_create_model": (SageMakerResponse, "create_model"),
+    "states_create": (StepFunctionResponse, "create_state_machine"),
+    "states_update": (StepFunctionResponse, "update_state_machine"),
+    "events_put_targets": (EventsHandler, "put_targets"),
+    "sfn_boto_client_for": (boto_client_module, "boto_client_for"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -107,26 +141,44 @@ _PATCHES = {
     "events_send_to_targets": _send_to_targets,
     "s3_send_event": _s3_send_event,
     "sfn_aws_sdk_task": _aws_sdk_task,
+    "iam_authorize": _authorize,
+    "lambda_create_function": _lambda_create_function,
+    "lambda_update_configuration": _lambda_update_configuration,
+    "sagemaker_create_model": _sagemaker_create_model,
+    "states_create": _states_create,
+    "states_update": _states_update,
+    "events_put_targets": _events_put_targets,
+    "sfn_boto_client_for": _boto_client_for,
 }
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),
           "stop_transform_job": _stop_transform_job, "update_endpoint": _update_endpoint}
 
 
 def install(cloud: Any) -> None:
-    """Point the seams at ``cloud``'s executors (once per process) and turn execution on."""
+    """Point the seams at ``cloud``'s executors (once per process) and turn execution on.
+
+    IAM is enforced unless ``cloud.iam`` is False; executors get the roles' keys through
+    ``credentials`` (see :func:`._iam.role_credentials`).
+    """
     _state.cloud = cloud
+    _state.iam_enforced = bool(getattr(cloud, "iam", True))
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     if _originals:
         return
     for seam, (owner, attribute) in SEAMS.items():
         _originals[seam] = getattr(owner, attribute)
         setattr(owner, attribute, _PATCHES[seam])
+    for module in client_modules():  # each Step Functions module that imported boto_client_for by name
+        module.boto_client_for = _boto_client_for
     for name, (owner, attribute) in ADDITIONS.items():
         setattr(owner, attribute, _ADDED[name])
 
 
 def uninstall() -> None:
     """Put moto back as it was (tests use this to prove the seams are what changes behaviour)."""
+    if "sfn_boto_client_for" in _originals:
+        for module in client_modules():
+            module.boto_client_for = _originals["sfn_boto_client_for"]
     for seam, (owner, attribute) in SEAMS.items():
         if seam in _originals:
             setattr(owner, attribute, _originals.pop(seam))
@@ -135,3 +187,4 @@ def uninstall() -> None:
             delattr(owner, attribute)
     default_user_config["stepfunctions"]["execute_state_machine"] = False
     _state.cloud = None
+    _state.iam_enforced = False

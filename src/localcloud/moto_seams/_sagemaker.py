@@ -25,6 +25,7 @@ from localcloud.inference import (
     error_response,
 )
 from localcloud.moto_seams import _state
+from localcloud.moto_seams._iam_create import sagemaker_role
 from localcloud.moto_seams._records import update_job, write_logs
 
 
@@ -39,6 +40,7 @@ def _create_processing_job(self: SageMakerResponse) -> ActionResult:
     if name in self.sagemaker_backend.processing_jobs:
         raise ResourceInUseException(f"Job name must be unique within an AWS account and region, "
                                      f"and a job with this name already exists ({name})")
+    sagemaker_role(self, request.get("RoleArn"))
     result = _state.originals["create_processing_job"](self)
     update_job("processing", self.region, name, {
         "processing_job_status": "InProgress", "environment": request.get("Environment"),
@@ -54,6 +56,7 @@ def _create_training_job(self: SageMakerResponse) -> ActionResult:
     if name in self.sagemaker_backend.training_jobs:
         raise ResourceInUseException(f"Training job names must be unique within an AWS account and region, "
                                      f"and a training job with this name already exists ({name})")
+    sagemaker_role(self, request.get("RoleArn"))
     result = _state.originals["create_training_job"](self)
     update_job("training", self.region, name, {
         "training_job_status": "InProgress", "secondary_status": "Starting",
