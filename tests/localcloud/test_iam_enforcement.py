@@ -42,10 +42,13 @@ def allow(*statements: tuple[str | list[str], str | list[str]]) -> dict:
         {"Effect": "Allow", "Action": action, "Resource": resource} for action, resource in statements]}
 
 
-def processing_request(name: str, role: str, account: str, bucket: str) -> dict:
+SERVICE_REGISTRY = "1" * 12  # an image in another account's registry (as SageMaker's own images are)
+
+
+def processing_request(name: str, role: str, account: str, bucket: str, registry: str = SERVICE_REGISTRY) -> dict:
     return {
         "ProcessingJobName": name, "RoleArn": role,
-        "AppSpecification": {"ImageUri": ecr_image_uri(account, REGION, "sagemaker-scikit-learn", "1.2-1-cpu-py3"),
+        "AppSpecification": {"ImageUri": ecr_image_uri(registry, REGION, "sagemaker-scikit-learn", "1.2-1-cpu-py3"),
                              "ContainerEntrypoint": ["python3", "-c", "print('hello')"]},
         "ProcessingInputs": [{"InputName": "raw", "S3Input": {
             "S3Uri": f"s3://{bucket}/raw/", "LocalPath": "/opt/ml/processing/input", "S3DataType": "S3Prefix",
@@ -83,6 +86,7 @@ class TestLambdaActsAsItsExecutionRole:
            and the object's ARN as AWS words it.
         3. Add an s3:PutObject grant to the role; invoke the same function again.
         4. The object is written, and the handler's caller identity is the function's assumed role.
+        5. The role has no logs grant: the function left no log group (AWS drops the logs, the function runs).
         """
         iam, lam = clients["iam"], clients["lambda"]
         role_name = unique_name("put-role")
@@ -105,6 +109,8 @@ class TestLambdaActsAsItsExecutionRole:
         assert written["written"] == f"out/{name}.txt", written
         assert written["as"].endswith(f":assumed-role/{role_name}/{name}")
         assert clients["s3"].get_object(Bucket=bucket, Key=f"out/{name}.txt")["Body"].read() == b"written by the handler"
+        logs = cloud.client("logs", region=REGION)
+        assert logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"] == []
 
     def test_explicit_deny_wins(self, cloud, clients, bucket):
         """https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
@@ -274,6 +280,21 @@ class TestJobActsAsItsRole:
         assert job["FailureReason"].startswith("ClientError:")
         assert f"assumed-role/{role_name}/" in job["FailureReason"]
         assert f"s3:ListBucket on resource: arn:aws:s3:::{bucket}" in job["FailureReason"]
+
+    def test_private_image_pull_refused(self, cloud, clients, account, bucket):
+        """https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html (ECR permissions of the role)
+
+        1. A SageMaker role allowed S3 but no ECR action; a processing job whose image is in the account's ECR.
+        2. The job is Failed: its FailureReason says the image cannot be pulled, naming ecr:GetAuthorizationToken.
+        """
+        role = create_role(cloud, unique_name("no-ecr"), allow(("s3:*", "*")), trust("sagemaker"))
+        name = unique_name("no-pull")
+        clients["sagemaker"].create_processing_job(**processing_request(name, role, account, bucket, registry=account))
+        job = wait_for(lambda: (d := clients["sagemaker"].describe_processing_job(ProcessingJobName=name))[
+            "ProcessingJobStatus"] != "InProgress" and d, timeout=30, description="the job ends")
+        assert job["ProcessingJobStatus"] == "Failed"
+        assert job["FailureReason"].startswith("ClientError: Cannot pull image")
+        assert "ecr:GetAuthorizationToken" in job["FailureReason"]
 
 
 class TestOptOut:

@@ -276,3 +276,43 @@ def target_role_may_start(account: str, role_arn: str, machine_arn: str) -> bool
     principal = Principal(arn=f"arn:aws:sts::{account}:assumed-role/{role.name}/events", account=account,
                           role_arn=role_arn)
     return is_allowed(principal, "states:StartExecution", machine_arn) == ALLOW
+
+
+def _role_principal(account: str, role_arn: str, session: str) -> Principal:
+    name = role_arn.rsplit("/", 1)[-1]
+    return Principal(arn=f"arn:aws:sts::{account}:assumed-role/{name}/{session}", account=account, role_arn=role_arn)
+
+
+def logs_denial(account: str, region: str, role_arn: str, group: str, stream: str, new_group: bool,
+                new_stream: bool) -> str:
+    """Why ``role_arn`` may not write this log ("" when it may): the calls a Lambda or SageMaker agent makes."""
+    principal = _role_principal(account, role_arn, "logs")
+    base = f"arn:aws:logs:{region}:{account}:log-group:{group}"
+    calls = ([("logs:CreateLogGroup", f"{base}:*")] if new_group else []) + (
+        [("logs:CreateLogStream", f"{base}:log-stream:{stream}")] if new_stream else []) + [
+        ("logs:PutLogEvents", f"{base}:log-stream:{stream}")]
+    for action, resource in calls:
+        decision = is_allowed(principal, action, resource)
+        if decision != ALLOW:
+            return denial_message(principal, action, resource, decision == DENY)
+    return ""
+
+
+def image_pull_denial(account: str, region: str, role_arn: str, image_uri: str) -> str:
+    """Why a job's role may not pull ``image_uri`` from the account's private ECR ("" when it may).
+
+    Images in other registries (SageMaker's own algorithm images) need no grant of the role.
+    """
+    host, _, path = image_uri.partition("/")
+    if not _state.iam_enforced or not host.startswith(f"{account}.dkr.ecr."):
+        return ""
+    repository = path.split("@", 1)[0].rsplit(":", 1)[0]
+    principal = _role_principal(account, role_arn, "SageMaker")
+    calls = [("ecr:GetAuthorizationToken", "*")] + [
+        (action, f"arn:aws:ecr:{region}:{account}:repository/{repository}")
+        for action in ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")]
+    for action, resource in calls:
+        decision = is_allowed(principal, action, resource)
+        if decision != ALLOW:
+            return denial_message(principal, action, resource, decision == DENY)
+    return ""
