@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.core.exceptions import _RESTError as RESTError  # the XML error base (moto keeps it private)
 from moto.iam.models import iam_backends
@@ -39,7 +40,7 @@ _SIGNING_TO_PREFIX = {"runtime.sagemaker": "sagemaker", "monitoring": "cloudwatc
 _ACTION_ALIASES = {"lambda:Invoke": "lambda:InvokeFunction", "lambda:InvokeAsync": "lambda:InvokeFunction",
                    "s3:HeadObject": "s3:GetObject", "s3:HeadBucket": "s3:ListBucket",
                    "s3:ListObjectsV2": "s3:ListBucket", "s3:ListObjects": "s3:ListBucket"}
-# services whose API speaks JSON (their refusals are AccessDeniedException, not XML AccessDenied)
+# services whose APIs speak XML (refused with AccessDenied); the others speak JSON (AccessDeniedException)
 _XML_SERVICES = {"s3", "iam", "sts", "sqs", "sns", "ec2", "cloudformation", "cloudwatch"}
 _ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}  # AWS: no policy can deny it
 _PARTITION = "aws"
@@ -241,11 +242,13 @@ def role_credentials(role_arn: str, session_name: str) -> dict[str, str] | None:
     if not _state.iam_enforced or not role_arn:
         return None
     session_name = "".join(c if c.isalnum() or c in "=,.@-_" else "-" for c in session_name)[:64] or "localcloud"
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    backend = sts_backends[account if account.isdigit() else DEFAULT_ACCOUNT_ID][_PARTITION]
     with _credentials_lock:
         cached = _credentials.get((role_arn, session_name))
+        if cached is not None and backend.get_assumed_role_from_access_key(cached["AWS_ACCESS_KEY_ID"]) is None:
+            cached = None  # moto was reset: keys it no longer knows would act as the root
         if cached is None:
-            account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
-            backend = sts_backends[account or next(iter(sts_backends.keys()), "")][_PARTITION]
             assumed = backend.assume_role(region_name="us-east-1", role_session_name=session_name, role_arn=role_arn,
                                           policy=None, duration=43200, external_id=None)
             cached = {"AWS_ACCESS_KEY_ID": assumed.access_key_id, "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
