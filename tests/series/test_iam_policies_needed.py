@@ -83,9 +83,11 @@ class Kit:
     def put_policy(self, purpose: str, without: str | None = None) -> None:
         document = helpers.iam.render_document(self.kit, IAM_DIR / "policies" / f"{purpose}.json")
         document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != without]
-        name = self.kit.names.role(purpose)
-        self.kit.client("iam").put_role_policy(RoleName=name, PolicyName=f"{name}-policy",
-                                               PolicyDocument=json.dumps(document))
+        name, iam = self.kit.names.role(purpose), self.kit.client("iam")
+        if not document["Statement"]:  # its only statement: the role keeps no policy at all
+            iam.delete_role_policy(RoleName=name, PolicyName=f"{name}-policy")
+            return
+        iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(document))
 
     # -- steps -----------------------------------------------------------------------------------
     def invoke(self, purpose: str, event: dict[str, Any]) -> dict[str, Any]:
