@@ -228,6 +228,35 @@ class TestCallerNeedsPassRole:
         assert "iam:PassRole" in caught.value.response["Error"]["Message"]
 
 
+class TestPresignedUrlsActAsTheirSigner:
+    """A presigned URL carries its signer's rights, not more."""
+
+    def test_url_of_a_user_without_get_object(self, cloud, clients, bucket):
+        """https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html
+
+        1. An IAM user allowed s3:ListBucket only presigns a GetObject URL for raw/data.csv.
+        2. Fetching the URL is refused with 403; the root's presigned URL for the same object works.
+        """
+        import urllib.error
+        import urllib.request
+
+        iam = clients["iam"]
+        user = unique_name("presigner")
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="list", PolicyDocument=json.dumps(
+            allow(("s3:ListBucket", f"arn:aws:s3:::{bucket}"))))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        s3 = boto3.session.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                                   region_name=REGION).client("s3", endpoint_url=cloud.url)
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "raw/data.csv"})
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(url, timeout=10)
+        assert caught.value.code == 403
+        root_url = clients["s3"].generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "raw/data.csv"})
+        with urllib.request.urlopen(root_url, timeout=10) as response:
+            assert response.read() == b"1,2,3\n"
+
+
 class TestSyncStateActsAsTheStatesRole:
     """A .sync SageMaker task calls SageMaker as the state machine's role."""
 

@@ -159,7 +159,12 @@ def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         return
     authorization = self.headers.get("Authorization") or ""
     scope = _between("Credential=", ",", authorization).split("/")
-    if len(scope) < 4:  # unsigned (presigned URLs, the moto API): the root acts, as before
+    query = parse_qs(urlparse(self.uri).query)
+    if len(scope) < 4 and query.get("X-Amz-Credential"):  # a presigned URL acts as whoever signed it
+        scope = query["X-Amz-Credential"][0].split("/")
+    elif len(scope) < 4 and query.get("AWSAccessKeyId"):  # S3's SigV2 presigned URL
+        scope = [query["AWSAccessKeyId"][0], "", "", "s3"]
+    if len(scope) < 4:  # unsigned (the moto API, anonymous reads): the root acts, as before
         return
     principal = principal_for(self.current_account, scope[0])
     _local.principal = principal
@@ -171,7 +176,6 @@ def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
     action = f"{prefix}:{api_action}"
     action = _ACTION_ALIASES.get(action, action)
     params = _json_params(self)
-    query = parse_qs(urlparse(self.uri).query)
     if prefix != "s3":
         resource = request_resource(prefix, api_action, params, self.path, self.region, self.current_account)
     require(principal, prefix, action, resource, request_context(prefix, api_action, params, query))
