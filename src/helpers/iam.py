@@ -8,8 +8,10 @@ import string
 from helpers.config import Kit
 from helpers.paths import IAM_DIR
 
-# The roles the kit uses: purpose -> the AWS service that assumes it.
-ROLES = {"lambda": "lambda", "sagemaker": "sagemaker", "states": "states", "events": "events"}
+# The roles the kit uses: purpose -> the AWS service that assumes it. Each Lambda function has its own
+# role holding only what its handler calls (fetch-data: S3; start-*: its SageMaker job and PassRole).
+ROLES = {"fetch-data": "lambda", "start-preprocessing": "lambda", "start-training": "lambda",
+         "sagemaker": "sagemaker", "states": "states", "events": "events"}
 
 
 def partition(region: str) -> str:
@@ -29,14 +31,17 @@ def render_document(kit: Kit, path) -> dict:
 
 
 def ensure_role(kit: Kit, purpose: str) -> str:
-    """Create or update the role for ``purpose`` (lambda, sagemaker, states); return its ARN.
+    """Create or update the role for ``purpose`` (a key of :data:`ROLES`); return its ARN.
 
-    The trust policy and the inline permission policy are always re-applied, so editing
+    The trust policy is ``iam/trust/<service>.json`` for the service that assumes the role, the
+    permission policy ``iam/policies/<purpose>.json``. Both are always re-applied, so editing
     the JSON under ``iam/`` and re-running the cell updates the role.
     """
+    if purpose not in ROLES:
+        raise ValueError(f"unknown role purpose {purpose!r}: one of {', '.join(ROLES)}")
     iam = kit.client("iam")
     name = kit.names.role(purpose)
-    trust = json.dumps(render_document(kit, IAM_DIR / "trust" / f"{purpose}.json"))
+    trust = json.dumps(render_document(kit, IAM_DIR / "trust" / f"{ROLES[purpose]}.json"))
     policy = json.dumps(render_document(kit, IAM_DIR / "policies" / f"{purpose}.json"))
     try:
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]

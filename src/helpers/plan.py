@@ -90,12 +90,12 @@ def plan(settings: Settings, account: str | None = None) -> pd.DataFrame:
         return "events", "rule (made by Step Functions for .sync)", f"StepFunctionsGetEventsFor{jobs}Rule", "free"
 
     add("01", ("s3", "bucket", bucket, "per GB-month"))
-    add("02", ("iam", "role", names.role("lambda"), "free"), ("ecr", "repository", names.repository("ingest"),
+    add("02", ("iam", "role", names.role("fetch-data"), "free"), ("ecr", "repository", names.repository("ingest"),
                                                               "per GB-month"), *function("fetch-data", "image"))
-    add("03", ("iam", "role", names.role("sagemaker"), "free"),
+    add("03", ("iam", "role", names.role("sagemaker"), "free"), ("iam", "role", names.role("start-preprocessing"), "free"),
         ("ecr", "repository", names.repository("preprocess"), "per GB-month"), *function("start-preprocessing", "zip"),
         ("sagemaker", "processing job", names.job("preprocess", run), "per second, ml.t3.medium"))
-    add("04", *function("start-training", "zip"),
+    add("04", ("iam", "role", names.role("start-training"), "free"), *function("start-training", "zip"),
         ("sagemaker", "training job", names.job("train", run), "per second, ml.m5.large"))
     add("05", ("iam", "role", names.role("states"), "free"),
         ("stepfunctions", "state machine", names.state_machine("article-chain"), "per state transition"),

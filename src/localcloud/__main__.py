@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop (cleanly) when the process that started this one is gone, even if it was killed")
     parser.add_argument("--lambda-idle-seconds", type=float, default=300.0,
                         help="stop a warm Lambda environment unused for this long; default 300")
+    parser.add_argument("--no-iam", action="store_true",
+                        help="do not enforce IAM (moto's permissiveness); also LOCALCLOUD_IAM=0")
     args = parser.parse_args(argv)
 
     in_use = f"localcloud: port {args.port} on {args.host} is already in use by another program; " \
@@ -61,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         cloud = LocalCloud(host=args.host, port=args.port, images_dir=args.images_dir, data_dir=args.data_dir,
-                           allowed_origins=args.allow_origin, lambda_idle_seconds=args.lambda_idle_seconds)
+                           allowed_origins=args.allow_origin, lambda_idle_seconds=args.lambda_idle_seconds,
+                           iam=False if args.no_iam else None)
     except ValueError as error:  # a malformed --allow-origin
         parser.error(str(error))
     try:
@@ -69,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     except PortInUse:  # taken between the quick test and the real bind
         print(in_use, file=sys.stderr, flush=True)
         return 1
-    print(f"localcloud ready at {cloud.url} (data at {cloud.data_url or '-'})", flush=True)
+    print(f"localcloud ready at {cloud.url} (data at {cloud.data_url or '-'}) "
+          f"IAM {'enforced' if cloud.iam else 'not enforced (--no-iam)'}", flush=True)
     try:
         # Wait in short slices (fix): Python runs signal handlers only in the main thread, and when the
         # kernel delivers SIGTERM to another thread (a Lambda/job thread), an untimed wait() is never

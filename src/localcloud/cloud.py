@@ -68,14 +68,20 @@ class LocalCloud:
             besides its own; every other ``Origin`` and any non-loopback ``Host`` is refused
             (see :mod:`localcloud.guard`).
         lambda_idle_seconds: a warm Lambda environment unused this long is stopped.
+        iam: enforce IAM as AWS does (roles, policies, iam:PassRole); None reads ``LOCALCLOUD_IAM``
+            (``0``/``off``/``false`` turn it off), on by default.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
                  data_dir: Path | None = PROJECT_ROOT / "data", workdir: Path | None = None,
-                 allowed_origins: Iterable[str] = (), lambda_idle_seconds: float = 300.0) -> None:
+                 allowed_origins: Iterable[str] = (), lambda_idle_seconds: float = 300.0,
+                 iam: bool | None = None) -> None:
         self.host, self.port = host, port
         self.guard = RequestGuard(allowed_origins=allowed_origins)
         self.lambda_idle_seconds = lambda_idle_seconds
+        if iam is None:
+            iam = os.environ.get("LOCALCLOUD_IAM", "on").strip().lower() not in ("0", "off", "false", "no")
+        self.iam = iam
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
         self.data_dir = Path(data_dir).resolve() if data_dir else None
         self._own_workdir = workdir is None
@@ -120,6 +126,8 @@ class LocalCloud:
                                             idle_seconds=self.lambda_idle_seconds)
         self.jobs = JobRunner(self.workdir, self.url, self.images_dir, moto_seams.update_job, moto_seams.write_logs)
         self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
+        for executor in (self.lambda_runtime, self.jobs, self.inference):  # handlers and jobs act as their roles
+            executor.credentials = moto_seams.role_credentials
         if self.data_dir:
             handler = type("DataHandler", (_DataHandler,), {"guard": self.guard})
             self._data_server = http.server.ThreadingHTTPServer(

@@ -61,13 +61,15 @@ class ModelRef:
     image: str
     model_data_url: str | None
     account: str = ""
+    role: str = ""  # ExecutionRoleArn: model and data are read as this role
 
     @classmethod
     def of(cls, model: Any, account: str) -> ModelRef:
         """From a record with ``model_name``, ``primary_container`` and ``containers`` (moto's Model)."""
         container = model.primary_container or (model.containers[0] if model.containers else {})
         return cls(name=model.model_name, image=container.get("Image", ""), account=account,
-                   model_data_url=container.get("ModelDataUrl"))
+                   model_data_url=container.get("ModelDataUrl"),
+                   role=getattr(model, "execution_role_arn", "") or "")
 
     @property
     def is_linear_learner(self) -> bool:
@@ -131,15 +133,20 @@ class Inference:
         self._lock = threading.Lock()
         self._stops: dict[tuple[str, str], threading.Event] = {}
         self._threads: set[threading.Thread] = set()
+        self.credentials: Callable[[str, str], dict[str, str] | None] = lambda role, session: None
 
     # -- models -------------------------------------------------------------------------
-    def _s3(self, region: str, account: str = ""):
-        # moto reads a 12-digit access key id as the account to act in: the model is read from
-        # the account that owns the endpoint or job, not always the default one.
-        key = account if account.isdigit() and len(account) == 12 else "localcloud"
-        return boto3.session.Session().client(
-            "s3", region_name=region, endpoint_url=self.endpoint_url, aws_access_key_id=key,
-            aws_secret_access_key="localcloud", config=Config(retries={"max_attempts": 2}))
+    def _s3(self, region: str, ref: ModelRef):
+        keys = self.credentials(ref.role, f"SageMaker-{ref.name}"[:64])
+        if keys is None:
+            # moto reads a 12-digit access key id as the account to act in: the model is read from
+            # the account that owns the endpoint or job, not always the default one.
+            key = ref.account if ref.account.isdigit() and len(ref.account) == 12 else "localcloud"
+            keys = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": "localcloud"}
+        return boto3.session.Session().client(  # as the model's role when IAM is enforced
+            "s3", region_name=region, endpoint_url=self.endpoint_url, aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"], aws_session_token=keys.get("AWS_SESSION_TOKEN"),
+            config=Config(retries={"max_attempts": 2}))
 
     def load(self, region: str, ref: ModelRef) -> dict[str, Any]:
         """The stand-in model behind ``ref`` (cached by ModelDataUrl and ETag).
@@ -153,7 +160,7 @@ class Inference:
                 f"image {ref.image!r}", original_status=500)
         if not ref.model_data_url:
             raise InferenceError(f"model {ref.name} has no PrimaryContainer.ModelDataUrl", original_status=500)
-        s3 = self._s3(region, ref.account)
+        s3 = self._s3(region, ref)
         try:
             bucket, key = split_s3_uri(ref.model_data_url)
             head = s3.head_object(Bucket=bucket, Key=key)
@@ -254,7 +261,7 @@ class Inference:
         except InferenceError as exc:
             raise JobError(f"ClientError: {exc}") from None
         log.add(f"Serving model {ref.name} ({ref.model_data_url}) with the {linear_model.NOTE}")
-        s3 = self._s3(region, ref.account)
+        s3 = self._s3(region, ref)
         objects = list(_list_objects(s3, source["S3Uri"]))
         if not objects:
             raise JobError(f"ClientError: no S3 objects found under {source['S3Uri']}")

@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from localcloud import process_group
 from localcloud.constraints import PROCESSING_ROOT, is_processing_path
@@ -44,6 +45,9 @@ __all__ = ["JobError", "JobRunner", "split_s3_uri"]
 # (kind, region, job name, attributes to set on the job)
 StatusUpdate = Callable[[str, str, str, dict[str, Any]], None]
 LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
+# (role ARN, session name) -> AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, None: the root's keys
+Credentials = Callable[[str, str], "dict[str, str] | None"]
+_ROOT_KEYS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud"}
 
 _PYTHON_NAMES = {"python", "python3", "python3.11", "/usr/bin/python3", "/usr/local/bin/python3",
                  "/usr/local/bin/python", "/usr/bin/python"}
@@ -103,6 +107,7 @@ class JobRunner:
         self._jobs: dict[tuple[str, str, str], _Job] = {}
         self._lock = threading.Lock()
         self._kept_failed: Path | None = None  # the last failed job's folder (see the module's docstring)
+        self.credentials: Credentials = lambda role, session: None  # the cloud sets its IAM's
 
     # -- public API ---------------------------------------------------------------------
     def start_processing(self, region: str, request: dict[str, Any]) -> None:
@@ -150,6 +155,8 @@ class JobRunner:
             target(job, request)
         except JobError as exc:
             self._finish(job, "Failed", str(exc))
+        except ClientError as exc:  # an S3 transfer the job's role may not make (AccessDenied, NoSuchKey)
+            self._finish(job, "Failed", f"ClientError: {exc}")
         except Exception as exc:  # the job fails, the cloud keeps serving
             self._finish(job, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
@@ -164,11 +171,15 @@ class JobRunner:
             if remove:
                 shutil.rmtree(remove, ignore_errors=True)
 
-    def _s3(self, region: str):
+    def _keys(self, request: dict[str, Any], name: str) -> dict[str, str]:
+        """The job's RoleArn's temporary keys: its S3 transfers act as that role, as on AWS."""
+        return self.credentials(request.get("RoleArn", ""), f"SageMaker-{name}"[:64]) or dict(_ROOT_KEYS)
+
+    def _s3(self, region: str, keys: dict[str, str]):
         return boto3.session.Session().client(
             "s3", region_name=region, endpoint_url=self.endpoint_url,
-            aws_access_key_id="localcloud", aws_secret_access_key="localcloud",
-            config=Config(retries={"max_attempts": 2}))
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"], aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=keys.get("AWS_SESSION_TOKEN"), config=Config(retries={"max_attempts": 2}))
 
     def _status_field(self, job: _Job) -> str:
         return "processing_job_status" if job.kind == "processing" else "training_job_status"
@@ -217,7 +228,8 @@ class JobRunner:
             kind = "ClientError" if code == 2 else "AlgorithmError"
             raise JobError(f"{kind}: exit code {code}: {detail}")
 
-    def _base_env(self, job: _Job, region: str, extra: dict[str, str], mounts: list[Path]) -> dict[str, str]:
+    def _base_env(self, job: _Job, region: str, extra: dict[str, str], keys: dict[str, str],
+                  mounts: list[Path]) -> dict[str, str]:
         env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
         # job_site/sitecustomize.py maps fixed /opt/ml paths inside the script to the job folder
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_JOB_SITE), os.environ.get("PYTHONPATH")]))
@@ -227,8 +239,7 @@ class JobRunner:
         env.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
         env.update({k: job.remap(str(v)) for k, v in (extra or {}).items()})
         env.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ENDPOINT_URL": self.endpoint_url,
-                    "AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud",
-                    "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                    **keys, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                     "PYTHONUNBUFFERED": "1"})
         # Each channel folder acts as its own file system (renames across them fail with EXDEV, as on
         # SageMaker where each is its own mount): see job_site/sitecustomize.py.
@@ -253,7 +264,8 @@ class JobRunner:
 
     # -- processing ---------------------------------------------------------------------
     def _run_processing(self, job: _Job, request: dict[str, Any]) -> None:
-        s3 = self._s3(job.region)
+        keys = self._keys(request, job.name)
+        s3 = self._s3(job.region, keys)
         job.fs.mkdir(parents=True)
         app = request["AppSpecification"]
         command = self._command(job, app["ImageUri"], app.get("ContainerEntrypoint"), app.get("ContainerArguments"))
@@ -270,8 +282,8 @@ class JobRunner:
         self.update(job.kind, job.region, job.name, {"processing_start_time": _now()})
         max_runtime = float((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
         try:
-            self._run_command(job, command, self._base_env(job, job.region, request.get("Environment"), mounts),
-                              max_runtime)
+            env = self._base_env(job, job.region, request.get("Environment"), keys, mounts)
+            self._run_command(job, command, env, max_runtime)
         except _Stopped:
             return self._finish(job, "Stopped")
         except _RuntimeExceeded as exc:
@@ -285,7 +297,8 @@ class JobRunner:
 
     # -- training -----------------------------------------------------------------------
     def _run_training(self, job: _Job, request: dict[str, Any]) -> None:
-        s3 = self._s3(job.region)
+        keys = self._keys(request, job.name)
+        s3 = self._s3(job.region, keys)
         opt_ml = job.fs / "opt" / "ml"
         transitions: list[dict[str, Any]] = []
 
@@ -334,8 +347,8 @@ class JobRunner:
         secondary("Training", "Training image download completed. Training in progress.")
         max_runtime = float((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
         try:
-            self._run_command(job, command, self._base_env(job, job.region, request.get("Environment"), mounts),
-                              max_runtime)
+            env = self._base_env(job, job.region, request.get("Environment"), keys, mounts)
+            self._run_command(job, command, env, max_runtime)
         except _Stopped:
             secondary("Stopped", "Training job stopped")
             return self._finish(job, "Stopped", secondary_status="Stopped")

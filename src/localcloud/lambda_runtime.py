@@ -61,10 +61,11 @@ class FunctionSpec:
     image_uri: str | None = None
     image_command: tuple[str, ...] = ()
     version: str = "$LATEST"
+    role: str = ""  # the execution role: the handler's AWS calls act as it
 
     @property
     def warm_key(self) -> tuple:
-        return (self.arn, self.code_sha256, self.handler, self.timeout, self.image_command,
+        return (self.arn, self.code_sha256, self.handler, self.timeout, self.image_command, self.role,
                 tuple(sorted(self.environment.items())))
 
 
@@ -123,6 +124,8 @@ class LambdaRuntime:
         self.idle_seconds = idle_seconds
         self._reaper_wake = threading.Event()
         threading.Thread(target=self._reap_idle, daemon=True, name="localcloud-lambda-reaper").start()
+        # (role ARN, session name) -> the role's temporary keys; None: the root's dummy keys
+        self.credentials: Callable[[str, str], dict[str, str] | None] = lambda role, session: None
 
     # -- code ---------------------------------------------------------------------------
     def _code_dir(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
@@ -175,9 +178,9 @@ class LambdaRuntime:
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "localcloud",
-            "AWS_SECRET_ACCESS_KEY": "localcloud",
-            "AWS_SESSION_TOKEN": "localcloud",
+            # the execution role's temporary keys, as Lambda hands them to a handler
+            **(self.credentials(spec.role, spec.name) or {"AWS_ACCESS_KEY_ID": "localcloud",
+               "AWS_SECRET_ACCESS_KEY": "localcloud", "AWS_SESSION_TOKEN": "localcloud"}),
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "PYTHONUNBUFFERED": "1",

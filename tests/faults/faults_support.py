@@ -114,14 +114,14 @@ class Deployed:
 def deploy_pipeline(kit: Kit, gated: bool = False) -> Deployed:
     """What notebooks 01-05 (and 06 with ``gated``) make, in the same order and with the same helpers.
 
-    01: the bucket. 02: the Lambda role, the ingest image and the fetch-data image function.
+    01: the bucket. 02: the fetch-data role, the ingest image and the fetch-data image function.
     03/05: the SageMaker and Step Functions roles, the preprocess image, the linear-learner image URI.
     05: the pipeline state machine (06: extended with evaluate_deploy after Train).
     """
     bucket = helpers.s3.ensure_bucket(kit)
-    roles = {purpose: helpers.iam.ensure_role(kit, purpose) for purpose in ("lambda", "sagemaker", "states")}
+    roles = {purpose: helpers.iam.ensure_role(kit, purpose) for purpose in ("fetch-data", "sagemaker", "states")}
     fetch = helpers.lambdas.ensure_function(
-        kit, kit.names.function("fetch-data"), roles["lambda"], image_uri=helpers.ecr.publish_image(kit, "ingest"),
+        kit, kit.names.function("fetch-data"), roles["fetch-data"], image_uri=helpers.ecr.publish_image(kit, "ingest"),
         timeout=60, environment={"BUCKET": bucket, "DATA_URL": kit.settings.data_url,
                                   "JOB_NAME_PREFIX": kit.settings.prefix},
         description="Pipeline Dreams: download the raw CSV into S3")
@@ -243,8 +243,9 @@ def deploy_light_machine(kit: Kit, entrypoint: list[str] | None = None, max_runt
     import string
 
     bucket = helpers.s3.ensure_bucket(kit)
-    roles = {purpose: helpers.iam.ensure_role(kit, purpose) for purpose in ("lambda", "sagemaker", "states")}
-    function = helpers.lambdas.ensure_function(kit, kit.names.function("prepare"), roles["lambda"],
+    # the prepare handler calls no AWS API: the fetch-data role (trusted by Lambda) is enough for it
+    roles = {purpose: helpers.iam.ensure_role(kit, purpose) for purpose in ("fetch-data", "sagemaker", "states")}
+    function = helpers.lambdas.ensure_function(kit, kit.names.function("prepare"), roles["fetch-data"],
                                                handler="app.handler", zip_file=zip_handler(PREPARE_HANDLER))
     text = string.Template((EVENTS_DIR / "faults_light_machine.json").read_text()).safe_substitute(
         FunctionArn=function, RoleArn=roles["sagemaker"], Bucket=bucket,

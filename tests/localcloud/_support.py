@@ -14,7 +14,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EVENTS_DIR = PROJECT_ROOT / "tests" / "events"
 TRUST_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Action": "sts:AssumeRole",
-    "Principal": {"Service": ["lambda.amazonaws.com", "sagemaker.amazonaws.com", "states.amazonaws.com"]}}]})
+    "Principal": {"Service": ["lambda.amazonaws.com", "sagemaker.amazonaws.com", "states.amazonaws.com",
+                              "events.amazonaws.com"]}}]})
 
 
 def unique_name(prefix: str) -> str:
@@ -42,9 +43,19 @@ def account_id(cloud) -> str:
     return cloud.client("sts").get_caller_identity()["Account"]
 
 
-def create_role(cloud, name: str) -> str:
-    """An IAM role any of the kit's services may assume; returns its ARN."""
-    return cloud.client("iam").create_role(RoleName=name[:64], AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def create_role(cloud, name: str, policy: dict | None = ALLOW_ALL, trust: str = TRUST_POLICY) -> str:
+    """An IAM role the kit's services may assume, allowed ``policy`` (everything by default); returns its ARN.
+
+    The cloud enforces IAM: tests about something else get a real role that may do what they need.
+    """
+    iam = cloud.client("iam")
+    arn = iam.create_role(RoleName=name[:64], AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    if policy is not None:
+        iam.put_role_policy(RoleName=name[:64], PolicyName="test", PolicyDocument=json.dumps(policy))
+    return arn
 
 
 def create_bucket(cloud, name: str, region: str = "eu-west-1") -> str:

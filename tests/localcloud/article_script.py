@@ -27,6 +27,11 @@ s3.upload_file(sys.argv[1], bucket, "raw/iris.csv")
 trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
     "Service": ["sagemaker.amazonaws.com", "lambda.amazonaws.com", "states.amazonaws.com"]}}]}
 role = iam.create_role(RoleName="article-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+# The broad grants of the article's managed policies (S3, SageMaker, Lambda, PassRole, ECR pulls), as one inline policy.
+iam.put_role_policy(RoleName="article-role", PolicyName="article", PolicyDocument=json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+        "s3:*", "sagemaker:*", "lambda:InvokeFunction", "iam:PassRole", "events:*", "logs:*", "ecr:GetAuthorizationToken",
+        "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}))
 
 # A processing script the article's way: fixed /opt/ml paths, pandas + scikit-learn.
 script = '''

@@ -15,7 +15,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from _support import account_id, create_bucket, ecr_image_uri, load_event, unique_name
+from _support import account_id, create_bucket, create_role, ecr_image_uri, load_event, unique_name
 from _wait import wait_for
 from botocore.exceptions import ClientError
 
@@ -45,7 +45,7 @@ def setup(cloud, prepared, tmp_path_factory):
     account = account_id(cloud)
     bucket = create_bucket(cloud, unique_name("endpoints"), REGION)
     image = ecr_image_uri(account, REGION, "linear-learner", "1")
-    role = f"arn:aws:iam::{account}:role/endpoint-tests"
+    role = create_role(cloud, unique_name("endpoint-tests"))
     hyperparameters = load_event("linear_learner_hyperparameters.json")
     models = {}
     for label, epochs in (("a", "15"), ("b", "1")):

@@ -35,6 +35,14 @@ EXPECTED = {
     "sfn_aws_sdk_task": ["self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"],
     "lambda_call_action": ["self"],
     "sagemaker_call_action": ["self"],
+    "iam_authorize": ["self", "iam_request_cls", "resource"],
+    "lambda_create_function": ["self"],
+    "lambda_update_configuration": ["self"],
+    "sagemaker_create_model": ["self"],
+    "states_create": ["self"],
+    "states_update": ["self"],
+    "events_put_targets": ["self"],
+    "sfn_boto_client_for": ["region", "service", "state_credentials"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
@@ -49,6 +57,12 @@ READ = [
     # the validation seams find the operation (and Lambda's URI members) as moto's call_action does
     ("moto.core.responses.BaseResponse", "_get_action", ["self"]),
     ("moto.core.responses.BaseResponse", "_get_action_from_method_and_request_uri", ["self", "request"]),
+    ("moto.sts.models.STSBackend", "assume_role",
+     ["self", "region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"]),
+    ("moto.sts.models.STSBackend", "get_assumed_role_from_access_key", ["self", "access_key_id"]),
+    ("moto.iam.models.IAMBackend", "get_role_by_arn", ["self", "arn"]),
+    ("moto.iam.models.IAMBackend", "get_user", ["self", "name"]),
+    ("moto.iam.models.IAMBackend", "get_groups_for_user", ["self", "user_name"]),
 ]
 # moto source the seams rely on, beyond names and signatures: (module or class, attribute, text it holds)
 SOURCE = [
@@ -229,6 +243,63 @@ class TestReadInternals:
         config = NotificationConfiguration(event_bridge={})
         for name in ("cloud_function", "queue", "topic", "event_bridge"):
             assert hasattr(config, name), f"moto changed: S3 NotificationConfiguration.{name}"
+
+
+class TestIamInternals:
+    """What the IAM seam reads of moto's IAM and STS models, and where it hooks the Step Functions calls."""
+
+    def test_role_and_assumed_role_attributes(self):
+        """
+        1. Create a role with an inline and a managed policy in moto's IAM backend; assume it through STS.
+        2. The role exposes policies (name -> document), managed_policies (with default versions) and
+           assume_role_policy_document; the assumed role its keys, session name and role ARN.
+        """
+        import json
+
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.iam.models import iam_backends
+        from moto.sts.models import sts_backends
+
+        iam = iam_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        document = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
+                                                                        "Resource": "*"}]})
+        role = iam.create_role("seam-check", "{}", "/", None, "", [], None)
+        iam.put_role_policy("seam-check", "inline", document)
+        managed = iam.create_policy("", "/", document, "seam-check-managed", [])
+        iam.attach_role_policy(managed.arn, "seam-check")
+        try:
+            role = iam.get_role_by_arn(role.arn)
+            assert role.policies == {"inline": document}, "moto changed: Role.policies"
+            versions = [v for p in role.managed_policies.values() for v in p.versions if v.is_default]
+            assert [v.document for v in versions] == [document], "moto changed: Role.managed_policies versions"
+            assert isinstance(role.assume_role_policy_document, str), "moto changed: Role.assume_role_policy_document"
+            sts = sts_backends[DEFAULT_ACCOUNT_ID]["aws"]
+            assumed = sts.assume_role(region_name="us-east-1", role_session_name="s", role_arn=role.arn,
+                                      policy=None, duration=900, external_id=None)
+            found = sts.get_assumed_role_from_access_key(assumed.access_key_id)
+            assert (found.role_arn, found.session_name) == (role.arn, "s"), "moto changed: STS AssumedRole"
+            assert found.secret_access_key and found.session_token, "moto changed: STS AssumedRole keys"
+        finally:
+            iam.detach_role_policy(managed.arn, "seam-check")
+            iam.delete_role_policy("seam-check", "inline")
+            iam.delete_role("seam-check")
+
+    def test_step_functions_modules_import_boto_client_for(self):
+        """
+        1. List moto's Step Functions modules that imported boto_client_for by name.
+        2. The Lambda task and the aws-sdk task modules are among them (the kit's integrations).
+        """
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_aws_sdk,
+        )
+
+        from localcloud.moto_seams._stepfunctions import client_modules
+
+        modules = client_modules()
+        assert lambda_eval_utils in modules and state_task_service_aws_sdk in modules, (
+            "moto changed under localcloud seam sfn_boto_client_for: the Lambda or aws-sdk task no longer "
+            "imports boto_client_for by name")
 
 
 class TestInProcessCloud:

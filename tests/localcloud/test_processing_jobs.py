@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from _support import (IRIS_DATA, PREPROCESS_SCRIPT, create_bucket, csv_rows, ecr_image_uri, load_event,
+from _support import (IRIS_DATA, PREPROCESS_SCRIPT, create_bucket, create_role, csv_rows, ecr_image_uri, load_event,
                       read_log_messages, run_preprocess_locally, unique_name)
 from _wait import wait_for, wait_for_status
 from botocore.exceptions import ClientError
@@ -71,7 +71,12 @@ def bucket(cloud, s3):
 
 
 @pytest.fixture(scope="module")
-def job_request(s3, bucket, account):
+def role(cloud):
+    return create_role(cloud, unique_name("processing-tests"))
+
+
+@pytest.fixture(scope="module")
+def job_request(s3, bucket, account, role):
     """Build a CreateProcessingJob request; a ``script`` is uploaded and mounted as the code input."""
 
     def build(name: str, *, script: str | None = None, image: str | None = None, entrypoint: list[str] | None = None,
@@ -95,7 +100,7 @@ def job_request(s3, bucket, account):
             app["ContainerArguments"] = arguments
         request = {
             "ProcessingJobName": name,
-            "RoleArn": f"arn:aws:iam::{account}:role/processing-tests",
+            "RoleArn": role,
             "AppSpecification": app,
             "ProcessingInputs": inputs,
             "ProcessingOutputConfig": {"Outputs": [

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from _support import (account_id, create_bucket, csv_rows, ecr_image_uri, load_event, run_preprocess_locally,
+from _support import (account_id, create_bucket, create_role, csv_rows, ecr_image_uri, load_event, run_preprocess_locally,
                       unique_name)
 from _wait import wait_for, wait_for_status
 
@@ -39,6 +39,7 @@ def prepared_data(tmp_path_factory):
 def regions(cloud, prepared_data):
     """Per region: a client set, a bucket holding the train/test CSVs, and a linear-learner image URI."""
     account = account_id(cloud)
+    role = create_role(cloud, unique_name("training-tests"))
     registries = {"eu-west-1": account, "us-east-1": "1" * 12}
     setup = {}
     for region in REGIONS:
@@ -49,7 +50,7 @@ def regions(cloud, prepared_data):
         setup[region] = {
             "sm": cloud.client("sagemaker", region=region), "s3": s3, "bucket": bucket,
             "image": ecr_image_uri(registries[region], region, "linear-learner", "1"),
-            "role": f"arn:aws:iam::{account}:role/training-tests"}
+            "role": role}
     return setup
 
 

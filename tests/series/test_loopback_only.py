@@ -175,7 +175,7 @@ class TestLocalCloudPassesTheSiteOn:
         monkeypatch.setenv("PYTHONPATH", str(AUDIT_SITE))
         runner = types.SimpleNamespace(endpoint_url="http://127.0.0.1:1")
         job = jobs._Job("processing", "eu-west-1", "pythonpath-check", tmp_path)
-        env = jobs.JobRunner._base_env(runner, job, "eu-west-1", {})
+        env = jobs.JobRunner._base_env(runner, job, "eu-west-1", {}, {}, [])
         assert env["PYTHONPATH"].split(os.pathsep) == [str(jobs._JOB_SITE), str(AUDIT_SITE)]
 
 

@@ -5,7 +5,8 @@ Needs are (action, resource ARN, condition context) triples for a sample kit, na
 
 * ``states``: every Task of every ``statemachines/*.asl.json``, with its Parameters evaluated for a
   sample execution input (``.sync`` adds what Step Functions does to watch the job);
-* ``lambda``: every ``boto3.client(...).<method>(...)`` call in ``src/lambdas/*.py`` (found with ``ast``);
+* ``fetch-data``, ``start-preprocessing``, ``start-training`` (one role per function): every
+  ``boto3.client(...).<method>(...)`` call in that function's ``src/lambdas/*.py`` (found with ``ast``);
 * ``sagemaker``: what the jobs, models and endpoints those Tasks and handlers create do with the role;
 * ``events``: the rule of notebook 07 starts the pipeline.
 """
@@ -151,7 +152,9 @@ def _sagemaker_task_needs(arns: Arns, source: str, api: str, parameters: dict[st
         if role_parameter in parameters:
             needs.append(Need("iam:PassRole", parameters[role_parameter], source, tuple(PASSED_TO_SAGEMAKER.items())))
     if sync:  # Step Functions watches the job through a managed EventBridge rule, and stops it on abort
-        needs += [Need(f"sagemaker:Describe{noun}", target, source), Need(f"sagemaker:Stop{noun}", target, source)]
+        needs += [Need(f"sagemaker:Describe{noun}", target, source), Need(f"sagemaker:Stop{noun}", target, source),
+                  # the Step Functions guide's "IAM policies for Amazon SageMaker" grants ListTags for .sync
+                  Need("sagemaker:ListTags", target, source)]
         rule = arns.regional("events", f"rule/StepFunctionsGetEventsForSageMaker{noun}sRule")
         needs += [Need(f"events:{verb}", rule, source) for verb in ("PutTargets", "PutRule", "DescribeRule")]
     return needs
@@ -218,14 +221,21 @@ def handler_call_needs(arns: Arns, service: str, method: str) -> list[tuple[str,
     }
     if (service, method) not in table:
         raise ValueError(f"a handler calls {service}.{method}: add what it needs to _iam_model.handler_call_needs "
-                         f"and iam/policies/lambda.json")
+                         f"and the function's iam/policies/<function>.json")
     return table[(service, method)]
 
 
-def lambda_needs(kit: config.Kit) -> list[Need]:
-    """What the Lambda role needs: the handlers' calls, and each function's own log group."""
+# One role per function: the role's purpose (as helpers.iam.ROLES names it) -> the handler it runs.
+LAMBDA_ROLES = {"fetch-data": "fetch_data.py", "start-preprocessing": "start_preprocessing.py",
+                "start-training": "start_training.py"}
+
+
+def lambda_needs(kit: config.Kit, handler_file: str) -> list[Need]:
+    """What one function's role needs: its handler's calls, and the function's own log group."""
     arns, needs = Arns(kit), []
     for handler, calls in handler_calls().items():
+        if handler != handler_file:
+            continue
         source = f"src/lambdas/{handler}"
         for service, method in sorted(calls):
             needs += [Need(a, r, f"{source}: {service}.{method}", tuple(c.items()))
@@ -303,4 +313,6 @@ def events_needs(kit: config.Kit) -> list[Need]:
     return [Need("states:StartExecution", machine, "notebooks/07_triggers.ipynb: the rule's target")]
 
 
-NEEDS = {"states": states_needs, "lambda": lambda_needs, "sagemaker": sagemaker_needs, "events": events_needs}
+NEEDS = {"states": states_needs, "sagemaker": sagemaker_needs, "events": events_needs,
+         **{purpose: functools.partial(lambda_needs, handler_file=handler)
+            for purpose, handler in LAMBDA_ROLES.items()}}

@@ -103,7 +103,7 @@ class TestEnsureFunctionRequests:
 
     NAME = "pipeline-dreams-fetch-data"
     ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:pipeline-dreams-fetch-data"
-    ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipeline-dreams-lambda"
+    ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipeline-dreams-fetch-data"
     CONFIGURATION = {"Role": ROLE, "Timeout": 60, "MemorySize": 256, "Description": "ingest",
                      "Environment": {"Variables": {"BUCKET": BUCKET}}}
 

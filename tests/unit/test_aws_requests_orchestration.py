@@ -105,7 +105,7 @@ class TestCleanupOrder:
         kit = make_kit(region=REGION)
         bucket = s3.ensure_bucket(kit)
         kit.client("s3").put_object(Bucket=bucket, Key="runs/demo/raw/iris.data", Body=b"5.1,3.5,1.4,0.2,setosa\n")
-        role = iam.ensure_role(kit, "lambda")
+        role = iam.ensure_role(kit, "fetch-data")
         ecr.ensure_repository(kit, "ingest")
         function = lambdas.ensure_function(kit, "pipeline-dreams-fetch-data", role, handler="fetch_data.handler",
                                            zip_file=lambdas.zip_handler(PROJECT_ROOT / "src/lambdas/fetch_data.py"))
@@ -139,8 +139,8 @@ class TestCleanupOrder:
             ("lambda", "DeleteFunction", {"FunctionName": "pipeline-dreams-fetch-data"}),
             ("logs", "DeleteLogGroup", {"logGroupName": "/aws/lambda/pipeline-dreams-fetch-data"}),
             ("ecr", "DeleteRepository", {"repositoryName": "pipeline-dreams/ingest", "force": True}),
-            ("iam", "DeleteRolePolicy", {"RoleName": "pipeline-dreams-lambda", "PolicyName": "pipeline-dreams-lambda-policy"}),
-            ("iam", "DeleteRole", {"RoleName": "pipeline-dreams-lambda"}),
+            ("iam", "DeleteRolePolicy", {"RoleName": "pipeline-dreams-fetch-data", "PolicyName": "pipeline-dreams-fetch-data-policy"}),
+            ("iam", "DeleteRole", {"RoleName": "pipeline-dreams-fetch-data"}),
             ("s3", "DeleteObjects", {"Bucket": bucket, "Delete": {"Objects": [
                 {"Key": "runs/demo/raw/iris.data", "VersionId": version}], "Quiet": True}}),
             ("s3", "DeleteBucket", {"Bucket": bucket})]

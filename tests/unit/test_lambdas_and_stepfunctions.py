@@ -81,7 +81,7 @@ class TestEnsureFunction:
 
     @pytest.fixture
     def role_arn(self, kit) -> str:
-        return iam.ensure_role(kit, "lambda")
+        return iam.ensure_role(kit, "fetch-data")
 
     def test_create_then_update(self, kit, role_arn, capsys):
         """
@@ -316,7 +316,7 @@ class TestEnsureStateMachine:
         3. Call again with the pipeline definition and another role: same ARN, new definition and role.
         """
         first_role = iam.ensure_role(kit, "states")
-        other_role = iam.ensure_role(kit, "lambda")
+        other_role = iam.ensure_role(kit, "fetch-data")
         name = kit.names.state_machine("pipeline")
         arn = stepfunctions.ensure_state_machine(kit, name, filled("article_chain"), first_role)
         client = kit.client("stepfunctions")

@@ -50,7 +50,8 @@ class TestPlanNames:
         names = config.Names("plan-kit", plan.ACCOUNT_PLACEHOLDER, "us-east-1")
         by_kind = table.groupby("kind")["name"].apply(list).to_dict()
         assert by_kind["bucket"] == ["plan-kit-<account>-us-east-1"]
-        assert by_kind["role"] == [names.role(p) for p in ("lambda", "sagemaker", "states", "events")]
+        assert by_kind["role"] == [names.role(p) for p in (
+            "fetch-data", "sagemaker", "start-preprocessing", "start-training", "states", "events")]
         assert by_kind["repository"] == [names.repository("ingest"), names.repository("preprocess")]
         assert by_kind["state machine"] == [names.state_machine("article-chain"), names.state_machine("pipeline")]
         assert by_kind["endpoint"] == ["plan-kit-iris"]
@@ -207,6 +208,6 @@ class TestDryRunCli:
         result = subprocess.run([sys.executable, "-m", "helpers", "run", "--dry-run", "-p", "target", "aws",
                                  "-p", "region", "us-east-1"], env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
-        assert "would create 44 resources" in result.stdout
+        assert "would create 46 resources" in result.stdout  # six roles: one per Lambda function
         assert not log.exists()
         assert len(Path(f"{log}.armed").read_text().splitlines()) == 1

@@ -218,7 +218,7 @@ class TestRenderDocument:
         """
         1. Render the three permission policies for prefix unit-kit in us-west-2.
         2. Every resource is '*' or an ARN in partition aws, this region (or none) and this account (or none).
-        3. Each policy names the kit's prefix; those of lambda and sagemaker also its bucket.
+        3. Each policy names the kit's prefix; those of fetch-data, sagemaker and states also its bucket.
         """
         kit = make_kit(region="us-west-2", prefix="unit-kit")
         for purpose in iam.ROLES:
@@ -233,7 +233,7 @@ class TestRenderDocument:
                     "aws", True, True), resource
             text = json.dumps(resources)
             assert "unit-kit" in text
-            if purpose in ("lambda", "sagemaker", "states"):  # the events role only starts the pipeline
+            if purpose in ("fetch-data", "sagemaker", "states"):  # the others start jobs or the pipeline
                 assert f"arn:aws:s3:::{kit.names.bucket}" in text
 
     @pytest.mark.parametrize("region, expected", [("eu-west-1", "aws"), ("cn-north-1", "aws-cn"),
@@ -249,7 +249,8 @@ class TestRenderDocument:
 class TestEnsureRole:
     """Roles are created with tags and their inline policy, and refreshed on re-runs."""
 
-    @pytest.mark.parametrize("purpose, service", [("lambda", "lambda.amazonaws.com"),
+    @pytest.mark.parametrize("purpose, service", [("fetch-data", "lambda.amazonaws.com"),
+                                                  ("start-training", "lambda.amazonaws.com"),
                                                   ("sagemaker", "sagemaker.amazonaws.com"),
                                                   ("states", "states.amazonaws.com")])
     def test_created_with_trust_tags_and_policy(self, make_kit, purpose, service):
@@ -281,9 +282,9 @@ class TestEnsureRole:
         shutil.copytree(IAM_DIR, copy)
         monkeypatch.setattr(iam, "IAM_DIR", copy)
         kit = make_kit()
-        first = iam.ensure_role(kit, "lambda")
+        first = iam.ensure_role(kit, "fetch-data")
 
-        policy_path = copy / "policies" / "lambda.json"
+        policy_path = copy / "policies" / "fetch-data.json"
         policy = json.loads(policy_path.read_text())
         policy["Statement"].append({"Sid": "AddedLater", "Effect": "Allow", "Action": "s3:ListBucket",
                                     "Resource": "arn:${Partition}:s3:::${Bucket}"})
@@ -293,11 +294,11 @@ class TestEnsureRole:
         trust["Statement"][0]["Action"] = ["sts:AssumeRole", "sts:TagSession"]
         trust_path.write_text(json.dumps(trust))
 
-        second = iam.ensure_role(kit, "lambda")
+        second = iam.ensure_role(kit, "fetch-data")
         assert first == second
         assert "exists, policy refreshed" in capsys.readouterr().out
         client = kit.client("iam")
-        name = f"{config.KIT}-lambda"
+        name = f"{config.KIT}-fetch-data"
         refreshed = client.get_role_policy(RoleName=name, PolicyName=f"{name}-policy")["PolicyDocument"]
         assert refreshed["Statement"][-1] == {"Sid": "AddedLater", "Effect": "Allow", "Action": "s3:ListBucket",
                                               "Resource": f"arn:aws:s3:::{kit.names.bucket}"}

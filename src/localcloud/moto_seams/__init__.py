@@ -32,6 +32,15 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     as AWS checks them (:mod:`localcloud.constraints`) before moto acts.
 13. ``SageMakerResponse.call_action`` — job, model and endpoint names and processing ``LocalPath``
     checked the same way.
+14. ``moto.core.authorization.ActionAuthenticatorMixin._authenticate_and_authorize_action`` — IAM:
+    requests signed with an assumed role's or IAM user's keys are evaluated against its policies
+    (``_iam``, ``_iam_policy``); other keys act as the account's root.
+15. ``LambdaResponse.create_function`` / ``update_function_configuration``,
+    ``SageMakerResponse.create_model`` (and 2, 9), ``StepFunctionResponse.create_state_machine`` /
+    ``update_state_machine``, ``EventsHandler.put_targets`` — the role handed over must exist, trust
+    the service, and the caller must hold ``iam:PassRole`` (``_iam_create``).
+16. ``boto_client_for`` as imported by moto's Step Functions modules — the interpreter's calls act
+    as the state machine's role (moto signed them with ``ak``/``sk``).
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
@@ -44,12 +53,16 @@ from typing import Any
 
 from moto.awslambda import models as lambda_models
 from moto.awslambda.responses import LambdaResponse
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.config import default_user_config
 from moto.events import models as events_models
+from moto.events.responses import EventsHandler
 from moto.s3 import notifications as s3_notifications
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.stepfunctions.parser import models as sfn_parser_models
+from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
+from moto.stepfunctions.responses import StepFunctionResponse
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
     state_task_factory,
 )
@@ -62,6 +75,15 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._events import _s3_send_event, _send_to_targets
+from localcloud.moto_seams._iam import _authorize, role_credentials
+from localcloud.moto_seams._iam_create import (
+    _events_put_targets,
+    _lambda_create_function,
+    _lambda_update_configuration,
+    _sagemaker_create_model,
+    _states_create,
+    _states_update,
+)
 from localcloud.moto_seams._lambda import _lambda_invoke
 from localcloud.moto_seams._records import update_job, write_logs
 from localcloud.moto_seams._server import serve_moto
@@ -79,12 +101,14 @@ from localcloud.moto_seams._stepfunctions import (
     _SYNC_POLL_SECONDS,
     StateTaskServiceSageMaker,
     _aws_sdk_task,
+    _boto_client_for,
     _start_execution,
     _state_task_service_for,
+    client_modules,
 )
 
-__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "install", "serve_moto", "uninstall",
-           "update_job", "write_logs"]
+__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "install", "role_credentials", "serve_moto",
+           "uninstall", "update_job", "write_logs"]
 _originals = _state.originals
 
 SEAMS = {
@@ -102,6 +126,14 @@ SEAMS = {
     "sfn_aws_sdk_task": (StateTaskServiceAwsSdk, "_eval_service_task"),
     "lambda_call_action": (LambdaResponse, "call_action"),
     "sagemaker_call_action": (SageMakerResponse, "call_action"),
+    "iam_authorize": (ActionAuthenticatorMixin, "_authenticate_and_authorize_action"),
+    "lambda_create_function": (LambdaResponse, "create_function"),
+    "lambda_update_configuration": (LambdaResponse, "update_function_configuration"),
+    "sagemaker_create_model": (SageMakerResponse, "create_model"),
+    "states_create": (StepFunctionResponse, "create_state_machine"),
+    "states_update": (StepFunctionResponse, "update_state_machine"),
+    "events_put_targets": (EventsHandler, "put_targets"),
+    "sfn_boto_client_for": (boto_client_module, "boto_client_for"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -122,6 +154,14 @@ _PATCHES = {
     "sfn_aws_sdk_task": _aws_sdk_task,
     "lambda_call_action": _lambda_call_action,
     "sagemaker_call_action": _sagemaker_call_action,
+    "iam_authorize": _authorize,
+    "lambda_create_function": _lambda_create_function,
+    "lambda_update_configuration": _lambda_update_configuration,
+    "sagemaker_create_model": _sagemaker_create_model,
+    "states_create": _states_create,
+    "states_update": _states_update,
+    "events_put_targets": _events_put_targets,
+    "sfn_boto_client_for": _boto_client_for,
 }
 _INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),
@@ -129,8 +169,13 @@ _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "Tra
 
 
 def install(cloud: Any) -> None:
-    """Point the seams at ``cloud``'s executors (once per process) and turn execution on."""
+    """Point the seams at ``cloud``'s executors (once per process) and turn execution on.
+
+    IAM is enforced unless ``cloud.iam`` is False; executors get the roles' keys through
+    ``credentials`` (see :func:`._iam.role_credentials`).
+    """
     _state.cloud = cloud
+    _state.iam_enforced = bool(getattr(cloud, "iam", True))
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     if _originals:
         return
@@ -139,12 +184,17 @@ def install(cloud: Any) -> None:
         if isinstance(owner, type) and attribute not in vars(owner):
             _INHERITED.add(seam)
         setattr(owner, attribute, _PATCHES[seam])
+    for module in client_modules():  # each Step Functions module that imported boto_client_for by name
+        module.boto_client_for = _boto_client_for
     for name, (owner, attribute) in ADDITIONS.items():
         setattr(owner, attribute, _ADDED[name])
 
 
 def uninstall() -> None:
     """Put moto back as it was (tests use this to prove the seams are what changes behaviour)."""
+    if "sfn_boto_client_for" in _originals:
+        for module in client_modules():
+            module.boto_client_for = _originals["sfn_boto_client_for"]
     for seam, (owner, attribute) in SEAMS.items():
         if seam in _INHERITED:
             _originals.pop(seam, None)
@@ -157,3 +207,4 @@ def uninstall() -> None:
             delattr(owner, attribute)
     default_user_config["stepfunctions"]["execute_state_machine"] = False
     _state.cloud = None
+    _state.iam_enforced = False

@@ -14,6 +14,7 @@ from moto.stepfunctions.responses import get_backend as sfn_backend
 
 from localcloud import events as shapes
 from localcloud.moto_seams import _state
+from localcloud.moto_seams._iam import target_role_may_start
 from localcloud.moto_seams._lambda import _function_spec
 
 
@@ -42,6 +43,10 @@ def _deliver(target: dict[str, Any], event: dict[str, Any], rule_arn: str, rule:
         text = shapes.target_input(target, event, rule_arn, rule, ingested)
         _, _, service, region, account, *_ = arn.split(":")
         if service == "states":
+            if not target_role_may_start(account, target.get("RoleArn") or "", arn):
+                _state.log.warning("rule %s: role %s may not start %s (FailedInvocations)", rule,
+                                   target.get("RoleArn"), arn)
+                return
             sfn_backend(account, region).start_execution(arn, None, text)
         else:
             _invoke_function(account, region, arn, shapes.json_or_text(text))

@@ -5,16 +5,31 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from moto.awslambda.models import lambda_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.logs.exceptions import ResourceAlreadyExistsException
 from moto.logs.models import logs_backends
 from moto.sagemaker.models import sagemaker_backends
 
+from localcloud.moto_seams import _iam, _state
+
 
 # -- logs and job records (used by the executors through callbacks) ---------------------
 def write_logs(region: str, group: str, stream: str, lines: list[str]) -> None:
-    """Append lines to a CloudWatch Logs stream, creating group and stream as needed."""
+    """Append lines to a CloudWatch Logs stream, creating group and stream as needed.
+
+    With IAM enforced, the lines are written as the role of the function, job or model that made
+    them: a role without the logs grants leaves no logs (and the work itself goes on), as on AWS.
+    """
     backend = logs_backends[DEFAULT_ACCOUNT_ID][region]
+    role = _log_role(region, group, stream)
+    if role is not None:
+        new_group = group not in backend.groups
+        new_stream = new_group or stream not in backend.groups[group].streams
+        denied = _iam.logs_denial(DEFAULT_ACCOUNT_ID, region, role, group, stream, new_group, new_stream)
+        if denied:
+            _state.log.warning("no logs for %s: %s", group, denied)
+            return
     backend.ensure_log_group(group)
     try:
         backend.create_log_stream(group, stream)
@@ -36,3 +51,27 @@ def update_job(kind: str, region: str, name: str, fields: dict[str, Any]) -> Non
         for key, value in fields.items():
             setattr(job, key, value)
 
+
+
+def _log_role(region: str, group: str, stream: str) -> str | None:
+    """The role whose keys write this log (None: nothing to check, IAM off or unknown writer)."""
+    if not _state.iam_enforced:
+        return None
+    sagemaker = sagemaker_backends[DEFAULT_ACCOUNT_ID][region]
+    name = stream.split("/", 1)[0]
+    try:
+        if group.startswith("/aws/lambda/"):
+            return lambda_backends[DEFAULT_ACCOUNT_ID][region].get_function(group.removeprefix("/aws/lambda/")).role
+        if group == "/aws/sagemaker/ProcessingJobs":
+            return sagemaker.processing_jobs[name].role_arn
+        if group == "/aws/sagemaker/TrainingJobs":
+            return sagemaker.training_jobs[name].role_arn
+        if group == "/aws/sagemaker/TransformJobs":
+            return sagemaker._models[sagemaker.transform_jobs[name].model_name].execution_role_arn
+        if group.startswith("/aws/sagemaker/Endpoints/"):
+            endpoint = sagemaker.endpoints[group.removeprefix("/aws/sagemaker/Endpoints/")]
+            config = sagemaker.endpoint_configs[endpoint.endpoint_config_name]
+            return sagemaker._models[config.production_variants[0]["ModelName"]].execution_role_arn
+    except Exception:  # noqa: BLE001 - a writer already gone: its logs are kept, as before
+        return None
+    return None

@@ -25,6 +25,8 @@ from localcloud.inference import (
     error_response,
 )
 from localcloud.moto_seams import _state
+from localcloud.moto_seams._iam import image_pull_denial
+from localcloud.moto_seams._iam_create import sagemaker_role
 from localcloud.moto_seams._records import update_job, write_logs
 
 
@@ -39,12 +41,14 @@ def _create_processing_job(self: SageMakerResponse) -> ActionResult:
     if name in self.sagemaker_backend.processing_jobs:
         raise ResourceInUseException(f"Job name must be unique within an AWS account and region, "
                                      f"and a job with this name already exists ({name})")
+    sagemaker_role(self, request.get("RoleArn"))
     result = _state.originals["create_processing_job"](self)
     update_job("processing", self.region, name, {
         "processing_job_status": "InProgress", "environment": request.get("Environment"),
         "processing_resources": request.get("ProcessingResources"),
         "app_specification": request["AppSpecification"]})
-    _state.cloud.jobs.start_processing(self.region, request)
+    if not _pull_refused("processing", self, name, request["RoleArn"], request["AppSpecification"]["ImageUri"]):
+        _state.cloud.jobs.start_processing(self.region, request)
     return result
 
 
@@ -54,14 +58,27 @@ def _create_training_job(self: SageMakerResponse) -> ActionResult:
     if name in self.sagemaker_backend.training_jobs:
         raise ResourceInUseException(f"Training job names must be unique within an AWS account and region, "
                                      f"and a training job with this name already exists ({name})")
+    sagemaker_role(self, request.get("RoleArn"))
     result = _state.originals["create_training_job"](self)
     update_job("training", self.region, name, {
         "training_job_status": "InProgress", "secondary_status": "Starting",
         "secondary_status_transitions": [], "final_metric_data_list": [],
         "algorithm_specification": request["AlgorithmSpecification"], "environment": request.get("Environment"),
         "model_artifacts": None, "training_start_time": None, "training_end_time": None})
-    _state.cloud.jobs.start_training(self.region, request)
+    image = request["AlgorithmSpecification"].get("TrainingImage", "")
+    if not _pull_refused("training", self, name, request["RoleArn"], image):
+        _state.cloud.jobs.start_training(self.region, request)
     return result
+
+
+def _pull_refused(kind: str, response: SageMakerResponse, name: str, role: str, image: str) -> bool:
+    """The job's role may not pull its image from the account's ECR: the job fails, as on AWS."""
+    denied = image_pull_denial(response.current_account, response.region, role, image)
+    if denied:
+        status = "processing_job_status" if kind == "processing" else "training_job_status"
+        update_job(kind, response.region, name, {status: "Failed", "last_modified_time": utcnow(),
+                                                 "failure_reason": f"ClientError: Cannot pull image {image}: {denied}"})
+    return bool(denied)
 
 
 def _stop_job(kind: str, status_field: str, name_param: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -31,10 +32,15 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
     ResourceCondition,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+import boto3
+from botocore.config import Config
+from moto.settings import moto_server_port
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from localcloud.moto_seams import _state
+from localcloud.moto_seams._iam import boto_keys, role_credentials
 
 _SYNC_POLL_SECONDS = 0.1
 # create action -> (describe action, name parameter, status field)
@@ -61,8 +67,8 @@ class StateTaskServiceSageMaker(callback_module.StateTaskServiceCallback):
         return set(operation.input_shape.members)
 
     def _client(self, resource_runtime_part: Any, state_credentials: Any):
-        return boto_client_for(service="sagemaker", region=resource_runtime_part.region,
-                               state_credentials=state_credentials)
+        return _boto_client_for(service="sagemaker", region=resource_runtime_part.region,
+                                state_credentials=state_credentials)
 
     def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
         client = self._client(resource_runtime_part, state_credentials)
@@ -144,3 +150,27 @@ def _start_execution(self, state_machine_arn: str, name: str = None, execution_i
     return _state.originals["sfn_start_execution"](self, state_machine_arn, name or str(mock_random.uuid4()),
                                              execution_input, trace_header)
 
+
+
+# -- the interpreter's AWS calls act as the state machine's role ---------------------------------
+def _boto_client_for(region: str, service: str, state_credentials: Any = None):
+    """moto's ``boto_client_for`` signs with ``ak``/``sk`` (the root here); AWS acts as the execution role."""
+    role = getattr(state_credentials, "role_arn", None)
+    credentials = role_credentials(role, "StepFunctions") if role else None
+    if credentials is None:
+        return _state.originals["sfn_boto_client_for"](region=region, service=service,
+                                                      state_credentials=state_credentials)
+    timeout = TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS  # as moto's
+    return boto3.client(service_name=service, region_name=region, endpoint_url=f"http://localhost:{moto_server_port()}",
+                        config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
+                                      connect_timeout=timeout, read_timeout=timeout),
+                        **boto_keys(credentials))
+
+
+def client_modules() -> list[Any]:
+    """moto's Step Functions modules that imported ``boto_client_for`` by name (each gets the seam)."""
+    original = _state.originals.get("sfn_boto_client_for", boto_client_module.boto_client_for)
+    return [module for name, module in list(sys.modules.items())
+            if name.startswith("moto.stepfunctions.parser") and module is not None
+            and getattr(module, "boto_client_for", None) in (original, _boto_client_for)
+            and module is not boto_client_module]
