@@ -177,7 +177,7 @@ def bomb_model(cloud, sm, s3, account):
     key = "models/bomb/model.tar.gz"
     s3.put_object(Bucket=bucket, Key=key, Body=_bomb(model_artifacts.MAX_BYTES + 1))
     name = unique_name("bomb-model")
-    sm.create_model(ModelName=name, ExecutionRoleArn=f"arn:aws:iam::{account}:role/bomb",
+    sm.create_model(ModelName=name, ExecutionRoleArn=create_role(cloud, unique_name("bomb-role")),
                     PrimaryContainer={"Image": ecr_image_uri(account, REGION, "linear-learner", "1"),
                                       "ModelDataUrl": f"s3://{bucket}/{key}"})
     return {"name": name, "bucket": bucket, "url": f"s3://{bucket}/{key}"}

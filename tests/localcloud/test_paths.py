@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from _support import create_bucket, ecr_image_uri, unique_name
+from _support import create_bucket, create_role, ecr_image_uri, unique_name
 from _wait import wait_for_status
 
 from localcloud.images import ImageNotFound, ImageSpec, parse_image_uri
@@ -85,6 +85,12 @@ def bucket(cloud):
     return create_bucket(cloud, unique_name("paths-tests"), REGION)
 
 
+@pytest.fixture(scope="module")
+def role(cloud) -> str:
+    """A real role for the jobs (the cloud enforces IAM); named "paths" as the requests below expect."""
+    return create_role(cloud, "paths")
+
+
 def _job(account: str, name: str, inputs: list[dict], command: str = "print('ran')") -> dict:
     return {"ProcessingJobName": name, "RoleArn": f"arn:aws:iam::{account}:role/paths",
             "AppSpecification": {"ImageUri": ecr_image_uri(account, REGION, "sagemaker-scikit-learn", "1.2-1"),
@@ -103,7 +109,7 @@ class TestS3KeysWithDotDot:
     downloaded below LocalPath).
     """
 
-    def test_processing_input_key_climbing_out(self, sm, s3, bucket, account):
+    def test_processing_input_key_climbing_out(self, sm, s3, bucket, account, role):
         """
         1. Put ``in/<u>/ok.csv`` and ``in/<u>/a/../../../../../../../../../../tmp/<marker>`` in S3.
         2. Run a processing job with the prefix ``in/<u>/`` as input.
@@ -129,7 +135,7 @@ class TestS3KeysWithDotDot:
         assert glob.glob(f"/tmp/{marker}*") == []
         assert "ProcessingStartTime" not in final  # the script never started
 
-    def test_training_channel_named_dot_dot(self, sm, s3, bucket, account):
+    def test_training_channel_named_dot_dot(self, sm, s3, bucket, account, role):
         """
         1. CreateTrainingJob with a channel named ``..`` (AWS's ChannelName pattern ``[A-Za-z0-9\\.\\-_]+``
            lets it through): its data would land in /opt/ml/input instead of /opt/ml/input/data/<channel>.
@@ -161,7 +167,7 @@ class TestOutputLinks:
     uploaded from LocalPath).
     """
 
-    def test_symlink_to_a_host_file_is_not_uploaded(self, sm, s3, bucket, account, tmp_path):
+    def test_symlink_to_a_host_file_is_not_uploaded(self, sm, s3, bucket, account, role, tmp_path):
         """
         1. A job writes ``/opt/ml/processing/output/secret`` as a symlink to a host file outside the job.
         2. The job Failed naming the file; no object was uploaded under the output prefix.

@@ -65,9 +65,10 @@ def assert_gone(pids: list[int], what: str) -> float:
     return time.monotonic() - started
 
 
-def processing_job(name: str, account: str, pidfile: Path, max_runtime: int = 300) -> dict:
+def processing_job(cloud, name: str, account: str, pidfile: Path, max_runtime: int = 300) -> dict:
+    """A job whose entrypoint leaves a grandchild running; its role is a real one (the cloud enforces IAM)."""
     return {
-        "ProcessingJobName": name, "RoleArn": f"arn:aws:iam::{account}:role/processing-tests",
+        "ProcessingJobName": name, "RoleArn": create_role(cloud, unique_name("procs-role")),
         "AppSpecification": {"ImageUri": ecr_image_uri(account, REGION, "no-image-here"),
                              "ContainerEntrypoint": ["bash", "-c", JOB_SCRIPT, str(pidfile)]},
         "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.t3.medium",
@@ -106,7 +107,7 @@ class TestJobProcessGroup:
         2. It fails with MaxRuntimeExceeded, and both bash and its sleep are gone.
         """
         sm, name = cloud.client("sagemaker"), unique_name("maxrt")
-        sm.create_processing_job(**processing_job(name, account_id(cloud), tmp_path / "pids", max_runtime=2))
+        sm.create_processing_job(**processing_job(cloud, name, account_id(cloud), tmp_path / "pids", max_runtime=2))
         pids = read_pids(tmp_path / "pids")
         final = wait_for_status(lambda: sm.describe_processing_job(ProcessingJobName=name), "ProcessingJobStatus",
                                 DONE, timeout=30)
@@ -119,7 +120,7 @@ class TestJobProcessGroup:
         2. StopProcessingJob: the job is Stopped, bash and sleep are gone.
         """
         sm, name = cloud.client("sagemaker"), unique_name("stop")
-        sm.create_processing_job(**processing_job(name, account_id(cloud), tmp_path / "pids"))
+        sm.create_processing_job(**processing_job(cloud, name, account_id(cloud), tmp_path / "pids"))
         pids = read_pids(tmp_path / "pids")
         sm.stop_processing_job(ProcessingJobName=name)
         final = wait_for_status(lambda: sm.describe_processing_job(ProcessingJobName=name), "ProcessingJobStatus",
@@ -133,7 +134,7 @@ class TestJobProcessGroup:
         2. The job Completes, and the sleep is gone too, as with a container that stops.
         """
         sm, name = cloud.client("sagemaker"), unique_name("leftover")
-        request = processing_job(name, account_id(cloud), tmp_path / "pids")
+        request = processing_job(cloud, name, account_id(cloud), tmp_path / "pids")
         request["AppSpecification"]["ContainerEntrypoint"][2] = JOB_SCRIPT.replace("; wait", "")
         sm.create_processing_job(**request)
         final = wait_for_status(lambda: sm.describe_processing_job(ProcessingJobName=name), "ProcessingJobStatus",
@@ -149,7 +150,8 @@ class TestJobProcessGroup:
         3. Within 5 s bash and its sleep are gone either way.
         """
         sm = own_cloud.client("sagemaker")
-        sm.create_processing_job(**processing_job(unique_name("cloudgone"), account_id(own_cloud), tmp_path / "pids"))
+        sm.create_processing_job(**processing_job(own_cloud, unique_name("cloudgone"), account_id(own_cloud),
+                                                  tmp_path / "pids"))
         pids = read_pids(tmp_path / "pids")
         os.kill(own_cloud.process.pid, getattr(signal, how))
         own_cloud.process.wait(timeout=30)
