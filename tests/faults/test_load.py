@@ -84,7 +84,9 @@ class TestManyExecutionsLeakNothing:
             print(f"\n20 executions in {seconds:.1f} s; before: {before}\nafter: {after}")
 
             assert all(f"runs/run-{n:02d}/out/done.txt" in light.keys(f"runs/run-{n:02d}/") for n in range(20))
-            assert after.children == before.children and len(after.children) <= 1, after.children
+            # At most one warm Lambda environment (its bootstrap runs under a process-group leader of its own)
+            environments = [child for child in after.children if "lambda_bootstrap" in child]
+            assert after.children == before.children and len(environments) <= 1, after.children
             assert after.job_folders == [], after.job_folders
             assert after.threads <= before.threads + 4, (before.threads, after.threads)
             assert after.open_files <= before.open_files + 8, (before.open_files, after.open_files)
