@@ -63,7 +63,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._events import _s3_send_event, _send_to_targets
 from localcloud.moto_seams._lambda import _lambda_invoke
-from localcloud.moto_seams._records import update_job, write_logs
+from localcloud.moto_seams._records import cloud_account, update_job, write_logs
 from localcloud.moto_seams._server import serve_moto
 from localcloud.moto_seams._sagemaker import (
     _create_processing_job,
@@ -83,7 +83,7 @@ from localcloud.moto_seams._stepfunctions import (
     _state_task_service_for,
 )
 
-__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "install", "serve_moto", "uninstall",
+__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "cloud_account", "install", "serve_moto", "uninstall",
            "update_job", "write_logs"]
 _originals = _state.originals
 

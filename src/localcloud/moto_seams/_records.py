@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -11,10 +12,15 @@ from moto.logs.models import logs_backends
 from moto.sagemaker.models import sagemaker_backends
 
 
+def cloud_account() -> str:
+    """The account the cloud plays: ``--account`` (moto's ``MOTO_ACCOUNT_ID``), else moto's default."""
+    return os.environ.get("MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID
+
+
 # -- logs and job records (used by the executors through callbacks) ---------------------
 def write_logs(region: str, group: str, stream: str, lines: list[str]) -> None:
     """Append lines to a CloudWatch Logs stream, creating group and stream as needed."""
-    backend = logs_backends[DEFAULT_ACCOUNT_ID][region]
+    backend = logs_backends[cloud_account()][region]
     backend.ensure_log_group(group)
     try:
         backend.create_log_stream(group, stream)
@@ -28,7 +34,7 @@ def write_logs(region: str, group: str, stream: str, lines: list[str]) -> None:
 
 def update_job(kind: str, region: str, name: str, fields: dict[str, Any]) -> None:
     """Set attributes on moto's record of a job; they appear in Describe* responses."""
-    backend = sagemaker_backends[DEFAULT_ACCOUNT_ID][region]
+    backend = sagemaker_backends[cloud_account()][region]
     jobs = {"processing": backend.processing_jobs, "training": backend.training_jobs,
             "transform": backend.transform_jobs}[kind]
     job = jobs.get(name)
