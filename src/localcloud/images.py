@@ -159,6 +159,8 @@ def read_dockerfile(name: str, dockerfile: Path, context: Path) -> ImageSpec:
             spec.base = value.split()[0] if value.split() else ""
             if spec.base.startswith("--platform"):  # FROM --platform=linux/amd64 image
                 spec.base = value.split()[1] if len(value.split()) > 1 else ""
+            if spec.lambda_base:  # the Lambda base images' WORKDIR
+                spec.workdir = _BASE_IMAGE_ENV["LAMBDA_TASK_ROOT"]
         elif kind == "RUN":
             pip_lines.append((instruction["startline"] + 1, _expand(value, env)))
         elif kind == "ENV":
@@ -176,12 +178,7 @@ def read_dockerfile(name: str, dockerfile: Path, context: Path) -> ImageSpec:
                     raise ImageNotFound(str(exc)) from None
                 if not host.exists():
                     raise ImageNotFound(f"{dockerfile}: COPY source {source} does not exist in {context}")
-                path = target
-                if target.endswith("/") or len(sources) > 1:
-                    path = target.rstrip("/") + "/" + host.name
-                elif not target.startswith("/"):
-                    path = spec.workdir.rstrip("/") + "/" + target
-                spec.files.append((host, path))
+                spec.files.append((host, _copy_target(spec, host, target, len(sources) > 1)))
         elif kind == "CMD":
             spec.cmd = _split_args(value)
         elif kind == "ENTRYPOINT":
@@ -194,6 +191,27 @@ def read_dockerfile(name: str, dockerfile: Path, context: Path) -> ImageSpec:
             f"{dockerfile}: RUN pip install needs {', '.join(missing)}, not installed in the local cloud's Python "
             f"(it runs images without Docker and installs nothing): add it to the kit's environment")
     return spec
+
+
+def _copy_target(spec: ImageSpec, host: Path, target: str, several: bool) -> str:
+    """Where ``COPY host target`` puts its file, as docker does.
+
+    A relative target is under WORKDIR; a folder's *contents* go into the target; a file goes into
+    the target when it ends with "/", when several sources are copied, or when the target is a
+    folder the image already has (WORKDIR, ``${LAMBDA_TASK_ROOT}``, an earlier COPY's folder).
+    """
+    absolute = target if target.startswith("/") else spec.workdir.rstrip("/") + "/" + target
+    folder = absolute.rstrip("/")
+    if host.is_dir():
+        return folder or "/"
+    folders = {spec.workdir.rstrip("/"), ""}
+    if spec.lambda_base:
+        folders.add(_BASE_IMAGE_ENV["LAMBDA_TASK_ROOT"])
+    for source, path in spec.files:
+        folders.add(path.rstrip("/") if source.is_dir() else path.rsplit("/", 1)[0])
+    if target.endswith("/") or several or folder in folders:
+        return folder + "/" + host.name
+    return absolute
 
 
 def version_notes(spec: ImageSpec) -> list[str]:
