@@ -222,3 +222,51 @@ class TestMirrorModule:
         assert "--mirror https://example.org/other=FILE" in refused_url
         assert "203.0.113.1:80 refused" in refused_socket and "--mirror" in refused_socket
         assert float(seconds) < 2
+
+
+class TestRunnerAndLabPassCloudOptions:
+    """``python -m helpers run --cloud-arg`` and ``make lab``'s CLOUD_ARGS reach the cloud they start."""
+
+    def test_runner_cloud_arg_reaches_the_cloud(self) -> None:
+        """
+        1. Start the runner's cloud (helpers.series.LocalCloudProcess) with extra_args --account 210987654321.
+        2. sts get-caller-identity on it answers that account.
+        3. ``python -m helpers run --cloud-arg=--account=12`` fails at once with the cloud's own line.
+        """
+        import boto3
+
+        from helpers.series import LocalCloudProcess
+
+        cloud = LocalCloudProcess.start(extra_args=["--account", "210987654321"])
+        try:
+            sts = boto3.session.Session().client("sts", region_name="us-east-1", endpoint_url=cloud.url,
+                                                 aws_access_key_id="x", aws_secret_access_key="y")
+            assert sts.get_caller_identity()["Account"] == "210987654321"
+        finally:
+            cloud.stop()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_DREAMS_")}
+        result = subprocess.run([sys.executable, "-m", "helpers", "run", "--cloud-arg=--account=12", "--notebooks",
+                                 "01"], capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT, env=env)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines()[-1] == ("series FAILED: the local cloud did not start: "
+                                                          "localcloud: --account '12': an AWS account id is 12 digits")
+
+    @pytest.mark.parametrize("cloud_args, expected", [("--account 210987654321", "account 210987654321"),
+                                                      ("--account 12", "an AWS account id is 12 digits")])
+    def test_lab_cloud_args_reach_the_cloud(self, tmp_path: Path, cloud_args: str, expected: str) -> None:
+        """
+        1. Run scripts/lab.sh (what ``make lab`` runs) with CLOUD_ARGS and a stand-in JupyterLab venv whose
+           ``jupyter`` asks the cloud (PIPELINE_DREAMS_ENDPOINT) for its account and exits.
+        2. A valid --account is the account sts reports; an invalid one stops make lab with the cloud's line.
+        """
+        jupyter = tmp_path / "lab" / "bin" / "jupyter"
+        jupyter.parent.mkdir(parents=True)
+        jupyter.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import os, boto3; print(\"account\", boto3.client("
+                           "\"sts\", region_name=\"us-east-1\", endpoint_url=os.environ[\"PIPELINE_DREAMS_ENDPOINT\"],"
+                           " aws_access_key_id=\"x\", aws_secret_access_key=\"y\").get_caller_identity()[\"Account\"])'\n")
+        jupyter.chmod(0o755)
+        env = {**os.environ, "CLOUD_ARGS": cloud_args}
+        result = subprocess.run(["bash", "scripts/lab.sh", sys.executable, str(tmp_path / "lab")], env=env,
+                                capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+        assert expected in result.stdout + result.stderr, result.stdout + result.stderr
+        assert (result.returncode == 0) == cloud_args.endswith("210987654321")
