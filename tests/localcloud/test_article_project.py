@@ -270,3 +270,31 @@ class TestRunnerAndLabPassCloudOptions:
                                 capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
         assert expected in result.stdout + result.stderr, result.stdout + result.stderr
         assert (result.returncode == 0) == cloud_args.endswith("210987654321")
+
+
+class TestUnmirroredUrlFailsTheJob:
+    def test_processing_script_fetching_unmirrored_url_fails_naming_it(self, cloud) -> None:
+        """
+        1. Start a processing job whose ContainerEntrypoint is ``python3 -c`` fetching https://example.com/x.csv
+           with urllib (no timeout), on the session's cloud (no --mirror).
+        2. The job fails within seconds; its FailureReason names the URL and ``--mirror https://example.com/x.csv=FILE``.
+        """
+        sm = cloud.client("sagemaker")
+        name = unique_name("unmirrored")
+        script = "import urllib.request; urllib.request.urlopen('https://example.com/x.csv')"
+        sm.create_processing_job(
+            ProcessingJobName=name, RoleArn=create_role(cloud, name),
+            AppSpecification={"ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/someone-else:1",
+                              "ContainerEntrypoint": ["python3", "-c", script]},
+            ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.t3.medium",
+                                                   "VolumeSizeInGB": 1}})
+        started = time.monotonic()
+        while time.monotonic() - started < 60:
+            job = sm.describe_processing_job(ProcessingJobName=name)
+            if job["ProcessingJobStatus"] != "InProgress":
+                break
+            time.sleep(0.2)
+        assert job["ProcessingJobStatus"] == "Failed", job
+        assert "https://example.com/x.csv is not reachable offline" in job["FailureReason"], job["FailureReason"]
+        assert "--mirror https://example.com/x.csv=FILE" in job["FailureReason"]
+        assert time.monotonic() - started < 30
