@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import posixpath
 import re
 import shlex
 import shutil
@@ -200,8 +201,9 @@ def _copy_target(spec: ImageSpec, host: Path, target: str, several: bool) -> str
     the target when it ends with "/", when several sources are copied, or when the target is a
     folder the image already has (WORKDIR, ``${LAMBDA_TASK_ROOT}``, an earlier COPY's folder).
     """
-    absolute = target if target.startswith("/") else spec.workdir.rstrip("/") + "/" + target
+    absolute = posixpath.normpath(target if target.startswith("/") else spec.workdir.rstrip("/") + "/" + target)
     folder = absolute.rstrip("/")
+    several = several or target.endswith(("/", "/.")) or target == "."  # "." and "dir/." name folders
     if host.is_dir():
         return folder or "/"
     folders = {spec.workdir.rstrip("/"), ""}
@@ -209,7 +211,7 @@ def _copy_target(spec: ImageSpec, host: Path, target: str, several: bool) -> str
         folders.add(_BASE_IMAGE_ENV["LAMBDA_TASK_ROOT"])
     for source, path in spec.files:
         folders.add(path.rstrip("/") if source.is_dir() else path.rsplit("/", 1)[0])
-    if target.endswith("/") or several or folder in folders:
+    if several or folder in folders:
         return folder + "/" + host.name
     return absolute
 
