@@ -24,9 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from dockerfile_parse import DockerfileParser
+from packaging.requirements import InvalidRequirement, Requirement
 
 from localcloud.paths import PathEscape, inside
 
