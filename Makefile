@@ -35,7 +35,7 @@ test: venv $(LAB_STAMP)
 notebooks: venv
 	$(PY) -m helpers run --out notebooks --no-parameters --cleanup
 
-## lab: JupyterLab wired to a local cloud on 127.0.0.1 (a free port; LAB_PORT=N picks one) (Ctrl-C stops both)
+## lab: JupyterLab wired to a local cloud on 127.0.0.1 (a free port; LAB_PORT=N picks one; CLOUD_ARGS="..." adds cloud options) (Ctrl-C stops both)
 lab: venv $(LAB_STAMP)
 	bash scripts/lab.sh $(PY) $(LAB_VENV) $(LAB_PORT)
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make lab: a local cloud on 127.0.0.1 and JupyterLab whose notebooks' kernel talks to it.
 # Usage: scripts/lab.sh <kit python> <lab venv> [cloud port]   (no port or 0: a free one, not a guessable 5050)
+# CLOUD_ARGS: more options for the cloud (split at spaces), e.g. to run your own article-style code:
+#   CLOUD_ARGS="--account 111122223333 --image my-repo=src/data --mirror https://host/file.csv=data/file.csv"
 set -euo pipefail
 kit_python=$1 lab_venv=$2 port=${3:-0}
 cd "$(dirname "$0")/.."
@@ -27,8 +29,11 @@ fi
 # No silent move to another port: the cloud allows JupyterLab's origin on this one only.
 grep -q 'port_retries' <<< "${LAB_ARGS:-}" || lab_options+=("--ServerApp.port_retries=0")
 
+cloud_args=()
+read -r -a cloud_args <<< "${CLOUD_ARGS:-}"  # split at spaces, no globbing
 "$kit_python" -m localcloud --port "$port" --exit-with-parent \
-  --allow-origin "http://127.0.0.1:$lab_port" --allow-origin "http://localhost:$lab_port" > "$state/cloud.log" 2>&1 &
+  --allow-origin "http://127.0.0.1:$lab_port" --allow-origin "http://localhost:$lab_port" \
+  ${cloud_args[@]+"${cloud_args[@]}"} > "$state/cloud.log" 2>&1 &
 cloud_pid=$!
 # Wait for the real ready line ("localcloud ready at …"; a bare "ready" also matches "Address already in use").
 for _ in $(seq 600); do

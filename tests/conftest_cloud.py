@@ -16,11 +16,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 class CloudProcess:
     """``python -m localcloud`` running in a subprocess, as a learner's terminal would run it."""
 
-    def __init__(self, *extra_args: str) -> None:
+    def __init__(self, *extra_args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             # --exit-with-parent: a test run killed midway (a timeout) leaves no cloud behind
             [sys.executable, "-m", "localcloud", "--port", "0", "--exit-with-parent", *extra_args],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=PROJECT_ROOT)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=PROJECT_ROOT, env=env)
         deadline = time.monotonic() + 30
         self.ready_line = ""
         while time.monotonic() < deadline:

@@ -119,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute the notebooks in order with papermill")
     run.add_argument("--out", type=Path, help="folder for the executed notebooks (default runs/<run-id>/)")
     run.add_argument("--endpoint", help="use this running local cloud instead of starting one")
+    run.add_argument("--cloud-arg", action="append", default=[], metavar="OPTION",
+                     help="an option for the local cloud the run starts, repeatable; a value goes in the same "
+                          "argument: --cloud-arg=--account=ID --cloud-arg=--image=REPO=DIR "
+                          "--cloud-arg=--mirror=URL=FILE (see python -m localcloud --help)")
     run.add_argument("--notebooks", help="comma-separated numbers, e.g. 01,02,03 (default 01-07)")
     run.add_argument("--cleanup", action="store_true", help="run 99_cleanup at the end: remove everything the kit made")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -149,12 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.cleanup and CLEANUP_NOTEBOOK not in selection.split(","):
             selection += f",{CLEANUP_NOTEBOOK}"
         notebooks = select_notebooks(selection)
+        if args.cloud_arg and (args.endpoint or os.environ.get(ENV_ENDPOINT)):
+            raise SeriesFailed("--cloud-arg configures the cloud the run starts; this run uses the running cloud "
+                               f"at {args.endpoint or os.environ.get(ENV_ENDPOINT)}: start that one with the options")
         if args.dry_run:
             return dry_run_command(parameters, notebooks)
         with signals_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: the cloud it started is stopped
             result = run_series(args.out, notebooks, parameters,
                                 endpoint=args.endpoint or os.environ.get(ENV_ENDPOINT),
-                                inject=not args.no_parameters, collect=lambda r: collect_facts(r, parameters))
+                                inject=not args.no_parameters, collect=lambda r: collect_facts(r, parameters),
+                                cloud_args=args.cloud_arg)
     except SeriesFailed as error:
         print(f"series FAILED: {error}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -148,20 +149,36 @@ class LocalCloudProcess:
     data_url: str
 
     @classmethod
-    def start(cls, timeout: float = 60) -> LocalCloudProcess:
+    def start(cls, timeout: float = 60, extra_args: list[str] | tuple[str, ...] = ()) -> LocalCloudProcess:
+        """Start it; ``extra_args`` are more ``python -m localcloud`` options (``--account``, ``--image``, ``--mirror``).
+
+        Raises:
+            RuntimeError: it did not start; the message holds what it printed on stderr (a refused option).
+        """
         # --exit-with-parent: a runner killed with SIGKILL cannot stop its cloud; the cloud notices instead.
-        process = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", "0", "--exit-with-parent"],
-                                   cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        # stderr goes to a file (not a pipe nobody reads, which would block the cloud once full) so that
+        # a refusal of an option can be shown.
+        errors = tempfile.TemporaryFile("w+")
+        process = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", "0", "--exit-with-parent",
+                                    *extra_args],
+                                   cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            match = _READY.search(line)
-            if match:
-                return cls(process, match.group(1), match.group(2))
-            if not line and process.poll() is not None:
-                break
-        process.kill()
-        raise RuntimeError("the local cloud did not start: run `python -m localcloud --port 0` to see why")
+        try:
+            while time.monotonic() < deadline:
+                line = process.stdout.readline()
+                match = _READY.search(line)
+                if match:
+                    return cls(process, match.group(1), match.group(2))
+                if not line and process.poll() is not None:
+                    break
+            process.kill()
+            process.wait()
+            errors.seek(0)
+            said = " ".join(errors.read().strip().splitlines()[-3:])
+            raise RuntimeError("the local cloud did not start" + (f": {said}" if said else
+                               ": run `python -m localcloud --port 0` to see why"))
+        finally:
+            errors.close()  # the cloud keeps its own descriptor; the file goes when both are closed
 
     def stop(self) -> None:
         self.process.terminate()
@@ -211,7 +228,8 @@ def strip_run_metadata(path: Path) -> None:
 
 def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str, Any],
                endpoint: str | None = None, inject: bool = True,
-               collect: Callable[[SeriesResult], None] | None = None) -> SeriesResult:
+               collect: Callable[[SeriesResult], None] | None = None,
+               cloud_args: list[str] | tuple[str, ...] = ()) -> SeriesResult:
     """Execute ``notebooks`` in order into ``out_dir``.
 
     Args:
@@ -221,6 +239,7 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
         endpoint: a running local cloud's URL; None starts one for the run (target local).
         inject: False runs with the notebooks' own defaults (to refresh committed outputs).
         collect: called with the result while the cloud still runs (to gather the summary).
+        cloud_args: more ``python -m localcloud`` options for the cloud the run starts (``--cloud-arg``).
 
     Raises:
         SeriesFailed: naming the notebook, the cell and the error.
@@ -237,7 +256,10 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
             if endpoint:
                 os.environ[ENV_ENDPOINT] = endpoint
             else:
-                cloud = LocalCloudProcess.start()
+                try:
+                    cloud = LocalCloudProcess.start(extra_args=cloud_args)
+                except RuntimeError as error:
+                    raise SeriesFailed(str(error)) from None
                 os.environ[ENV_ENDPOINT] = cloud.url
                 os.environ.setdefault(ENV_DATA_URL, f"{cloud.data_url}/iris.data")
                 print(f"local cloud started at {cloud.url}")

@@ -1,6 +1,8 @@
 """``python -m localcloud --port PORT [--host 127.0.0.1]``: serve the local cloud until SIGTERM/SIGINT/SIGHUP.
 
 It answers only loopback requests that no web page of another origin made (see localcloud.guard).
+Code written for AWS runs unmodified with ``--account ID`` (the account its ARNs name),
+``--image REPO=DIR`` (its own Dockerfile folders) and ``--mirror URL=FILE`` (the URLs it downloads).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
 import signal
 import socket
 import sys
@@ -30,8 +33,67 @@ def _port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def _pairs(values: list[str], flag: str, what: str) -> dict[str, str]:
+    """``NAME=VALUE`` options as a dict; a malformed or repeated one is a ValueError naming it."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, target = value.partition("=")
+        if not sep or not name or not target:
+            raise ValueError(f"{flag} {value!r}: expected {what}")
+        if name in pairs:
+            raise ValueError(f"{flag} {name} given twice")
+        pairs[name] = target
+    return pairs
+
+
+def _own_code_options(args: argparse.Namespace) -> tuple[dict[str, Path], dict[str, Path], list[str]]:
+    """Check ``--account``, ``--image`` and ``--mirror`` before anything starts.
+
+    Returns:
+        (images, mirrors, notes): repository -> folder, URL -> file, version notes worth printing.
+
+    Raises:
+        ValueError: one line naming the option and what is wrong with it.
+    """
+    from localcloud.images import ImageCatalog, ImageNotFound
+    from localcloud.mirror import is_local, url_key
+
+    if args.account is not None and not re.fullmatch(r"[0-9]{12}", args.account):
+        raise ValueError(f"--account {args.account!r}: an AWS account id is 12 digits")
+    images = {name: Path(folder).expanduser().resolve()
+              for name, folder in _pairs(args.image, "--image", "REPOSITORY=DIR").items()}
+    mirrors = {}
+    for url, file in _pairs_url(args.mirror).items():
+        key = url_key(url)
+        if key is None or is_local(key[1]):
+            raise ValueError(f"--mirror {url}: expected an http(s) URL of a non-loopback host")
+        path = Path(file).expanduser().resolve()
+        if not path.is_file():
+            raise ValueError(f"--mirror {url}={file}: no such file")
+        mirrors[url] = path
+    try:
+        notes = ImageCatalog(args.images_dir, images).check()
+    except ImageNotFound as error:
+        raise ValueError(str(error)) from None
+    return images, mirrors, notes
+
+
+def _pairs_url(values: list[str]) -> dict[str, str]:
+    """``URL=FILE`` options: a URL may hold "=" in its query, so the file is what follows the last one."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        url, sep, file = value.rpartition("=")
+        if not sep or not url or not file:
+            raise ValueError(f"--mirror {value!r}: expected URL=FILE")
+        if url in pairs:
+            raise ValueError(f"--mirror {url} given twice")
+        pairs[url] = file
+    return pairs
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
+    # allow_abbrev=False: --image must never be taken as an abbreviation of --images-dir.
+    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__, allow_abbrev=False)
     parser.add_argument("--port", type=int, default=5050, help="TCP port (0: any free port); default 5050")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; default 127.0.0.1")
     parser.add_argument("--images-dir", type=Path, default=PROJECT_ROOT / "docker",
@@ -47,7 +109,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop a warm Lambda environment unused for this long; default 300")
     parser.add_argument("--no-iam", action="store_true",
                         help="do not enforce IAM (moto's permissiveness); also LOCALCLOUD_IAM=0")
+    parser.add_argument("--account", metavar="ID",
+                        help="the 12-digit account id the cloud plays (ARNs, sts get-caller-identity, ECR "
+                             "registry host), so code with hard-coded ARNs finds the roles it names")
+    parser.add_argument("--image", action="append", default=[], metavar="REPO=DIR",
+                        help="ECR repository REPO's images are built from DIR/Dockerfile with DIR as the build "
+                             "context, as `docker build DIR`; repeatable")
+    parser.add_argument("--mirror", action="append", default=[], metavar="URL=FILE",
+                        help="Lambda handlers and jobs fetching URL get FILE's bytes with a 200; any other "
+                             "non-loopback URL fails at once; repeatable")
     args = parser.parse_args(argv)
+    try:
+        images, mirrors, notes = _own_code_options(args)
+    except ValueError as error:  # one line, no usage text: the message names the option
+        print(f"localcloud: {error}", file=sys.stderr, flush=True)
+        return 2
+    for note in notes:
+        print(f"localcloud: note: {note}", file=sys.stderr, flush=True)
 
     in_use = f"localcloud: port {args.port} on {args.host} is already in use by another program; " \
              "choose another --port (0 picks a free one)"
@@ -64,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cloud = LocalCloud(host=args.host, port=args.port, images_dir=args.images_dir, data_dir=args.data_dir,
                            allowed_origins=args.allow_origin, lambda_idle_seconds=args.lambda_idle_seconds,
-                           iam=False if args.no_iam else None)
+                           iam=False if args.no_iam else None, account=args.account, images=images,
+                           mirrors=mirrors)
     except ValueError as error:  # a malformed --allow-origin
         parser.error(str(error))
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import json
 import http.server
 import os
 import shutil
@@ -12,14 +13,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from localcloud import moto_seams
 from localcloud.guard import GuardMiddleware, RequestGuard
+from localcloud.images import ImageCatalog
 from localcloud.info import InfoRoute
 from localcloud.inference import Inference
 from localcloud.jobs import JobRunner
 from localcloud.lambda_runtime import LambdaRuntime
+from localcloud.mirror import ENV_TABLE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,19 +73,33 @@ class LocalCloud:
         lambda_idle_seconds: a warm Lambda environment unused this long is stopped.
         iam: enforce IAM as AWS does (roles, policies, iam:PassRole); None reads ``LOCALCLOUD_IAM``
             (``0``/``off``/``false`` turn it off), on by default.
+        account: the 12-digit account the cloud plays (ARNs, STS identity, ECR registry host);
+            moto's default when None. Set through moto's ``MOTO_ACCOUNT_ID`` while the cloud runs.
+        images: ECR repository name -> folder whose ``Dockerfile`` (with the folder as build context)
+            its images are "built" from (``--image REPO=DIR``); before the kit's ``docker/``.
+        mirrors: URL -> file whose bytes Lambda handlers and jobs get when they fetch the URL
+            (``--mirror URL=FILE``); every other non-loopback URL fails in them (localcloud.mirror).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
                  data_dir: Path | None = PROJECT_ROOT / "data", workdir: Path | None = None,
                  allowed_origins: Iterable[str] = (), lambda_idle_seconds: float = 300.0,
-                 iam: bool | None = None) -> None:
+                 iam: bool | None = None, account: str | None = None,
+                 images: Mapping[str, Path] | None = None, mirrors: Mapping[str, Path] | None = None) -> None:
         self.host, self.port = host, port
+        if account is not None and not (len(account) == 12 and account.isascii() and account.isdigit()):
+            raise ValueError(f"account {account!r} is not a 12-digit AWS account id")
+        self.account = account
+        self._previous_account: str | None = None
         self.guard = RequestGuard(allowed_origins=allowed_origins)
         self.lambda_idle_seconds = lambda_idle_seconds
         if iam is None:
             iam = os.environ.get("LOCALCLOUD_IAM", "on").strip().lower() not in ("0", "off", "false", "no")
         self.iam = iam
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
+        self.images = ImageCatalog(self.images_dir, {name: Path(folder).resolve() for name, folder in
+                                                     (images or {}).items()})
+        self.mirrors = {url: str(Path(path).resolve()) for url, path in (mirrors or {}).items()}
         self.data_dir = Path(data_dir).resolve() if data_dir else None
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="localcloud-"))
@@ -109,6 +126,9 @@ class LocalCloud:
         return self
 
     def _start(self) -> None:
+        if self.account:  # moto reads it on every request (DESIGN.md: MOTO_ACCOUNT_ID sets its default account)
+            self._previous_account = os.environ.get("MOTO_ACCOUNT_ID")
+            os.environ["MOTO_ACCOUNT_ID"] = self.account
         moto_seams.install(self)
         try:
             self._server, _ = moto_seams.serve_moto(self.host, self.port,
@@ -122,9 +142,12 @@ class LocalCloud:
         self.guard.ports.add(self.port)
         self.url = f"http://{self.host}:{self.port}"
         os.environ["MOTO_PORT"] = str(self.port)  # the Step Functions interpreter calls back here
-        self.lambda_runtime = LambdaRuntime(self.workdir, self.url, self.images_dir, moto_seams.write_logs,
-                                            idle_seconds=self.lambda_idle_seconds)
-        self.jobs = JobRunner(self.workdir, self.url, self.images_dir, moto_seams.update_job, moto_seams.write_logs)
+        # Every Lambda environment and job gets the mirror table (even empty: other URLs are refused at once).
+        child_env = {ENV_TABLE: json.dumps(self.mirrors)}
+        self.lambda_runtime = LambdaRuntime(self.workdir, self.url, self.images, moto_seams.write_logs,
+                                            idle_seconds=self.lambda_idle_seconds, child_env=child_env)
+        self.jobs = JobRunner(self.workdir, self.url, self.images, moto_seams.update_job, moto_seams.write_logs,
+                              child_env=child_env)
         self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
         for executor in (self.lambda_runtime, self.jobs, self.inference):  # handlers and jobs act as their roles
             executor.credentials = moto_seams.role_credentials
@@ -173,6 +196,11 @@ class LocalCloud:
             self._server = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.account and os.environ.get("MOTO_ACCOUNT_ID") == self.account:
+            if self._previous_account is None:
+                os.environ.pop("MOTO_ACCOUNT_ID", None)
+            else:
+                os.environ["MOTO_ACCOUNT_ID"] = self._previous_account
 
     def __enter__(self) -> LocalCloud:
         return self.start()

@@ -5,19 +5,27 @@ Docker engine runs, so an image whose ECR repository is one of the kit's own is
 resolved to its Dockerfile under ``docker/<name>/``: the files it COPYs, its
 CMD/ENTRYPOINT and ENV are read with ``dockerfile-parse`` and the local cloud
 stages those files in a folder that stands in for the container's filesystem.
+
+``python -m localcloud --image REPO=DIR`` adds repositories of the user's own: ``DIR/Dockerfile``
+read with ``DIR`` as its build context, exactly as ``docker build DIR`` (see :class:`ImageCatalog`).
+``RUN pip install`` lines are checked against the cloud's own Python, never run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
+import posixpath
 import re
 import shlex
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
+from packaging.requirements import InvalidRequirement, Requirement
 
 from localcloud.paths import PathEscape, inside
 
@@ -30,6 +38,12 @@ _ECR_URI = re.compile(
 )
 # The base images define these; Dockerfiles refer to them as ${VAR}.
 _BASE_IMAGE_ENV = {"LAMBDA_TASK_ROOT": "/var/task", "LAMBDA_RUNTIME_DIR": "/var/runtime"}
+# AWS's Lambda base images for Python: the container runs the handler its CMD names.
+LAMBDA_PYTHON_BASE = "public.ecr.aws/lambda/python"
+# `pip install` options that take a value (the value is not a requirement).
+_PIP_VALUE_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "-t", "--target",
+                      "--prefix", "--root", "-c", "--constraint", "--platform", "--python-version",
+                      "--implementation", "--abi", "--trusted-host", "--cache-dir", "--src", "--progress-bar"}
 
 
 class ImageNotFound(LookupError):
@@ -58,6 +72,13 @@ class ImageSpec:
     cmd: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     workdir: str = "/"
+    base: str = ""  # the FROM image
+    requirements: list[str] = field(default_factory=list)  # what its RUN pip install lines install
+
+    @property
+    def lambda_base(self) -> bool:
+        """Built FROM an AWS Lambda Python base image: its CMD names the handler."""
+        return self.base.startswith(LAMBDA_PYTHON_BASE)
 
     def digest(self) -> str:
         """A hash of every file the image copies: it changes when a handler is edited."""
@@ -116,16 +137,33 @@ def read_image(name: str, images_dir: Path) -> ImageSpec:
     Raises:
         ImageNotFound: no Dockerfile there.
     """
-    dockerfile = images_dir / name / "Dockerfile"
+    return read_dockerfile(name, images_dir / name / "Dockerfile", images_dir.parent)
+
+
+def read_dockerfile(name: str, dockerfile: Path, context: Path) -> ImageSpec:
+    """Read what ``docker build -f dockerfile context`` would put in the image and run.
+
+    Raises:
+        ImageNotFound: no Dockerfile there, a COPY source outside the context or missing, or a
+            ``RUN pip install`` of a package the cloud's Python lacks.
+    """
     if not dockerfile.is_file():
         raise ImageNotFound(f"no Dockerfile at {dockerfile}")
-    context = images_dir.parent
     parser = DockerfileParser(path=str(dockerfile))
     env = dict(_BASE_IMAGE_ENV)
     spec = ImageSpec(name=name, dockerfile=dockerfile)
+    pip_lines: list[tuple[int, str]] = []
     for instruction in parser.structure:
         kind, value = instruction["instruction"], instruction["value"]
-        if kind == "ENV":
+        if kind == "FROM":
+            spec.base = value.split()[0] if value.split() else ""
+            if spec.base.startswith("--platform"):  # FROM --platform=linux/amd64 image
+                spec.base = value.split()[1] if len(value.split()) > 1 else ""
+            if spec.lambda_base:  # the Lambda base images' WORKDIR
+                spec.workdir = _BASE_IMAGE_ENV["LAMBDA_TASK_ROOT"]
+        elif kind == "RUN":
+            pip_lines.append((instruction["startline"] + 1, _expand(value, env)))
+        elif kind == "ENV":
             for key, val in _parse_env(value).items():
                 env[key] = spec.env[key] = _expand(val, env)
         elif kind == "WORKDIR":
@@ -140,17 +178,109 @@ def read_image(name: str, images_dir: Path) -> ImageSpec:
                     raise ImageNotFound(str(exc)) from None
                 if not host.exists():
                     raise ImageNotFound(f"{dockerfile}: COPY source {source} does not exist in {context}")
-                path = target
-                if target.endswith("/") or len(sources) > 1:
-                    path = target.rstrip("/") + "/" + host.name
-                elif not target.startswith("/"):
-                    path = spec.workdir.rstrip("/") + "/" + target
-                spec.files.append((host, path))
+                spec.files.append((host, _copy_target(spec, host, target, len(sources) > 1)))
         elif kind == "CMD":
             spec.cmd = _split_args(value)
         elif kind == "ENTRYPOINT":
             spec.entrypoint = _split_args(value)
+    for line, command in pip_lines:
+        spec.requirements += _pip_requirements(spec, line, command)
+    missing = [r for r in spec.requirements if _installed(r) is None]
+    if missing:
+        raise ImageNotFound(
+            f"{dockerfile}: RUN pip install needs {', '.join(missing)}, not installed in the local cloud's Python "
+            f"(it runs images without Docker and installs nothing): add it to the kit's environment")
     return spec
+
+
+def _copy_target(spec: ImageSpec, host: Path, target: str, several: bool) -> str:
+    """Where ``COPY host target`` puts its file, as docker does.
+
+    A relative target is under WORKDIR; a folder's *contents* go into the target; a file goes into
+    the target when it ends with "/", when several sources are copied, or when the target is a
+    folder the image already has (WORKDIR, ``${LAMBDA_TASK_ROOT}``, an earlier COPY's folder).
+    """
+    absolute = posixpath.normpath(target if target.startswith("/") else spec.workdir.rstrip("/") + "/" + target)
+    folder = absolute.rstrip("/")
+    several = several or target.endswith(("/", "/.")) or target == "."  # "." and "dir/." name folders
+    if host.is_dir():
+        return folder or "/"
+    folders = {spec.workdir.rstrip("/"), ""}
+    if spec.lambda_base:
+        folders.add(_BASE_IMAGE_ENV["LAMBDA_TASK_ROOT"])
+    for source, path in spec.files:
+        folders.add(path.rstrip("/") if source.is_dir() else path.rsplit("/", 1)[0])
+    if several or folder in folders:
+        return folder + "/" + host.name
+    return absolute
+
+
+def version_notes(spec: ImageSpec) -> list[str]:
+    """One line per ``RUN pip install`` requirement whose version differs from the installed one."""
+    notes = []
+    for text in spec.requirements:
+        requirement, version = Requirement(text), _installed(text)
+        if version and requirement.specifier and not requirement.specifier.contains(version, prereleases=True):
+            notes.append(f"{spec.dockerfile}: asks for {text}, the local cloud runs it with {requirement.name} {version}")
+    return notes
+
+
+def _installed(text: str) -> str | None:
+    """The installed version of a requirement's distribution, None when absent."""
+    try:
+        return importlib.metadata.version(Requirement(text).name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _pip_requirements(spec: ImageSpec, line: int, command: str) -> list[str]:
+    """The requirements a ``RUN`` line's ``pip install`` commands name (``-r`` files read from the image)."""
+    found: list[str] = []
+    for part in re.split(r"&&|\|\||;", command):
+        try:
+            words = shlex.split(part)
+        except ValueError:
+            continue
+        for at in range(len(words) - 1):
+            if re.fullmatch(r"(?:\S*/)?pip3?(?:\.\d+)?", words[at]) and words[at + 1] == "install":
+                found += _pip_arguments(spec, line, words[at + 2:])
+                break
+    return found
+
+
+def _pip_arguments(spec: ImageSpec, line: int, words: list[str]) -> list[str]:
+    found, skip = [], False
+    for at, word in enumerate(words):
+        if skip:
+            skip = False
+        elif word in ("-r", "--requirement"):
+            found += _requirements_file(spec, line, words[at + 1] if at + 1 < len(words) else "")
+            skip = True
+        elif word in _PIP_VALUE_OPTIONS:
+            skip = True
+        elif not word.startswith("-") and not word.startswith(("/", ".", "git+", "http")):
+            try:
+                found.append(str(Requirement(word)))
+            except InvalidRequirement:
+                raise ImageNotFound(f"{spec.dockerfile} line {line}: cannot read pip requirement {word!r}") from None
+    return found
+
+
+def _requirements_file(spec: ImageSpec, line: int, path: str) -> list[str]:
+    """Requirements of a file the image COPY'd (``path`` is a container path)."""
+    if not path.startswith("/"):
+        path = spec.workdir.rstrip("/") + "/" + path
+    for source, target in reversed(spec.files):
+        if source.is_file() and target.rstrip("/") == path:
+            host = source
+        elif source.is_dir() and path.startswith(target.rstrip("/") + "/"):
+            host = source / path[len(target.rstrip("/")) + 1:]
+        else:
+            continue
+        if host.is_file():
+            lines = (raw.split("#", 1)[0].strip() for raw in host.read_text().splitlines())
+            return [str(Requirement(text)) for text in lines if text and not text.startswith("-")]
+    raise ImageNotFound(f"{spec.dockerfile} line {line}: pip install -r {path}: no file COPY'd there")
 
 
 def resolve_image(uri: str, images_dir: Path) -> ImageSpec:
@@ -162,17 +292,60 @@ def resolve_image(uri: str, images_dir: Path) -> ImageSpec:
     Raises:
         ImageNotFound: with the folders that were tried.
     """
-    ref = parse_image_uri(uri)
-    if ref is None:
-        raise ImageNotFound(f"{uri!r} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>)")
-    candidates = [ref.repository, ref.repository.rsplit("/", 1)[-1]]
-    for name in dict.fromkeys(candidates):
-        if (images_dir / name / "Dockerfile").is_file():
-            return read_image(name, images_dir)
-    tried = ", ".join(str(images_dir / name / "Dockerfile") for name in dict.fromkeys(candidates))
-    raise ImageNotFound(
-        f"image {uri} (repository {ref.repository!r}) has no Dockerfile the local cloud can run: tried {tried}"
-    )
+    return ImageCatalog(images_dir).resolve(uri)
+
+
+class ImageCatalog:
+    """The images the cloud can run: the user's ``--image REPO=DIR`` folders, then the kit's ``docker/``.
+
+    Args:
+        images_dir: the kit's ``docker/`` folder (``docker/<name>/Dockerfile``, the kit's root as context).
+        repositories: ECR repository name -> a folder holding a ``Dockerfile``, which is also its build context.
+    """
+
+    def __init__(self, images_dir: Path, repositories: Mapping[str, Path] | None = None) -> None:
+        self.images_dir = Path(images_dir)
+        self.repositories = {name: Path(folder) for name, folder in (repositories or {}).items()}
+
+    def check(self) -> list[str]:
+        """Read every ``--image`` folder now, so a mistake shows at start-up; returns version notes.
+
+        Raises:
+            ImageNotFound: one line naming the folder or Dockerfile and what is wrong.
+        """
+        notes = []
+        for name, folder in self.repositories.items():
+            if not folder.is_dir():
+                raise ImageNotFound(f"--image {name}={folder}: no such directory")
+            spec = read_dockerfile(name, folder / "Dockerfile", folder)
+            if spec.lambda_base and not spec.cmd:
+                raise ImageNotFound(f"--image {name}={folder}: {spec.dockerfile} is FROM {spec.base} but has no "
+                                    "CMD naming the handler (e.g. CMD [\"app.lambda_handler\"])")
+            notes += version_notes(spec)
+        return notes
+
+    def resolve(self, uri: str) -> ImageSpec:
+        """The image an ECR URI stands for (any account: the cloud plays one account at a time).
+
+        Raises:
+            ImageNotFound: with the folders that were tried.
+        """
+        ref = parse_image_uri(uri)
+        if ref is None:
+            raise ImageNotFound(
+                f"{uri!r} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>)")
+        if ref.repository in self.repositories:
+            folder = self.repositories[ref.repository]
+            return read_dockerfile(ref.repository, folder / "Dockerfile", folder)
+        candidates = [ref.repository, ref.repository.rsplit("/", 1)[-1]]
+        for name in dict.fromkeys(candidates):
+            if (self.images_dir / name / "Dockerfile").is_file():
+                return read_image(name, self.images_dir)
+        tried = ", ".join(str(self.images_dir / name / "Dockerfile") for name in dict.fromkeys(candidates))
+        hint = " (or start the cloud with --image REPOSITORY=DIR)"
+        raise ImageNotFound(
+            f"image {uri} (repository {ref.repository!r}) has no Dockerfile the local cloud can run: tried {tried}{hint}"
+        )
 
 
 def _split_args(value: str) -> list[str]:

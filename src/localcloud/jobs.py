@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from localcloud import process_group
 from localcloud.constraints import PROCESSING_ROOT, is_processing_path
-from localcloud.images import ImageNotFound, parse_image_uri, resolve_image
+from localcloud.images import ImageCatalog, ImageNotFound, parse_image_uri
 from localcloud.job_files import JobError, split_s3_uri
 from localcloud.job_files import download as _download
 from localcloud.job_files import upload_tar as _upload_tar
@@ -70,6 +70,8 @@ class _Job:
         self.stop_requested = threading.Event()
         self.log_stream = f"{name}/algo-1-{int(time.time())}"
         self.status = "InProgress"  # the status it ended with (set by JobRunner._finish)
+        self.image_env: dict[str, str] = {}  # the image's ENV
+        self.workdir = "/"  # the image's WORKDIR: the command's working directory
 
     def remap(self, value: str) -> str:
         return _OPT_ML.sub(lambda _: str(self.fs / "opt" / "ml"), value)
@@ -95,14 +97,18 @@ class JobRunner:
     Args:
         workdir: parent folder of the per-job folders.
         endpoint_url: the local cloud's URL, for S3 and CloudWatch Logs calls.
-        images_dir: the kit's ``docker/`` folder.
+        images_dir: the kit's ``docker/`` folder, or an :class:`ImageCatalog` (with ``--image`` folders).
         update: callback that sets attributes on the cloud's record of a job.
         write_logs: ``(region, group, stream, lines)`` sink for CloudWatch Logs.
+        child_env: variables every job process gets (the ``--mirror`` table, see localcloud.mirror).
     """
 
-    def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path,
-                 update: StatusUpdate, write_logs: LogWriter) -> None:
-        self.workdir, self.endpoint_url, self.images_dir = workdir, endpoint_url, images_dir
+    def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path | ImageCatalog,
+                 update: StatusUpdate, write_logs: LogWriter, child_env: dict[str, str] | None = None) -> None:
+        self.workdir, self.endpoint_url = workdir, endpoint_url
+        self.images = images_dir if isinstance(images_dir, ImageCatalog) else ImageCatalog(images_dir)
+        self.images_dir = self.images.images_dir
+        self.child_env = dict(child_env or {})
         self.update, self.write_logs = update, write_logs
         self._jobs: dict[tuple[str, str, str], _Job] = {}
         self._lock = threading.Lock()
@@ -203,8 +209,14 @@ class JobRunner:
         """Run the job's command with a deadline, streaming its output to CloudWatch Logs."""
         group = "/aws/sagemaker/ProcessingJobs" if job.kind == "processing" else "/aws/sagemaker/TrainingJobs"
         log_path = job.root / "output.log"
+        try:  # the image's WORKDIR, inside the job's stand-in file system
+            cwd = inside(job.fs, job.workdir.lstrip("/"), what=f"WORKDIR {job.workdir!r}") \
+                if job.workdir.strip("/") else job.fs
+        except PathEscape as exc:
+            raise JobError(f"ClientError: {exc}") from None
+        cwd.mkdir(parents=True, exist_ok=True)
         with open(log_path, "w") as log_file:
-            job.process = process_group.start(command, cwd=job.fs, env=env, stdout=log_file,
+            job.process = process_group.start(command, cwd=cwd, env=env, stdout=log_file,
                                               stderr=subprocess.STDOUT, text=True)
             # Fix: a Stop* request that arrived before the process existed (inputs still downloading)
             # found nothing to kill, so the job ran to its end before it turned Stopped.
@@ -231,6 +243,8 @@ class JobRunner:
     def _base_env(self, job: _Job, region: str, extra: dict[str, str], keys: dict[str, str],
                   mounts: list[Path]) -> dict[str, str]:
         env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+        env.update(self.child_env)
+        env.update(job.image_env)  # the image's ENV; the job's Environment (below) wins, as on SageMaker
         # job_site/sitecustomize.py maps fixed /opt/ml paths inside the script to the job folder
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_JOB_SITE), os.environ.get("PYTHONPATH")]))
         env["LOCALCLOUD_OPT_ML"] = str(job.fs / "opt" / "ml")
@@ -249,14 +263,20 @@ class JobRunner:
     def _command(self, job: _Job, image_uri: str, entrypoint: list[str] | None, arguments: list[str] | None) -> list[str]:
         """The command the container would run, pointed at the kit's Python and the job folder."""
         try:
-            image = resolve_image(image_uri, self.images_dir)
+            image = self.images.resolve(image_uri)
             image.stage(job.fs, prefix="/")
-            entrypoint = entrypoint or image.entrypoint
-            arguments = arguments if arguments is not None else image.cmd
-        except ImageNotFound as exc:
+            job.image_env = {key: job.remap(value) for key, value in image.env.items()}
+            job.workdir = image.workdir
+            # As docker run: a ContainerEntrypoint replaces ENTRYPOINT and drops CMD; arguments replace CMD.
             if not entrypoint:
-                raise JobError(f"ClientError: localcloud cannot run image {image_uri}: {exc}; "
-                               "give ContainerEntrypoint, or add docker/<repository>/Dockerfile") from None
+                entrypoint = image.entrypoint
+                arguments = arguments if arguments is not None else image.cmd
+        except ImageNotFound as exc:
+            ref = parse_image_uri(image_uri)
+            if not entrypoint or (ref and ref.repository in self.images.repositories):
+                raise JobError(f"ClientError: localcloud cannot run image {image_uri}: {exc}; give "
+                               "ContainerEntrypoint, add docker/<repository>/Dockerfile, or start the cloud "
+                               "with --image REPOSITORY=DIR") from None
         command = [*(entrypoint or []), *(arguments or [])]
         if command and command[0] in _PYTHON_NAMES:
             command[0] = sys.executable

@@ -20,6 +20,8 @@ import time
 import traceback
 from typing import Any
 
+from localcloud import mirror
+
 _LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s"
 
 
@@ -80,6 +82,7 @@ def response_too_large() -> dict[str, str]:
 
 
 def main() -> int:
+    mirror.install()  # --mirror URLs answered, every other non-loopback URL refused (before the handler loads)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray writes from C code or subprocesses go to stderr, not the protocol
     sys.path.insert(0, os.getcwd())

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from localcloud import process_group
 from localcloud.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
-from localcloud.images import ImageNotFound, resolve_image
+from localcloud.images import ImageCatalog, ImageNotFound
 from localcloud.paths import inside
 
 # AWS allows the init phase 10 s; a laptop starting several interpreters at once needs more,
@@ -103,17 +103,20 @@ class LambdaRuntime:
     Args:
         workdir: where function code is unpacked.
         endpoint_url: the local cloud URL handlers' boto3 clients are pointed at.
-        images_dir: the kit's ``docker/`` folder, for Image functions.
+        images_dir: the kit's ``docker/`` folder, or an :class:`ImageCatalog` (with ``--image`` folders).
         write_logs: ``(region, group, stream, lines)`` sink for CloudWatch Logs.
         idle_seconds: a warm environment unused this long is stopped, as Lambda reclaims idle
             environments (it does not document when; minutes), so memory stays bounded.
+        child_env: variables every environment gets (the ``--mirror`` table, see localcloud.mirror).
     """
 
-    def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path, write_logs: LogWriter,
-                 idle_seconds: float = 300.0) -> None:
+    def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path | ImageCatalog, write_logs: LogWriter,
+                 idle_seconds: float = 300.0, child_env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.endpoint_url = endpoint_url
-        self.images_dir = images_dir
+        self.images = images_dir if isinstance(images_dir, ImageCatalog) else ImageCatalog(images_dir)
+        self.images_dir = self.images.images_dir
+        self.child_env = dict(child_env or {})
         self.write_logs = write_logs
         self._idle: dict[tuple, list[_Environment]] = {}
         self._busy: dict[str, int] = {}  # function ARN -> environments checked out
@@ -140,7 +143,7 @@ class LambdaRuntime:
         image_env: dict[str, str] = {}
         handler = spec.handler or ""
         if spec.image_uri:
-            image = resolve_image(spec.image_uri, self.images_dir)
+            image = self.images.resolve(spec.image_uri)
             image_env = dict(image.env)
             command = list(spec.image_command) or image.cmd
             if not command:
@@ -165,6 +168,7 @@ class LambdaRuntime:
     def _start(self, spec: FunctionSpec) -> _Environment:
         code_dir, handler, image_env = self._code_dir(spec)
         env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
+        env.update(self.child_env)
         env.update(image_env)
         env.update(spec.environment)
         env.update({
@@ -249,7 +253,7 @@ class LambdaRuntime:
         request_id = str(uuid.uuid4())
         try:
             if spec.image_uri:  # moto stubs ECR: key warm environments by the Dockerfile's files instead
-                spec = dataclasses.replace(spec, code_sha256=resolve_image(spec.image_uri, self.images_dir).digest())
+                spec = dataclasses.replace(spec, code_sha256=self.images.resolve(spec.image_uri).digest())
             environment = self._acquire(spec)
         except (ImageNotFound, zipfile.BadZipFile, TimeoutError, OSError) as exc:
             error = {"errorMessage": str(exc), "errorType": "Runtime.InvalidEntrypoint" if isinstance(

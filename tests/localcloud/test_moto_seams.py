@@ -8,6 +8,7 @@ before the local cloud misbehaves in some less obvious way.
 from __future__ import annotations
 
 import inspect
+import os
 import socket
 import urllib.request
 
@@ -243,6 +244,29 @@ class TestReadInternals:
         config = NotificationConfiguration(event_bridge={})
         for name in ("cloud_function", "queue", "topic", "event_bridge"):
             assert hasattr(config, name), f"moto changed: S3 NotificationConfiguration.{name}"
+
+    def test_moto_account_id_sets_the_account_of_every_request(self):
+        """``--account`` relies on moto's ``MOTO_ACCOUNT_ID`` (moto_seams._records.cloud_account).
+
+        1. BaseResponse.get_current_account still reads MOTO_ACCOUNT_ID before the access key.
+        2. cloud_account() follows the variable and falls back to moto's DEFAULT_ACCOUNT_ID.
+        """
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.responses import BaseResponse
+
+        from localcloud.moto_seams import cloud_account
+
+        assert '"MOTO_ACCOUNT_ID" in os.environ' in inspect.getsource(BaseResponse.get_current_account), (
+            "moto changed under localcloud --account: get_current_account no longer reads MOTO_ACCOUNT_ID")
+        previous = os.environ.pop("MOTO_ACCOUNT_ID", None)
+        try:
+            assert cloud_account() == DEFAULT_ACCOUNT_ID
+            os.environ["MOTO_ACCOUNT_ID"] = "210987654321"
+            assert cloud_account() == "210987654321"
+        finally:
+            os.environ.pop("MOTO_ACCOUNT_ID", None)
+            if previous is not None:
+                os.environ["MOTO_ACCOUNT_ID"] = previous
 
 
 class TestIamInternals:

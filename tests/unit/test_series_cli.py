@@ -226,9 +226,9 @@ class TestMain:
     def recorded(self, monkeypatch) -> list[dict]:
         calls: list[dict] = []
 
-        def run_series(out_dir, notebooks, parameters, endpoint=None, inject=True, collect=None):
+        def run_series(out_dir, notebooks, parameters, endpoint=None, inject=True, collect=None, cloud_args=()):
             calls.append({"out": out_dir, "notebooks": [p.stem for p in notebooks], "parameters": parameters,
-                          "endpoint": endpoint, "inject": inject})
+                          "endpoint": endpoint, "inject": inject, "cloud_args": list(cloud_args)})
             return SeriesResult("r1", out_dir or Path("runs/r1"))
 
         monkeypatch.setattr(cli, "run_series", run_series)
@@ -244,8 +244,24 @@ class TestMain:
                          "-p", "target", "local", "-p", "gate", "0.9"])
         assert code == 0
         assert recorded == [{"out": tmp_path, "notebooks": ["01_bucket", "02_ingest"], "endpoint": "http://127.0.0.1:3333",
-                             "parameters": {"epochs": 5, "target": "local", "gate": 0.9}, "inject": True}]
+                             "parameters": {"epochs": 5, "target": "local", "gate": 0.9}, "inject": True,
+                             "cloud_args": []}]
         assert capsys.readouterr().out.startswith("run r1: 0 notebooks")
+
+    def test_cloud_args_reach_the_cloud_the_run_starts(self, recorded, monkeypatch, capsys):
+        """
+        1. Run main with --cloud-arg=--account=… and --cloud-arg=--mirror=URL=FILE, no endpoint.
+        2. run_series gets both options, in order, for the cloud it starts.
+        3. With an endpoint (a running cloud) the same options are refused: they could not apply.
+        """
+        monkeypatch.delenv(ENV_ENDPOINT, raising=False)
+        options = ["--account=210987654321", "--mirror=https://example.com/a.csv=data/iris.data"]
+        assert cli.main(["run", "--notebooks", "01", *(f"--cloud-arg={o}" for o in options)]) == 0
+        assert recorded[0]["cloud_args"] == options
+        assert cli.main(["run", "--notebooks", "01", "--endpoint", "http://127.0.0.1:4444",
+                         f"--cloud-arg={options[0]}"]) == 1
+        assert "--cloud-arg configures the cloud the run starts" in capsys.readouterr().err
+        assert len(recorded) == 1
 
     def test_no_parameters_flag(self, recorded, monkeypatch):
         """

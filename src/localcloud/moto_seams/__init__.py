@@ -85,7 +85,7 @@ from localcloud.moto_seams._iam_create import (
     _states_update,
 )
 from localcloud.moto_seams._lambda import _lambda_invoke
-from localcloud.moto_seams._records import update_job, write_logs
+from localcloud.moto_seams._records import cloud_account, update_job, write_logs
 from localcloud.moto_seams._server import serve_moto
 from localcloud.moto_seams._sagemaker import (
     _create_processing_job,
@@ -107,8 +107,8 @@ from localcloud.moto_seams._stepfunctions import (
     client_modules,
 )
 
-__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "install", "role_credentials", "serve_moto",
-           "uninstall", "update_job", "write_logs"]
+__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "cloud_account", "install", "role_credentials",
+           "serve_moto", "uninstall", "update_job", "write_logs"]
 _originals = _state.originals
 
 SEAMS = {

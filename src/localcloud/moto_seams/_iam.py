@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.core.exceptions import _RESTError as RESTError  # the XML error base (moto keeps it private)
 from moto.iam.models import iam_backends
@@ -247,7 +246,7 @@ def role_credentials(role_arn: str, session_name: str) -> dict[str, str] | None:
         return None
     session_name = "".join(c if c.isalnum() or c in "=,.@-_" else "-" for c in session_name)[:64] or "localcloud"
     account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
-    backend = sts_backends[account if account.isdigit() else DEFAULT_ACCOUNT_ID][_PARTITION]
+    backend = sts_backends[account if account.isdigit() else _state.cloud_account()][_PARTITION]
     with _credentials_lock:
         cached = _credentials.get((role_arn, session_name))
         if cached is not None and backend.get_assumed_role_from_access_key(cached["AWS_ACCESS_KEY_ID"]) is None:

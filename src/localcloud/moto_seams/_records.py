@@ -6,12 +6,12 @@ import time
 from typing import Any
 
 from moto.awslambda.models import lambda_backends
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.logs.exceptions import ResourceAlreadyExistsException
 from moto.logs.models import logs_backends
 from moto.sagemaker.models import sagemaker_backends
 
 from localcloud.moto_seams import _iam, _state
+from localcloud.moto_seams._state import cloud_account
 
 
 # -- logs and job records (used by the executors through callbacks) ---------------------
@@ -21,12 +21,12 @@ def write_logs(region: str, group: str, stream: str, lines: list[str]) -> None:
     With IAM enforced, the lines are written as the role of the function, job or model that made
     them: a role without the logs grants leaves no logs (and the work itself goes on), as on AWS.
     """
-    backend = logs_backends[DEFAULT_ACCOUNT_ID][region]
+    backend = logs_backends[cloud_account()][region]
     role = _log_role(region, group, stream)
     if role is not None:
         new_group = group not in backend.groups
         new_stream = new_group or stream not in backend.groups[group].streams
-        denied = _iam.logs_denial(DEFAULT_ACCOUNT_ID, region, role, group, stream, new_group, new_stream)
+        denied = _iam.logs_denial(cloud_account(), region, role, group, stream, new_group, new_stream)
         if denied:
             _state.log.warning("no logs for %s: %s", group, denied)
             return
@@ -43,7 +43,7 @@ def write_logs(region: str, group: str, stream: str, lines: list[str]) -> None:
 
 def update_job(kind: str, region: str, name: str, fields: dict[str, Any]) -> None:
     """Set attributes on moto's record of a job; they appear in Describe* responses."""
-    backend = sagemaker_backends[DEFAULT_ACCOUNT_ID][region]
+    backend = sagemaker_backends[cloud_account()][region]
     jobs = {"processing": backend.processing_jobs, "training": backend.training_jobs,
             "transform": backend.transform_jobs}[kind]
     job = jobs.get(name)
@@ -57,11 +57,11 @@ def _log_role(region: str, group: str, stream: str) -> str | None:
     """The role whose keys write this log (None: nothing to check, IAM off or unknown writer)."""
     if not _state.iam_enforced:
         return None
-    sagemaker = sagemaker_backends[DEFAULT_ACCOUNT_ID][region]
+    sagemaker = sagemaker_backends[cloud_account()][region]
     name = stream.split("/", 1)[0]
     try:
         if group.startswith("/aws/lambda/"):
-            return lambda_backends[DEFAULT_ACCOUNT_ID][region].get_function(group.removeprefix("/aws/lambda/")).role
+            return lambda_backends[cloud_account()][region].get_function(group.removeprefix("/aws/lambda/")).role
         if group == "/aws/sagemaker/ProcessingJobs":
             return sagemaker.processing_jobs[name].role_arn
         if group == "/aws/sagemaker/TrainingJobs":
