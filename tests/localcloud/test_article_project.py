@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,8 @@ from conftest_cloud import PROJECT_ROOT, CloudProcess
 
 FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "article_project"
 AUDIT_SITE = PROJECT_ROOT / "tests" / "series" / "audit_site"
-AUTHOR_ACCOUNT = "682355783671"  # the article author's account, hard-coded in the fixture's handlers
+# The article author's account, hard-coded in the fixture's handlers (kept in tests/fixtures only).
+AUTHOR_ACCOUNT = re.search(r'^ACCOUNT = "([0-9]{12})"$', (FIXTURE / "deploy.py").read_text(), re.M).group(1)
 DATA_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/iris/iris.data"
 IRIS = PROJECT_ROOT / "data" / "iris.data"
 
