@@ -93,3 +93,26 @@ def split_uri(uri: str) -> tuple[str, str]:
         raise ValueError(f"{uri!r} is not an s3:// URI")
     bucket, _, key = uri[5:].partition("/")
     return bucket, key
+
+
+def bucket_created(kit: Kit, bucket: str) -> str:
+    """When the bucket was made: after 99_cleanup a new bucket means new job names (SageMaker never frees one)."""
+    for found in kit.client("s3").list_buckets().get("Buckets", []):
+        if found["Name"] == bucket:
+            return found["CreationDate"].isoformat()
+    return ""
+
+
+def version_of(kit: Kit, uri: str) -> str:
+    """A short fingerprint of the objects under an ``s3://bucket/prefix``: their keys, ETags and write times.
+
+    A job that reads them gets a new name when they were written again (re-ingested, re-processed, or made
+    again after cleanup), and finds its earlier job when they were not.
+    """
+    from helpers.settings_file import fingerprint
+
+    bucket, prefix = split_uri(uri)
+    objects = []
+    for page in kit.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        objects += [(o["Key"], o["ETag"], o["LastModified"].isoformat()) for o in page.get("Contents", [])]
+    return fingerprint(sorted(objects), length=12)

@@ -152,3 +152,29 @@ def failure_cause(execution: dict[str, Any]) -> str:
 def output(execution: dict[str, Any]) -> dict[str, Any]:
     """A finished execution's output, parsed."""
     return json.loads(execution.get("output") or "{}")
+
+
+def pipeline_input(kit: Kit, bucket: str, label: str, **extra: Any) -> tuple[str, dict[str, Any]]:
+    """The run name and execution input of one pipeline run made with this notebook's settings.
+
+    The run name is ``<run_id>-<label>-<hash>``: the hash covers the hyperparameters, dataset settings,
+    data URL, ``extra`` and when the bucket was made. Re-running with the same settings shows the same
+    execution; a changed setting (``-p epochs 5``) or a bucket made again after 99_cleanup starts a new
+    execution whose jobs have new names (SageMaker never frees a job name, even after cleanup).
+
+    Returns:
+        ``(run, payload)``: the execution's name and its input (bucket, run_id, run_prefix, data_url,
+        hyperparameters, dataset, ``extra``).
+    """
+    from helpers.s3 import bucket_created
+    from helpers.settings_file import fingerprint
+
+    settings = {"data_url": kit.settings.data_url, "hyperparameters": kit.settings.hyperparameters,
+                "dataset": kit.settings.dataset, **extra}
+    digest = fingerprint(settings, bucket_created(kit, bucket))
+    run = f"{kit.settings.run_id}-{label}-{digest}"
+    room = 63 - len(kit.names.job("preprocess", ""))  # the longest job name the state machines make
+    if len(run) > room:
+        run = f"{kit.settings.run_id}-{label[0]}{digest}"
+    payload = {"bucket": bucket, "run_id": run, "run_prefix": f"runs/{run}", **settings}
+    return run, payload

@@ -1,6 +1,8 @@
 """Start the linear-learner training job (the article's third Lambda).
 
-Event: ``{"bucket", "run_prefix", "run_id", "train_s3_uri"?, "test_s3_uri"?}``.
+Event: ``{"bucket", "run_prefix", "run_id", "train_s3_uri"?, "test_s3_uri"?, "hyperparameters"?,
+"input_version"?}``: ``hyperparameters`` (linear-learner's names, from settings.toml via the notebook)
+win over the defaults below; ``input_version`` says which data the job reads (a new version, a new job).
 Environment: ``TRAINING_IMAGE_URI`` (looked up per region by the notebook with the
 SageMaker SDK and handed over here, so this function stays boto3-only),
 ``SAGEMAKER_ROLE_ARN``, ``JOB_NAME_PREFIX``, ``INSTANCE_TYPE``, ``HYPERPARAMETERS``
@@ -9,6 +11,7 @@ SageMaker SDK and handed over here, so this function stays boto3-only),
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -20,10 +23,21 @@ DEFAULT_HYPERPARAMETERS = {"predictor_type": "multiclass_classifier", "num_class
                            "feature_dim": "4", "mini_batch_size": "32", "epochs": "15"}
 
 
-def job_name(prefix: str, run_id: str, step: str) -> str:
-    """SageMaker job names: ≤ 63 characters of letters, digits and hyphens."""
+def job_name(prefix: str, run_id: str, step: str, request: dict[str, Any] | None = None) -> str:
+    """SageMaker job names: ≤ 63 characters of letters, digits and hyphens.
+
+    With ``request``, the name ends in a short hash of what the job would do (the request without its
+    name and tags, plus the event's ``input_version``): the same settings find the same job, a changed
+    setting makes a new one. Job names are unique forever in an account and region, even after cleanup,
+    so a name must change whenever what the job does changes.
+    """
     name = f"{prefix}-{step}-{run_id}".replace("_", "-")
-    return "".join(c for c in name if c.isalnum() or c == "-")[:63].strip("-")
+    name = "".join(c for c in name if c.isalnum() or c == "-")
+    if request is None:
+        return name[:63].strip("-")
+    settings = {k: v for k, v in request.items() if k not in ("TrainingJobName", "ProcessingJobName", "Tags")}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:6]
+    return f"{name[:56].strip('-')}-{digest}"
 
 
 def _channel(name: str, uri: str) -> dict[str, Any]:
@@ -35,13 +49,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Create the training job for this run and return its name and model location."""
     bucket = event["bucket"]
     run_prefix = event["run_prefix"].strip("/")
-    name = job_name(os.environ.get("JOB_NAME_PREFIX", "pipeline-dreams"), event["run_id"], "train")
     processed = f"s3://{bucket}/{run_prefix}/processed"
     output_path = f"s3://{bucket}/{run_prefix}/model"
-    hyperparameters = {**DEFAULT_HYPERPARAMETERS, **json.loads(os.environ.get("HYPERPARAMETERS", "{}"))}
+    hyperparameters = {**DEFAULT_HYPERPARAMETERS, **json.loads(os.environ.get("HYPERPARAMETERS", "{}")),
+                       **event.get("hyperparameters", {})}
     sagemaker = boto3.client("sagemaker")
     request = {
-        "TrainingJobName": name,
         "RoleArn": os.environ["SAGEMAKER_ROLE_ARN"],
         "AlgorithmSpecification": {"TrainingImage": os.environ["TRAINING_IMAGE_URI"], "TrainingInputMode": "File"},
         "HyperParameters": {k: str(v) for k, v in hyperparameters.items()},
@@ -53,10 +66,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "StoppingCondition": {"MaxRuntimeInSeconds": int(os.environ.get("MAX_RUNTIME_SECONDS", "1800"))},
         "Tags": json.loads(os.environ.get("RESOURCE_TAGS", "[]")),
     }
+    name = job_name(os.environ.get("JOB_NAME_PREFIX", "pipeline-dreams"), event["run_id"], "train",
+                    {**request, "input_version": event.get("input_version", "")})
+    request = {"TrainingJobName": name, **request}
     try:
         arn = sagemaker.create_training_job(**request)["TrainingJobArn"]
     except sagemaker.exceptions.ResourceInUse:
         arn = sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobArn"]
-        print(f"training job {name} already exists; not starting it again")
+        print(f"training job {name} already exists with these same settings and data: reusing it")
+    else:
+        print(f"training job {name} started with hyperparameters {json.dumps(request['HyperParameters'])}")
     return {**event, "training_job_name": name, "training_job_arn": arn,
             "model_s3_uri": f"{output_path}/{name}/output/model.tar.gz"}

@@ -99,6 +99,7 @@ def execution_input(kit: config.Kit) -> dict[str, Any]:
     """What a Task of a run sees: the execution input plus what earlier states added."""
     bucket, prefix = kit.names.bucket, f"runs/{RUN}"
     return {"bucket": bucket, "run_id": RUN, "run_prefix": prefix, "raw_s3_uri": f"s3://{bucket}/{prefix}/raw/iris.data",
+            "hyperparameters": kit.settings.hyperparameters, "dataset": kit.settings.dataset,
             "train": {"model": f"s3://{bucket}/{prefix}/model/{kit.names.job('train', RUN)}/output/model.tar.gz"}}
 
 

@@ -12,6 +12,7 @@ import functools
 import http.server
 import importlib.util
 import json
+import re
 import shutil
 import string
 import sys
@@ -23,7 +24,7 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from helpers import config
 from helpers.paths import DATA_DIR, LAMBDAS_DIR, STATEMACHINES_DIR
@@ -268,8 +269,8 @@ class TestStartPreprocessing:
         event = load_event("handler_start_preprocessing", bucket=bucket)
         result = start_preprocessing.handler(event, None)
         (request,) = calls
-        name = "unit-kit-preprocess-handler-tests"
-        assert request["ProcessingJobName"] == name
+        name = request["ProcessingJobName"]  # the run's name, then a 6-hex hash of the request's settings
+        assert re.fullmatch(r"unit-kit-preprocess-handler-tests-[0-9a-f]{6}", name), name
         assert request["RoleArn"] == job_environment["SAGEMAKER_ROLE_ARN"]
         assert request["AppSpecification"] == {"ImageUri": job_environment["PREPROCESS_IMAGE_URI"],
                                                "ContainerArguments": ["--input-dir", "/opt/ml/processing/input",
@@ -323,7 +324,7 @@ class TestStartPreprocessing:
         2. The handler returns the existing job's ARN and says it did not start it again.
         """
         stubber = stub_sagemaker(monkeypatch, start_preprocessing)
-        name = "unit-kit-preprocess-handler-tests"
+        name = "unit-kit-preprocess-handler-tests-0a1b2c"  # whatever the hash: the handler asks for the name it made
         arn = f"arn:aws:sagemaker:{REGION}:{'0' * 12}:processing-job/{name}"
         stubber.add_client_error("create_processing_job", service_error_code="ResourceInUse",
                                  service_message=f"Job {name} already exists", http_status_code=400)
@@ -332,12 +333,13 @@ class TestStartPreprocessing:
             "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.t3.medium",
                                                       "VolumeSizeInGB": 5}},
             "AppSpecification": {"ImageUri": job_environment["PREPROCESS_IMAGE_URI"]},
-            "CreationTime": datetime.datetime(2026, 11, 25)}, {"ProcessingJobName": name})
+            "CreationTime": datetime.datetime(2026, 11, 25)}, {"ProcessingJobName": ANY})
         with stubber:
             result = start_preprocessing.handler(load_event("handler_start_preprocessing", bucket="b"), None)
         stubber.assert_no_pending_responses()
-        assert (result["processing_job_name"], result["processing_job_arn"]) == (name, arn)
-        assert f"processing job {name} already exists" in capsys.readouterr().out
+        made = result["processing_job_name"]
+        assert made.startswith("unit-kit-preprocess-handler-tests-") and result["processing_job_arn"] == arn
+        assert f"processing job {made} already exists with these same settings" in capsys.readouterr().out
 
     def test_missing_role_is_named(self, bucket, job_environment, monkeypatch):
         """
@@ -364,8 +366,8 @@ class TestStartTraining:
         event = load_event("handler_start_training", bucket=bucket)
         result = start_training.handler(event, None)
         (request,) = calls
-        name = "unit-kit-train-handler-tests"
-        assert request["TrainingJobName"] == name
+        name = request["TrainingJobName"]  # the run's name, then a 6-hex hash of the request's settings
+        assert re.fullmatch(r"unit-kit-train-handler-tests-[0-9a-f]{6}", name), name
         hyperparameters = request["HyperParameters"]
         assert all(isinstance(v, str) for v in hyperparameters.values())
         assert hyperparameters["predictor_type"] == "multiclass_classifier"
@@ -413,7 +415,7 @@ class TestStartTraining:
         2. The handler returns the existing job's ARN and says it did not start it again.
         """
         stubber = stub_sagemaker(monkeypatch, start_training)
-        name = "unit-kit-train-handler-tests"
+        name = "unit-kit-train-handler-tests-0a1b2c"  # whatever the hash: the handler asks for the name it made
         arn = f"arn:aws:sagemaker:{REGION}:{'0' * 12}:training-job/{name}"
         stubber.add_client_error("create_training_job", service_error_code="ResourceInUse",
                                  service_message=f"Job {name} already exists", http_status_code=400)
@@ -421,12 +423,13 @@ class TestStartTraining:
             "TrainingJobName": name, "TrainingJobArn": arn, "TrainingJobStatus": "InProgress",
             "SecondaryStatus": "Training", "ModelArtifacts": {"S3ModelArtifacts": ""},
             "StoppingCondition": {"MaxRuntimeInSeconds": 1800}, "CreationTime": datetime.datetime(2026, 11, 25)},
-            {"TrainingJobName": name})
+            {"TrainingJobName": ANY})
         with stubber:
             result = start_training.handler(load_event("handler_start_training", bucket="b"), None)
         stubber.assert_no_pending_responses()
-        assert (result["training_job_name"], result["training_job_arn"]) == (name, arn)
-        assert f"training job {name} already exists" in capsys.readouterr().out
+        made = result["training_job_name"]
+        assert made.startswith("unit-kit-train-handler-tests-") and result["training_job_arn"] == arn
+        assert f"training job {made} already exists with these same settings" in capsys.readouterr().out
 
 
 class TestJobName:
