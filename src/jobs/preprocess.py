@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.preprocessing import LabelEncoder
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 LABEL = "species"
@@ -141,7 +141,12 @@ def _read_checked(path: Path) -> pd.DataFrame:
 def preprocess(
     df: pd.DataFrame, test_size: float = 0.2, random_state: int = 42
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Encode labels, split stratified, fill NaNs with train means and standardise.
+    """Encode labels, split stratified and fill NaNs with train means; the features stay in their raw units.
+
+    No scaling here, on purpose: linear-learner standardises the features itself (``normalize_data``,
+    on by default) and keeps that normalisation in the model, so the endpoint takes raw measurements.
+    Scaling here too would make the model expect scaled rows at inference that nobody sends
+    (training/serving skew: raw setosa ``5.1,3.5,1.4,0.2`` came back versicolor).
 
     Args:
         df: Frame as returned by :func:`read_raw`.
@@ -149,7 +154,7 @@ def preprocess(
         random_state: Seed for the split.
 
     Returns:
-        ``(train_df, test_df, meta)``: frames with ``label`` first then the scaled
+        ``(train_df, test_df, meta)``: frames with ``label`` first then the raw (imputed)
         features, and a dict of the fitted parameters (without ``source``).
 
     Raises:
@@ -170,11 +175,9 @@ def preprocess(
     if empty:
         raise PreprocessError(f"field(s) {', '.join(empty)} have no values in the training split")
     x_train, x_test = x_train.fillna(means), x_test.fillna(means)
-    scaler = StandardScaler().fit(x_train)
 
     def assemble(x: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
-        scaled = pd.DataFrame(scaler.transform(x), columns=FEATURES, index=x.index)
-        return pd.concat([y.astype("int64"), scaled], axis=1).reset_index(drop=True)
+        return pd.concat([y.astype("int64"), x.astype("float64")], axis=1).reset_index(drop=True)
 
     meta = {
         "classes": [str(c) for c in encoder.classes_],
@@ -182,8 +185,7 @@ def preprocess(
         "train_rows": len(x_train),
         "test_rows": len(x_test),
         "train_means": {name: float(means[name]) for name in FEATURES},
-        "scaler_mean": [float(v) for v in scaler.mean_],
-        "scaler_scale": [float(v) for v in scaler.scale_],
+        "scaling": "none: linear-learner normalizes the features itself (normalize_data)",
     }
     return assemble(x_train, y_train), assemble(x_test, y_test), meta
 
