@@ -162,6 +162,11 @@ def settings(target: str | None = None, region: str | None = None, prefix: str |
     for key, value in (overrides or {}).items():
         (dataset if key in settings_file.DATASET_KEYS else hyperparameters)[key] = value
         sources[key] = "-p / notebook"
+    # The dataset drives training: linear-learner needs num_classes, and feature_dim must match the columns.
+    if dataset.get("class_names") and "num_classes" not in (overrides or {}):
+        hyperparameters["num_classes"], sources["num_classes"] = len(dataset["class_names"]), "dataset.class_names"
+    if dataset.get("feature_columns") and "feature_dim" not in (overrides or {}):
+        hyperparameters["feature_dim"], sources["feature_dim"] = len(dataset["feature_columns"]), "dataset.feature_columns"
     hyperparameters = {k: settings_file.hyperparameter_value(v) for k, v in hyperparameters.items()}
     target = _pick(sources, "target", ("-p / notebook", target), ("environment", os.environ.get(ENV_TARGET)),
                    ("settings.toml", cloud.get("target")))

@@ -1,8 +1,12 @@
-"""Draw a state machine from its Amazon States Language definition, as an SVG.
+"""Draw a state machine from its Amazon States Language definition, as an SVG and a PNG.
 
 The picture needs no Graphviz or JavaScript, so it renders in JupyterLab, in the
 static handout and offline. States are laid out top to bottom in the order the
 execution can reach them; ``Catch`` edges are dashed, ``Choice`` edges labelled.
+
+A notebook shows it as a bundle of both: JupyterLab renders SVG only in a trusted notebook
+(one you executed yourself), and falls back to the PNG, drawn from the same layout with
+matplotlib, when the notebook is opened untrusted.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from IPython.display import SVG
 
 _WIDTH, _HEIGHT, _GAP_X, _GAP_Y = 230, 46, 60, 34
 _COLOURS = {"Task": "#dbeafe", "Choice": "#fef3c7", "Wait": "#e0e7ff", "Fail": "#fee2e2", "Succeed": "#dcfce7",
@@ -113,6 +116,86 @@ def state_machine_svg(definition: dict[str, Any], title: str = "") -> str:
     return "".join(parts)
 
 
-def show_state_machine(definition: dict[str, Any], title: str = "") -> SVG:
-    """Display the state machine picture in a notebook."""
-    return SVG(state_machine_svg(definition, title))
+def state_machine_png(definition: dict[str, Any], title: str = "") -> bytes:
+    """The same picture as :func:`state_machine_svg`, drawn with matplotlib as PNG bytes."""
+    import io
+
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    states = definition["States"]
+    position = _layout(definition)
+    rows = max(r for _, r in position.values()) + 1
+    columns = max(c for c, _ in position.values()) + 1
+    top = 70 if title else 50
+    width = columns * (_WIDTH + _GAP_X) + _GAP_X
+    height = top + rows * (_HEIGHT + _GAP_Y) + 40
+
+    def box(name: str) -> tuple[float, float]:
+        column, row = position[name]
+        return _GAP_X + column * (_WIDTH + _GAP_X), top + row * (_HEIGHT + _GAP_Y)
+
+    dpi = 100
+    with matplotlib.rc_context({"font.family": "DejaVu Sans"}):
+        figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+        axes = figure.add_axes((0, 0, 1, 1))
+        axes.set_xlim(0, width)
+        axes.set_ylim(height, 0)  # SVG's y grows downwards
+        axes.axis("off")
+        if title:
+            axes.text(_GAP_X, 28, title, fontsize=12, fontweight="bold", va="baseline")
+        for frm, to, kind in _edges(states):
+            (x1, y1), (x2, y2) = box(frm), box(to)
+            style = {"color": "#dc2626", "linestyle": "--"} if kind == "catch" else {"color": "#374151"}
+            if position[frm][0] == position[to][0] and position[to][1] == position[frm][1] + 1:
+                ends, bend = ((x1 + _WIDTH / 2, y1 + _HEIGHT), (x2 + _WIDTH / 2, y2)), "arc3"
+            elif position[to][0] > position[frm][0]:
+                ends, bend = ((x1 + _WIDTH, y1 + _HEIGHT / 2), (x2, y2 + _HEIGHT / 2)), "arc3"
+            else:  # a jump over other states: loop around the right-hand side
+                ends = ((x1 + _WIDTH, y1 + _HEIGHT / 2 + 8), (x2 + _WIDTH, y2 + _HEIGHT / 2 - 8))
+                bend = f"arc,angleA=0,angleB=0,armA={_GAP_X / 2},armB={_GAP_X / 2},rad=8"
+            axes.add_patch(FancyArrowPatch(*ends, connectionstyle=bend, arrowstyle="-|>", mutation_scale=10,
+                                           linewidth=1, **style))
+            if kind not in ("next", "catch"):
+                axes.text((x1 + x2) / 2 + _WIDTH / 2 + 6, (y1 + y2) / 2 + _HEIGHT, kind, fontsize=8,
+                          color="#92400e")
+        for name, state in states.items():
+            x, y = box(name)
+            kind = state["Type"]
+            detail = state.get("Resource", "").split(":::")[-1].split(":")[-1] if kind == "Task" else kind
+            axes.add_patch(FancyBboxPatch((x, y), _WIDTH, _HEIGHT, boxstyle="round,pad=0,rounding_size=8",
+                                          facecolor=_COLOURS.get(kind, "#f3f4f6"), edgecolor="#374151"))
+            axes.text(x + _WIDTH / 2, y + 19, name, ha="center", va="baseline", fontsize=9.5, fontweight="bold")
+            axes.text(x + _WIDTH / 2, y + 36, detail[:36], ha="center", va="baseline", fontsize=8, color="#4b5563")
+        start_x, start_y = box(definition["StartAt"])
+        axes.plot([start_x + _WIDTH / 2], [start_y - 22], "o", color="#374151", markersize=8)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+class StateMachinePicture:
+    """A state machine picture for a notebook: SVG where the notebook is trusted, PNG where it is not."""
+
+    def __init__(self, definition: dict[str, Any], title: str = "") -> None:
+        self.definition, self.title = definition, title
+
+    @property
+    def svg(self) -> str:
+        return state_machine_svg(self.definition, self.title)
+
+    @property
+    def png(self) -> bytes:
+        return state_machine_png(self.definition, self.title)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        import base64
+
+        return {"image/svg+xml": self.svg, "image/png": base64.b64encode(self.png).decode(),
+                "text/plain": f"<state machine: {self.title or self.definition.get('StartAt')}>"}
+
+
+def show_state_machine(definition: dict[str, Any], title: str = "") -> StateMachinePicture:
+    """Display the state machine picture in a notebook (SVG, with a PNG for untrusted notebooks)."""
+    return StateMachinePicture(definition, title)

@@ -80,7 +80,8 @@ def put_raw_data(kit: Kit, bucket: str, run_prefix: str) -> dict[str, Any]:
 
     response = requests.get(kit.settings.data_url, timeout=30)
     response.raise_for_status()
-    key = f"{run_prefix.strip('/')}/raw/iris.data"
+    name = kit.settings.data_url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "iris.data"  # the learner's file
+    key = f"{run_prefix.strip('/')}/raw/{name}"
     kit.client("s3").put_object(Bucket=bucket, Key=key, Body=response.content, ContentType="text/csv")
     print(f"put {len(response.content)} bytes from {kit.settings.data_url} at s3://{bucket}/{key} (without the Lambda)")
     return {"bucket": bucket, "run_prefix": run_prefix, "raw_s3_uri": f"s3://{bucket}/{key}",
@@ -116,3 +117,15 @@ def version_of(kit: Kit, uri: str) -> str:
     for page in kit.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         objects += [(o["Key"], o["ETag"], o["LastModified"].isoformat()) for o in page.get("Contents", [])]
     return fingerprint(sorted(objects), length=12)
+
+
+def read_dataset(kit: Kit, uri: str) -> pd.DataFrame:
+    """Read a raw CSV as the dataset settings say: its header, or ``column_names`` when it has none."""
+    dataset = kit.settings.dataset
+    first = read_bytes(kit, uri).decode("utf-8-sig", errors="replace").split("\n", 1)[0]
+    header = dataset.get("header", "auto")
+    if header == "auto":
+        header = dataset.get("label_column") in [field.strip() for field in first.split(",")]
+    if header:
+        return read_csv(kit, uri)
+    return read_csv(kit, uri, header=None, names=dataset.get("column_names") or None)

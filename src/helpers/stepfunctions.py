@@ -154,6 +154,16 @@ def output(execution: dict[str, Any]) -> dict[str, Any]:
     return json.loads(execution.get("output") or "{}")
 
 
+def pipeline_settings(kit: Kit) -> dict[str, Any]:
+    """What every pipeline execution's input carries from settings.toml: hyperparameters and dataset settings.
+
+    ``dataset_json`` is the dataset as one string: the processing job's ``Environment`` takes strings only,
+    and a plain ``$.dataset_json`` path needs no intrinsic function.
+    """
+    return {"hyperparameters": kit.settings.hyperparameters, "dataset": kit.settings.dataset,
+            "dataset_json": json.dumps(kit.settings.dataset, sort_keys=True)}
+
+
 def pipeline_input(kit: Kit, bucket: str, label: str, **extra: Any) -> tuple[str, dict[str, Any]]:
     """The run name and execution input of one pipeline run made with this notebook's settings.
 
@@ -169,8 +179,7 @@ def pipeline_input(kit: Kit, bucket: str, label: str, **extra: Any) -> tuple[str
     from helpers.s3 import bucket_created
     from helpers.settings_file import fingerprint
 
-    settings = {"data_url": kit.settings.data_url, "hyperparameters": kit.settings.hyperparameters,
-                "dataset": kit.settings.dataset, **extra}
+    settings = {"data_url": kit.settings.data_url, **pipeline_settings(kit), **extra}
     digest = fingerprint(settings, bucket_created(kit, bucket))
     run = f"{kit.settings.run_id}-{label}-{digest}"
     room = 63 - len(kit.names.job("preprocess", ""))  # the longest job name the state machines make

@@ -24,6 +24,9 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # csv_dataset.py sits beside this script in the image
+import csv_dataset  # noqa: E402
+
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 LABEL = "species"
 COLUMNS = FEATURES + [LABEL]
@@ -139,7 +142,8 @@ def _read_checked(path: Path) -> pd.DataFrame:
 
 
 def preprocess(
-    df: pd.DataFrame, test_size: float = 0.2, random_state: int = 42
+    df: pd.DataFrame, test_size: float = 0.2, random_state: int = 42,
+    features: list[str] | None = None, label: str = LABEL, classes: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Encode labels, split stratified and fill NaNs with train means; the features stay in their raw units.
 
@@ -152,6 +156,9 @@ def preprocess(
         df: Frame as returned by :func:`read_raw`.
         test_size: Fraction of rows for the test set.
         random_state: Seed for the split.
+        features: the feature columns (iris's by default).
+        label: the label column.
+        classes: every class name, in code order; None takes the label values found, sorted.
 
     Returns:
         ``(train_df, test_df, meta)``: frames with ``label`` first then the raw (imputed)
@@ -160,18 +167,21 @@ def preprocess(
     Raises:
         PreprocessError: The rows cannot be split or a feature has no training values.
     """
-    encoder = LabelEncoder().fit(IRIS_CLASSES)
-    labels = pd.Series(encoder.transform(df[LABEL]), index=df.index, name="label")
+    features = list(features or FEATURES)
+    classes = list(classes) if classes else (IRIS_CLASSES if label == LABEL and features == FEATURES
+                                             else sorted(df[label].unique()))
+    encoder = LabelEncoder().fit(classes)
+    labels = pd.Series(encoder.transform(df[label]), index=df.index, name="label")
     try:
         x_train, x_test, y_train, y_test = train_test_split(
-            df[FEATURES], labels, test_size=test_size, random_state=random_state, stratify=labels
+            df[features], labels, test_size=test_size, random_state=random_state, stratify=labels
         )
     except ValueError as exc:
         raise PreprocessError(
             f"cannot split {len(df)} rows stratified with test_size={test_size}: {exc}"
         ) from None
     means = x_train.mean(numeric_only=True)
-    empty = [name for name in FEATURES if pd.isna(means[name])]
+    empty = [name for name in features if pd.isna(means[name])]
     if empty:
         raise PreprocessError(f"field(s) {', '.join(empty)} have no values in the training split")
     x_train, x_test = x_train.fillna(means), x_test.fillna(means)
@@ -181,10 +191,10 @@ def preprocess(
 
     meta = {
         "classes": [str(c) for c in encoder.classes_],
-        "feature_names": list(FEATURES),
+        "feature_names": list(features),
         "train_rows": len(x_train),
         "test_rows": len(x_test),
-        "train_means": {name: float(means[name]) for name in FEATURES},
+        "train_means": {name: float(means[name]) for name in features},
         "scaling": "none: linear-learner normalizes the features itself (normalize_data)",
     }
     return assemble(x_train, y_train), assemble(x_test, y_test), meta
@@ -266,17 +276,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         source = find_input(args.input_dir, args.input_file)
-        raw = read_raw(source)
-        train, test, meta = preprocess(raw, args.test_size, args.random_state)
+        spec = csv_dataset.DatasetSpec.from_environment()
+        if spec is None or spec.is_iris():
+            raw, features, label, classes = read_raw(source), FEATURES, LABEL, None
+        else:  # the learner's own CSV, read as settings.toml's [dataset] says
+            raw, features, label = csv_dataset.read(source, spec)
+            classes = spec.class_names or None
+        train, test, meta = preprocess(raw, args.test_size, args.random_state, features, label, classes)
         meta["source"] = source.name
         write_outputs(args.output_dir, train, test, meta)
-    except (PreprocessError, OSError) as exc:
+    except (PreprocessError, csv_dataset.DatasetError, OSError) as exc:
         print(f"preprocess: error: {exc}", file=sys.stderr)
         removed = remove_outputs(args.output_dir) if args.output_dir.is_dir() else []
         if removed:
             print(f"preprocess: removed stale outputs: {', '.join(removed)}", file=sys.stderr)
         return 1
-    counts = raw[LABEL].value_counts().sort_index()
+    counts = raw[label].value_counts().sort_index()
     print(f"read {len(raw)} rows from {source}")
     print("class counts: " + ", ".join(f"{name}={count}" for name, count in counts.items()))
     print(f"train shape {train.shape}, test shape {test.shape} (label first, no header)")

@@ -66,6 +66,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "StoppingCondition": {"MaxRuntimeInSeconds": int(os.environ.get("MAX_RUNTIME_SECONDS", "900"))},
         "Tags": json.loads(os.environ.get("RESOURCE_TAGS", "[]")),
     }
+    if event.get("dataset"):  # how to read the learner's CSV (settings.toml's [dataset]); preprocess.py reads it
+        request["Environment"] = {"PIPELINE_DREAMS_DATASET": json.dumps(event["dataset"], sort_keys=True)}
     name = job_name(os.environ.get("JOB_NAME_PREFIX", "pipeline-dreams"), event["run_id"], "preprocess",
                     {**request, "input_version": event.get("input_version", "")})
     request = {"ProcessingJobName": name, **request}

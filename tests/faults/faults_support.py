@@ -82,7 +82,8 @@ class Deployed:
 
     def start(self, run_id: str, **extra: Any) -> str:
         """Start an execution named after the run, with the input notebook 05 gives it."""
-        payload = {"bucket": self.bucket, "run_id": run_id, "run_prefix": f"runs/{run_id}", **extra}
+        payload = {"bucket": self.bucket, "run_id": run_id, "run_prefix": f"runs/{run_id}",
+                   **helpers.stepfunctions.pipeline_settings(self.kit), **extra}
         arn = helpers.stepfunctions.start(self.kit, self.machine_arn, payload, name=run_id)
         self.started[run_id] = arn
         return arn

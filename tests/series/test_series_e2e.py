@@ -15,6 +15,7 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import numpy as np
@@ -22,6 +23,7 @@ import pandas as pd
 import pytest
 
 from helpers.config import settings
+from helpers.stepfunctions import pipeline_settings
 from localcloud import linear_learner
 
 pytestmark = pytest.mark.series
@@ -229,7 +231,7 @@ class TestEvaluationGateAndTrigger:
         """Notebook 07's trigger.
 
         1. An execution of the pipeline has the uploaded key in its input (it came from EventBridge).
-        2. It SUCCEEDED and wrote a run of its own (runs/t-…/raw/iris.data is there).
+        2. It SUCCEEDED and wrote a run of its own (runs/t-…/raw/iris-<run>.csv, named after the upload, is there).
         """
         import json
 
@@ -242,7 +244,7 @@ class TestEvaluationGateAndTrigger:
         output = json.loads(triggered[0]["output"])
         assert output["run_id"].startswith("t-")
         s3 = cloud.client("s3")
-        assert s3.head_object(Bucket=output["bucket"], Key=f"{output['run_prefix']}/raw/iris.data")["ContentLength"] > 0
+        assert s3.head_object(Bucket=output["bucket"], Key=f"{output['run_prefix']}/raw/iris-{run}.csv")["ContentLength"] > 0
 
 
 class TestRawMeasurements:
@@ -331,7 +333,7 @@ class TestShuffledLabels:
             run = f"{series['run_id']}-shuffled"
             arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=run, input=json.dumps({
                 "bucket": bucket, "run_id": run, "run_prefix": f"runs/{run}", "min_accuracy": 0.9,
-                "hyperparameters": settings().hyperparameters,
+                **pipeline_settings(SimpleNamespace(settings=settings())),
                 "data_url": f"http://127.0.0.1:{server.server_address[1]}/shuffled.data"}))["executionArn"]
             deadline = time.monotonic() + 180
             while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":

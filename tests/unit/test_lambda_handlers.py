@@ -204,17 +204,17 @@ class TestFetchDataCopiesAnUpload:
     def test_upload_is_copied_into_a_new_run(self, bucket):
         """1. Upload a CSV under incoming/ (a key with a space, as people name files).
         2. Invoke with the event EventBridge's input transformer makes: source_s3_uri and event_id, no run_id.
-        3. The object is copied byte for byte to runs/t-<first 8 of the event id>/raw/iris.data,
-           and the result carries the run's names for the next states.
+        3. The object is copied byte for byte to runs/t-<first 8 of the event id>/raw/new_batch.csv (named after
+           the upload, so later errors name the learner's file), and the result carries the run's names.
         """
         s3 = boto3.client("s3", region_name=REGION)
         s3.put_object(Bucket=bucket, Key="incoming/new batch.csv", Body=IRIS.read_bytes())
         event = load_event("handler_fetch_data_upload", bucket=bucket)
         result = fetch_data.handler(event, None)
         assert result["run_id"] == "t-6f1c2a9e" and result["run_prefix"] == "runs/t-6f1c2a9e"
-        assert result["raw_s3_uri"] == f"s3://{bucket}/runs/t-6f1c2a9e/raw/iris.data"
+        assert result["raw_s3_uri"] == f"s3://{bucket}/runs/t-6f1c2a9e/raw/new_batch.csv"
         assert result["min_accuracy"] == 0.9  # the rest of the event passes through
-        copied = s3.get_object(Bucket=bucket, Key="runs/t-6f1c2a9e/raw/iris.data")["Body"].read()
+        copied = s3.get_object(Bucket=bucket, Key="runs/t-6f1c2a9e/raw/new_batch.csv")["Body"].read()
         assert copied == IRIS.read_bytes()
 
     def test_missing_upload_raises_and_writes_nothing(self, bucket):
