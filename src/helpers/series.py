@@ -49,7 +49,8 @@ def existing_run_keys(parameters: dict[str, Any], run_id: str) -> tuple[str, lis
     kit = helpers.connect(target=parameters.get("target"), region=parameters.get("region"),
                           prefix=parameters.get("prefix"), run_id=run_id)
     s3, bucket = kit.client("s3"), kit.names.bucket
-    prefixes = [f"runs/{run_id}/"] + [f"runs/{run_id}-{suffix}/" for suffix in DERIVED_RUNS]
+    # Derived runs end in a hash of their settings (<id>-pipeline-3fa9c1/): match the start of their name.
+    prefixes = [f"runs/{run_id}/"] + [f"runs/{run_id}-{suffix}" for suffix in DERIVED_RUNS]
     found: list[str] = []
     try:
         for prefix in prefixes:

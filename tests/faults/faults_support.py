@@ -155,7 +155,8 @@ class FileServer:
         return f"http://127.0.0.1:{self.server.server_address[1]}/{name}"
 
     def put(self, name: str, body: bytes) -> str:
-        """Write ``body`` as ``name`` and return its URL."""
+        """Write ``body`` as ``name`` (a path under the served folder) and return its URL."""
+        (self.folder / name).parent.mkdir(parents=True, exist_ok=True)
         (self.folder / name).write_bytes(body)
         return self.url(name)
 
