@@ -432,6 +432,48 @@ class TestStartTraining:
         assert f"training job {made} already exists with these same settings" in capsys.readouterr().out
 
 
+class TestJobNamesFollowTheRequest:
+    """A job is reused only when its request is the same; a changed setting or new data is a new job.
+
+    SageMaker job names are unique in an account and region (CreateTrainingJob answers ResourceInUse for a name
+    that exists, https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html), so a
+    changed request needs a new name.
+    """
+
+    def test_event_hyperparameters_reach_the_job_and_its_name(self, bucket, job_environment):
+        """
+        1. Invoke start_training with the event's hyperparameters (epochs "3"), then again with epochs "15".
+        2. Each request carries the event's epochs over the defaults; the two job names differ only in their hash.
+        3. Invoking again with epochs "3" returns the first job (same request, same name): two jobs exist.
+        """
+        calls = record_requests("CreateTrainingJob")
+        event = load_event("handler_start_training", bucket=bucket)
+        three = start_training.handler({**event, "hyperparameters": {"epochs": "3"}}, None)
+        fifteen = start_training.handler({**event, "hyperparameters": {"epochs": "15"}}, None)
+        assert [c["HyperParameters"]["epochs"] for c in calls] == ["3", "15"]
+        assert calls[0]["HyperParameters"]["num_classes"] == "3"  # the defaults fill what the event leaves out
+        assert three["training_job_name"] != fifteen["training_job_name"]
+        assert three["training_job_name"][:-6] == fifteen["training_job_name"][:-6]
+        again = start_training.handler({**event, "hyperparameters": {"epochs": "3"}}, None)
+        assert again["training_job_name"] == three["training_job_name"]
+        jobs = boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"]
+        assert len(jobs) == 2
+
+    def test_new_input_version_is_a_new_processing_job(self, bucket, job_environment):
+        """
+        1. Invoke start_preprocessing with input_version "v1", then "v2" (the raw data written again).
+        2. Two names; a dataset in the event reaches the job's environment as PIPELINE_DREAMS_DATASET.
+        """
+        calls = record_requests("CreateProcessingJob")
+        event = load_event("handler_start_preprocessing", bucket=bucket)
+        first = start_preprocessing.handler({**event, "input_version": "v1"}, None)
+        second = start_preprocessing.handler({**event, "input_version": "v2", "dataset": {"label_column": "c"}},
+                                             None)
+        assert first["processing_job_name"] != second["processing_job_name"]
+        assert "Environment" not in calls[0]
+        assert json.loads(calls[1]["Environment"]["PIPELINE_DREAMS_DATASET"]) == {"label_column": "c"}
+
+
 class TestJobName:
     """job_name(): at most 63 letters, digits and hyphens, as SageMaker requires."""
 
