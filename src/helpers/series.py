@@ -211,7 +211,10 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
             try:
                 papermill.execute_notebook(str(notebook), str(target), parameters=parameters if inject else None,
                                            cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar={
-                                               "desc": notebook.stem, "leave": True}, log_output=False)
+                                               "desc": notebook.stem, "leave": True}, log_output=False,
+                                           # ipykernel's "Kernel is running over TCP without encryption" notice, once
+                                           # per notebook: the kernel listens on 127.0.0.1 only (README, JupyterLab)
+                                           extra_arguments=["--IPKernelApp.log_level=ERROR"])
             except PapermillExecutionError as error:
                 raise SeriesFailed(f"{notebook.name} failed in cell {error.cell_index} "
                                    f"(execution count {error.exec_count}): {error.ename}: {error.evalue}\n"
