@@ -90,11 +90,40 @@ def start(kit: Kit, state_machine_arn: str, payload: dict[str, Any], name: str |
     if name:
         request["name"] = name
     try:
-        return sfn.start_execution(**request)["executionArn"]
+        arn = sfn.start_execution(**request)["executionArn"]
     except sfn.exceptions.ExecutionAlreadyExists:  # AWS's answer once the first one has ended
         arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
         print(f"execution {name} exists; showing it instead of starting another")
         return arn
+    note = replacement_note(kit, state_machine_arn, name, payload) if name else None
+    if note:
+        print(note)
+    return arn
+
+
+def replacement_note(kit: Kit, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str | None:
+    """One line naming the earlier execution of this run (``<run>-<label>-<other hash>``) and what differs."""
+    if not re.fullmatch(r".+-[0-9a-f]{6}", name):
+        return None
+    sfn, base = kit.client("stepfunctions"), name[:-6]
+    earlier = [e for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
+               for e in page["executions"]
+               if e["name"] != name and e["name"].startswith(base) and re.fullmatch(r"[0-9a-f]{6}", e["name"][len(base):])]
+    if not earlier:
+        return None
+    previous = max(earlier, key=lambda e: e["startDate"])
+    before = json.loads(sfn.describe_execution(executionArn=previous["executionArn"]).get("input") or "{}")
+    changes = []
+    for key in sorted(set(before) | set(payload)):
+        if key in ("run_id", "run_prefix", "dataset_json") or before.get(key) == payload.get(key):
+            continue
+        old, new = before.get(key), payload.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += [f"{k} {old.get(k, '(unset)')} → {new.get(k, '(unset)')}"
+                        for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        else:
+            changes.append(f"{key} {old} → {new}")
+    return f"execution {name} replaces {previous['name']}: {'; '.join(changes) or 'same settings, bucket made again'}"
 
 
 def wait(kit: Kit, execution_arn: str, definition: dict[str, Any], timeout: float = 3600,

@@ -126,3 +126,36 @@ class TestSettingsTable:
         table = display.settings(FakeKit())
         assert table.loc["hyperparameters.epochs"].tolist() == ["2", "-p / notebook"]
         assert table.loc["dataset.label_column"].tolist() == ["species", "settings.toml"]
+
+
+class TestExecutionReplaces:
+    """A pipeline run with changed settings is a new execution, and the notebook says which one it replaces."""
+
+    def test_changed_epochs_names_the_earlier_execution(self, kit, capsys):
+        """
+        1. On moto, start an execution named by pipeline_input with epochs 15, then with epochs 3, same run id.
+        2. Two names differing only in their hash; the second start prints
+           "execution … replaces …: epochs 15 → 3".
+        """
+        import dataclasses
+        import json
+
+        from helpers import s3, stepfunctions
+
+        bucket = s3.ensure_bucket(kit)
+        role = kit.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+        machine = kit.client("stepfunctions").create_state_machine(
+            name="m", roleArn=role, definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass",
+                                                                                               "End": True}}}))
+        arn = machine["stateMachineArn"]
+        names = []
+        for epochs in ("15", "3"):
+            kit.settings = dataclasses.replace(kit.settings, hyperparameters={**kit.settings.hyperparameters,
+                                                                              "epochs": epochs})
+            run, payload = stepfunctions.pipeline_input(kit, bucket, "pipeline")
+            stepfunctions.start(kit, arn, payload, name=run)
+            names.append(run)
+        assert names[0] != names[1] and names[0][:-6] == names[1][:-6]
+        assert f"execution {names[1]} replaces {names[0]}: epochs 15 → 3" in capsys.readouterr().out
