@@ -13,6 +13,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import re
 import shutil
 import sys
@@ -25,7 +26,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # csv_dataset.py sits beside this script in the image
-import csv_dataset  # noqa: E402
+try:
+    import csv_dataset  # noqa: E402
+except ImportError:  # this script alone (uploaded as a SageMaker script, as the article does): iris only
+    csv_dataset = None
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 LABEL = "species"
@@ -37,6 +41,9 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 class PreprocessError(Exception):
     """An expected problem with the input or arguments, reported without a traceback."""
+
+
+_DatasetError = csv_dataset.DatasetError if csv_dataset else PreprocessError
 
 
 def _parse_feature(value: str) -> float | None:
@@ -276,7 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         source = find_input(args.input_dir, args.input_file)
-        spec = csv_dataset.DatasetSpec.from_environment()
+        spec = csv_dataset.DatasetSpec.from_environment() if csv_dataset else None
+        if csv_dataset is None and os.environ.get("PIPELINE_DREAMS_DATASET"):
+            raise PreprocessError("PIPELINE_DREAMS_DATASET is set but csv_dataset.py is not beside preprocess.py "
+                                  "(copy both into the image)")
         if spec is None or spec.is_iris():
             raw, features, label, classes = read_raw(source), FEATURES, LABEL, None
         else:  # the learner's own CSV, read as settings.toml's [dataset] says
@@ -285,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         train, test, meta = preprocess(raw, args.test_size, args.random_state, features, label, classes)
         meta["source"] = source.name
         write_outputs(args.output_dir, train, test, meta)
-    except (PreprocessError, csv_dataset.DatasetError, OSError) as exc:
+    except (PreprocessError, _DatasetError, OSError) as exc:
         print(f"preprocess: error: {exc}", file=sys.stderr)
         removed = remove_outputs(args.output_dir) if args.output_dir.is_dir() else []
         if removed:
