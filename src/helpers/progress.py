@@ -1,8 +1,8 @@
 """Polling that shows one line per wait: what it waits for, its status changes and the time so far.
 
-In a notebook the line is updated in place while waiting (a display that is replaced, not appended),
-so the saved notebook keeps one final line — ``training job …: Completed after 14 s`` — instead of a
-progress bar's every redraw. Outside a notebook only status changes and the final line are printed.
+In a notebook the line is rewritten in place while waiting (a carriage return), so the saved notebook
+keeps one final line — ``training job …: Completed after 14 s`` — instead of a progress bar's every
+redraw. Outside a notebook only status changes and the final line are printed.
 
 Waits poll every 0.1 s for their first 10 s, then back off up to 15 s: the same code suits
 a local cloud whose jobs end in a second or two (a slow poll would sleep past the end) and
@@ -17,21 +17,22 @@ from typing import Any
 
 
 class _Line:
-    """One output line: a replaceable display in IPython, plain prints elsewhere."""
+    """One output line: rewritten in place with a carriage return in a notebook, plain lines elsewhere.
+
+    A notebook keeps only the text after the last ``\\r`` of a line (JupyterLab when showing it, nbval when
+    comparing, papermill with ``coalesce_streams``), so a saved notebook holds the final line alone.
+    """
 
     def __init__(self) -> None:
-        self.handle = None
         try:
             from IPython import get_ipython
-            from IPython.display import display
         except ImportError:  # pragma: no cover - IPython is a dependency of the kit
-            return
-        if get_ipython() is not None:
-            self.handle = display({"text/plain": ""}, raw=True, display_id=True)
+            get_ipython = None  # noqa: N806
+        self.in_notebook = bool(get_ipython and get_ipython() is not None)
 
     def show(self, text: str, final: bool = False, changed: bool = False) -> None:
-        if self.handle is not None:
-            self.handle.update({"text/plain": text}, raw=True)
+        if self.in_notebook:
+            print("\r" + text, end="\n" if final else "", flush=True)
         elif final or changed:
             print(text, flush=True)
 

@@ -214,7 +214,9 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                                                "desc": notebook.stem, "leave": True}, log_output=False,
                                            # ipykernel's "Kernel is running over TCP without encryption" notice, once
                                            # per notebook: the kernel listens on 127.0.0.1 only (README, JupyterLab)
-                                           extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                           extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                           # a wait's line is rewritten with \r: keep only its final text
+                                           coalesce_streams=True)
             except PapermillExecutionError as error:
                 raise SeriesFailed(f"{notebook.name} failed in cell {error.cell_index} "
                                    f"(execution count {error.exec_count}): {error.ename}: {error.evalue}\n"
