@@ -1,5 +1,5 @@
 # Pipeline Dreams: `make run` runs the whole series offline, `make test` runs the whole suite.
-# Both set everything up on a fresh machine (only Python 3.11 and the package registry are needed).
+# Both set everything up on a fresh machine (only Python 3.11, 3.12 or 3.13 and the package registry are needed).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,14 +16,14 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 venv: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed; set PYTHON=python3.11")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else "Python 3.11, 3.12 or 3.13 is needed (this is %d.%d); set PYTHON=python3.12, for example" % sys.version_info[:2])'
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-## run: the notebook series 01-05 offline, executed into runs/<run-id>/, with a summary
+## run: the notebook series 01-07 offline, executed into runs/<run-id>/, with a summary
 run: venv
 	$(PY) -m helpers run
 

@@ -7,11 +7,11 @@
 import json
 
 from helpers import (cleanup, diagrams, display, ecr, evaluation, events, iam, lambdas, paths, plan, preflight, retry,
-                     s3, sagemaker, stepfunctions)
+                     s3, sagemaker, settings_file, stepfunctions)
 from helpers.config import Kit, connect
 
 __all__ = ["Kit", "cleanup", "connect", "diagrams", "display", "ecr", "evaluation", "events", "iam", "json_tags",
-           "lambdas", "paths", "plan", "preflight", "retry", "s3", "sagemaker", "stepfunctions"]
+           "lambdas", "paths", "plan", "preflight", "retry", "s3", "sagemaker", "settings_file", "stepfunctions"]
 
 
 def json_tags(kit: Kit) -> str:

@@ -33,6 +33,8 @@ from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from helpers import settings_file
+
 KIT = "pipeline-dreams"
 TARGETS = ("local", "aws")
 DEFAULT_REGION = "eu-west-1"
@@ -104,6 +106,11 @@ class Settings:
     run_id: str = "demo"
     endpoint_url: str | None = DEFAULT_LOCAL_ENDPOINT
     data_url: str = ""  # empty on target local until connect() asks the cloud for its copy
+    # settings.toml's [hyperparameters] (as SageMaker strings) and [dataset], with -p overrides applied.
+    hyperparameters: dict[str, str] = field(default_factory=dict, compare=False)
+    dataset: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Where each setting came from: "-p / notebook", "environment", "settings.toml" or "default".
+    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def run_prefix(self) -> str:
@@ -153,13 +160,66 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{os.urandom(2).hex()}"
 
 
+def _pick(sources: dict[str, str], name: str, *candidates: tuple[str, Any]) -> Any:
+    """The first candidate that is set, remembering where it came from (shown by each notebook)."""
+    for source, value in candidates:
+        if value is not None and value != "":
+            sources[name] = source
+            return value
+    sources[name] = "default"
+    return None
+
+
 def settings(target: str | None = None, region: str | None = None, prefix: str | None = None,
-             run_id: str | None = None, data_url: str | None = None) -> Settings:
-    """Resolve settings: explicit arguments, then ``PIPELINE_DREAMS_*`` variables, then defaults.
+             run_id: str | None = None, data_url: str | None = None,
+             overrides: dict[str, Any] | None = None) -> Settings:
+    """Resolve settings: explicit arguments, then ``PIPELINE_DREAMS_*`` variables, then settings.toml, then defaults.
+
+    Args:
+        overrides: dataset and hyperparameter values that win over settings.toml (``-p epochs 5``).
 
     Raises:
-        ConfigError: a value AWS would refuse, named with what is allowed.
+        ConfigError: a value AWS would refuse, or a bad settings.toml, named with what is allowed.
     """
+    try:
+        tables = settings_file.load()
+    except settings_file.SettingsFileError as error:
+        raise ConfigError(str(error)) from None
+    cloud, sources = tables["cloud"], {}
+    unknown = sorted(set(overrides or {}) - settings_file.overridable(tables))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}: {settings_file.path()} has no such "
+                          "[dataset] or [hyperparameters] key")
+    hyperparameters, dataset = {}, {}
+    for table, out in (("hyperparameters", hyperparameters), ("dataset", dataset)):
+        for key, value in tables[table].items():
+            out[key] = value
+            sources[key] = "settings.toml"
+    for key, value in (overrides or {}).items():
+        (dataset if key in settings_file.DATASET_KEYS else hyperparameters)[key] = value
+        sources[key] = "-p / notebook"
+    # The dataset drives training: linear-learner needs num_classes, and feature_dim must match the columns.
+    if dataset.get("class_names") and "num_classes" not in (overrides or {}):
+        hyperparameters["num_classes"], sources["num_classes"] = len(dataset["class_names"]), "dataset.class_names"
+    if dataset.get("feature_columns") and "feature_dim" not in (overrides or {}):
+        hyperparameters["feature_dim"], sources["feature_dim"] = len(dataset["feature_columns"]), "dataset.feature_columns"
+    hyperparameters = {k: settings_file.hyperparameter_value(v) for k, v in hyperparameters.items()}
+    target = _pick(sources, "target", ("-p / notebook", target), ("environment", os.environ.get(ENV_TARGET)),
+                   ("settings.toml", cloud.get("target")))
+    region = _pick(sources, "region", ("-p / notebook", region), ("environment", os.environ.get(ENV_REGION)),
+                   ("settings.toml", cloud.get("region")))
+    prefix = _pick(sources, "prefix", ("-p / notebook", prefix), ("settings.toml", cloud.get("prefix")))
+    data_url = _pick(sources, "data_url", ("-p / notebook", data_url),
+                     ("environment", os.environ.get(ENV_DATA_URL)), ("settings.toml", cloud.get("data_url")))
+    resolved = _settings(target, region, prefix, run_id, data_url)
+    return Settings(target=resolved.target, region=resolved.region, prefix=resolved.prefix, run_id=resolved.run_id,
+                    endpoint_url=resolved.endpoint_url, data_url=resolved.data_url,
+                    hyperparameters=hyperparameters, dataset=dataset, sources=sources)
+
+
+def _settings(target: str | None = None, region: str | None = None, prefix: str | None = None,
+              run_id: str | None = None, data_url: str | None = None) -> Settings:
+    """Validate the cloud settings; unset ones take the environment's or the kit's defaults."""
     target = (target or os.environ.get(ENV_TARGET) or "local").lower()
     if target not in TARGETS:
         raise ConfigError(f"target {target!r} is not one of {', '.join(TARGETS)}")
@@ -354,14 +414,19 @@ def _check_reachable(url: str) -> None:
 
 
 def connect(target: str | None = None, region: str | None = None, prefix: str | None = None,
-            run_id: str | None = None, data_url: str | None = None) -> Kit:
+            run_id: str | None = None, data_url: str | None = None,
+            overrides: dict[str, Any] | None = None) -> Kit:
     """Resolve settings and connect; for ``local``, fail at once if no cloud answers.
+
+    Args:
+        overrides: dataset and hyperparameter values over settings.toml's
+            (a notebook passes ``helpers.settings_file.overrides(globals())``).
 
     Raises:
         ConfigError: a bad setting.
         CloudNotReachable: target local and nothing listens at the endpoint.
     """
-    resolved = settings(target, region, prefix, run_id, data_url)
+    resolved = settings(target, region, prefix, run_id, data_url, overrides)
     if resolved.target == "local":
         _check_reachable(resolved.endpoint_url)
         if not resolved.data_url:

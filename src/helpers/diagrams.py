@@ -1,31 +1,49 @@
-"""Draw a state machine from its Amazon States Language definition, as an SVG.
+"""Draw a state machine from its Amazon States Language definition, as an SVG and a PNG.
 
-The picture needs no Graphviz or JavaScript, so it renders in JupyterLab, in the
-static handout and offline. States are laid out top to bottom in the order the
-execution can reach them; ``Catch`` edges are dashed, ``Choice`` edges labelled.
+The picture needs no Graphviz or JavaScript, so it renders in JupyterLab, in the static handout
+and offline. The path an execution takes when all goes well runs down the left column; every other
+state (failures, branches, retries) sits in the right column beside the first state that leads to it.
+Edges are drawn at right angles, each in a lane of its own, so they never run over a box or over each
+other; ``Catch`` edges are dashed red and ``Choice`` edges carry their condition beside the source.
+
+A notebook shows it as a bundle of both formats: JupyterLab renders SVG only in a trusted notebook
+(one you executed yourself) and falls back to the PNG, drawn from the same geometry with matplotlib,
+when the notebook is opened untrusted.
 """
 
 from __future__ import annotations
 
+import base64
+import io
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from IPython.display import SVG
-
-_WIDTH, _HEIGHT, _GAP_X, _GAP_Y = 230, 46, 60, 34
+_WIDTH, _HEIGHT, _GAP_Y, _MARGIN, _GAP_X, _LANE = 230, 46, 30, 130, 190, 9
 _COLOURS = {"Task": "#dbeafe", "Choice": "#fef3c7", "Wait": "#e0e7ff", "Fail": "#fee2e2", "Succeed": "#dcfce7",
             "Pass": "#f3f4f6", "Parallel": "#ede9fe", "Map": "#ede9fe"}
+_OPERATORS = {"NumericGreaterThanEquals": "≥", "NumericGreaterThan": ">", "NumericLessThanEquals": "≤",
+              "NumericLessThan": "<", "NumericEquals": "=", "StringEquals": "=", "BooleanEquals": "="}
+
+
+def _condition(choice: dict[str, Any]) -> str:
+    """A Choice rule in a few characters: ``≥ $.min_accuracy``, ``= InService``."""
+    for key, value in choice.items():
+        if key in ("Variable", "Next"):
+            continue
+        operator = _OPERATORS.get(key.removesuffix("Path"), key)
+        return f"{operator} {value}"[:24]
+    return ""
 
 
 def _edges(states: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(from, to, kind) with kind 'next', 'catch' or a Choice label."""
+    """(from, to, kind) with kind 'next', 'catch', 'default' or a Choice rule's condition."""
     edges = []
     for name, state in states.items():
         if "Next" in state:
             edges.append((name, state["Next"], "next"))
         for choice in state.get("Choices", []):
-            label = next((f"{k} {v}" for k, v in choice.items() if k not in ("Variable", "Next")), "")
-            edges.append((name, choice["Next"], label[:28]))
+            edges.append((name, choice["Next"], _condition(choice)))
         if "Default" in state:
             edges.append((name, state["Default"], "default"))
         for catch in state.get("Catch", []):
@@ -34,85 +52,163 @@ def _edges(states: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def _layout(definition: dict[str, Any]) -> dict[str, tuple[int, int]]:
-    """(column, row): the main path in column 0, states reached only by Catch to the right."""
+    """(column, row): the happy path in column 0, every other state in column 1 beside its first source."""
     states, edges = definition["States"], _edges(definition["States"])
     position: dict[str, tuple[int, int]] = {}
-    row = 0
-    queue = [definition["StartAt"]]
-    while queue:  # breadth-first over non-catch edges
-        name = queue.pop(0)
-        if name in position:
-            continue
-        position[name] = (0, row)
-        row += 1
-        queue += [to for frm, to, kind in edges if frm == name and kind != "catch"]
-    for name in states:  # catch targets: beside the first state that catches into them
-        if name not in position:
-            sources = [position[frm][1] for frm, to, kind in edges if to == name and frm in position]
-            rows_taken = {r for c, r in position.values() if c == 1}
-            target_row = min(sources) if sources else row
-            while target_row in rows_taken:
-                target_row += 1
-            position[name] = (1, target_row)
+    name: str | None = definition["StartAt"]
+    while name and name not in position:  # the happy path: Next, or a Choice's first rule
+        position[name] = (0, len(position))
+        state = states[name]
+        name = state.get("Next") or next((c["Next"] for c in state.get("Choices", [])), None)
+    pending = [n for n in states if n not in position]
+    while pending:  # beside the first placed state that leads there, in the first free row from there down
+        name = next((n for n in pending if any(frm in position for frm, to, _ in edges if to == n)), pending[0])
+        sources = [position[frm] for frm, to, _ in edges if to == name and frm in position]
+        row = min(r + c for c, r in sources) if sources else max(r for _, r in position.values()) + 1
+        while (1, row) in position.values():
+            row += 1
+        position[name] = (1, row)
+        pending.remove(name)
     return position
+
+
+@dataclass
+class _Geometry:
+    """Everything both renderers draw, in pixels (y grows downwards)."""
+
+    width: float
+    height: float
+    title: str
+    boxes: dict[str, tuple[float, float, str, str]] = field(default_factory=dict)  # x, y, kind, detail
+    edges: list[tuple[list[tuple[float, float]], str]] = field(default_factory=list)  # points, kind
+    labels: list[tuple[float, float, str, str]] = field(default_factory=list)  # x, y, text, anchor
+    start: tuple[float, float] = (0.0, 0.0)
+
+
+def _geometry(definition: dict[str, Any], title: str) -> _Geometry:
+    states, position = definition["States"], _layout(definition)
+    rows = max(r for _, r in position.values()) + 1
+    top = 70 if title else 50
+    x_of = {0: _MARGIN, 1: _MARGIN + _WIDTH + _GAP_X}
+    width = x_of[1] + _WIDTH + _MARGIN
+    geometry = _Geometry(width, top + rows * (_HEIGHT + _GAP_Y) + 30, title)
+    for name, (column, row) in position.items():
+        kind = states[name]["Type"]
+        detail = states[name].get("Resource", "").split(":::")[-1].split(":")[-1] if kind == "Task" else kind
+        geometry.boxes[name] = (x_of[column], top + row * (_HEIGHT + _GAP_Y), kind, detail[:36])
+    lanes = {"left": 0, "middle": 0, "right": 0}
+    labelled: dict[str, int] = {}  # labels already beside a source: the next goes below them
+
+    def lane(side: str) -> int:
+        lanes[side] += 1
+        return lanes[side]
+
+    for frm, to, kind in _edges(states):
+        (fc, fr), (tc, tr) = position[frm], position[to]
+        x1, y1, *_ = geometry.boxes[frm]
+        x2, y2, *_ = geometry.boxes[to]
+        middle1, middle2 = y1 + _HEIGHT / 2, y2 + _HEIGHT / 2
+        if fc == tc and tr == fr + 1:
+            points = [(x1 + _WIDTH / 2, y1 + _HEIGHT), (x2 + _WIDTH / 2, y2)]
+            label_at = (x1 + _WIDTH / 2 + 6, y1 + _HEIGHT + 14, "start")
+        elif fc == tc:  # a jump or a loop within a column: around its outer side, in a lane of its own
+            side = "left" if fc == 0 else "right"
+            edge_x = x1 if side == "left" else x1 + _WIDTH
+            lane_x = edge_x - 10 - _LANE * lane(side) if side == "left" else edge_x + 10 + _LANE * lane(side)
+            points = [(edge_x, middle1 + 6), (lane_x, middle1 + 6), (lane_x, middle2 - 6), (edge_x, middle2 - 6)]
+            label_at = (edge_x - 4, middle1 - 2, "end") if side == "left" else (edge_x + 4, middle1 - 2, "start")
+        else:  # across the gap between the columns: right angles, in a lane of its own
+            rightwards = tc > fc
+            start_x, end_x = (x1 + _WIDTH, x2) if rightwards else (x1, x2 + _WIDTH)
+            lane_x = _MARGIN + _WIDTH + _GAP_X / 2 + (lane("middle") % 9 - 4) * _LANE
+            points = [(start_x, middle1), (lane_x, middle1), (lane_x, middle2), (end_x, middle2)]
+            if middle1 == middle2:
+                points = [(start_x, middle1), (end_x, middle2)]
+            label_at = (start_x + 4, middle1 - 4, "start") if rightwards else (start_x - 4, middle1 - 4, "end")
+        geometry.edges.append((points, kind))
+        if kind not in ("next", "catch"):
+            shift = 15 * labelled.get(frm, 0)
+            labelled[frm] = labelled.get(frm, 0) + 1
+            geometry.labels.append((label_at[0], label_at[1] + shift, kind, label_at[2]))
+    start_x, start_y, *_ = geometry.boxes[definition["StartAt"]]
+    geometry.start = (start_x + _WIDTH / 2, start_y)
+    return geometry
 
 
 def state_machine_svg(definition: dict[str, Any], title: str = "") -> str:
     """The SVG text of a state machine picture."""
-    states = definition["States"]
-    position = _layout(definition)
-    rows = max(r for _, r in position.values()) + 1
-    columns = max(c for c, _ in position.values()) + 1
-    top = 70 if title else 50
-    width = columns * (_WIDTH + _GAP_X) + _GAP_X
-    height = top + rows * (_HEIGHT + _GAP_Y) + 40
-
-    def box(name: str) -> tuple[float, float]:
-        column, row = position[name]
-        return _GAP_X + column * (_WIDTH + _GAP_X), top + row * (_HEIGHT + _GAP_Y)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="13">',
+    g = _geometry(definition, title)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{g.width}" height="{g.height}" '
+             f'viewBox="0 0 {g.width} {g.height}" font-family="Helvetica, Arial, sans-serif" font-size="13">',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
              'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#374151"/></marker></defs>']
     if title:
-        parts.append(f'<text x="{_GAP_X}" y="28" font-size="16" font-weight="bold">{escape(title)}</text>')
-    start_x, start_y = box(definition["StartAt"])
-    parts.append(f'<circle cx="{start_x + _WIDTH / 2}" cy="{start_y - 22}" r="7" fill="#374151"/>'
-                 f'<line x1="{start_x + _WIDTH / 2}" y1="{start_y - 15}" x2="{start_x + _WIDTH / 2}" y2="{start_y}" '
-                 'stroke="#374151" marker-end="url(#arrow)"/>')
-    for frm, to, kind in _edges(states):
-        (x1, y1), (x2, y2) = box(frm), box(to)
-        dashed = ' stroke-dasharray="5,4" stroke="#dc2626"' if kind == "catch" else ' stroke="#374151"'
-        if position[frm][0] == position[to][0] and position[to][1] == position[frm][1] + 1:
-            path = f"M {x1 + _WIDTH / 2} {y1 + _HEIGHT} L {x2 + _WIDTH / 2} {y2}"
-        elif position[to][0] > position[frm][0]:
-            path = f"M {x1 + _WIDTH} {y1 + _HEIGHT / 2} L {x2} {y2 + _HEIGHT / 2}"
-        else:  # a jump over other states: loop around the right-hand side
-            bend = x1 + _WIDTH + _GAP_X / 2
-            path = (f"M {x1 + _WIDTH} {y1 + _HEIGHT / 2 + 8} C {bend} {y1 + _HEIGHT / 2 + 8} {bend} {y2 + _HEIGHT / 2 - 8} "
-                    f"{x2 + _WIDTH} {y2 + _HEIGHT / 2 - 8}")
-        parts.append(f'<path d="{path}" fill="none"{dashed} marker-end="url(#arrow)"/>')
-        if kind not in ("next", "catch"):
-            parts.append(f'<text x="{(x1 + x2) / 2 + _WIDTH / 2 + 6}" y="{(y1 + y2) / 2 + _HEIGHT}" '
-                         f'font-size="11" fill="#92400e">{escape(kind)}</text>')
-    for name, state in states.items():
-        x, y = box(name)
-        kind = state["Type"]
-        detail = state.get("Resource", "").split(":::")[-1].split(":")[-1] if kind == "Task" else kind
+        parts.append(f'<text x="{_MARGIN}" y="28" font-size="16" font-weight="bold">{escape(title)}</text>')
+    sx, sy = g.start
+    parts.append(f'<circle cx="{sx}" cy="{sy - 22}" r="7" fill="#374151"/><line x1="{sx}" y1="{sy - 15}" '
+                 f'x2="{sx}" y2="{sy}" stroke="#374151" marker-end="url(#arrow)"/>')
+    for points, kind in g.edges:
+        style = ' stroke-dasharray="5,4" stroke="#dc2626"' if kind == "catch" else ' stroke="#374151"'
+        path = " L ".join(f"{x} {y}" for x, y in points)
+        parts.append(f'<path d="M {path}" fill="none"{style} marker-end="url(#arrow)"/>')
+    for x, y, text, anchor in g.labels:
+        parts.append(f'<text x="{x}" y="{y}" font-size="11" text-anchor="{anchor}" fill="#92400e">{escape(text)}</text>')
+    for name, (x, y, kind, detail) in g.boxes.items():
         parts.append(f'<rect x="{x}" y="{y}" width="{_WIDTH}" height="{_HEIGHT}" rx="8" '
                      f'fill="{_COLOURS.get(kind, "#f3f4f6")}" stroke="#374151"/>'
                      f'<text x="{x + _WIDTH / 2}" y="{y + 19}" text-anchor="middle" font-weight="bold">{escape(name)}</text>'
                      f'<text x="{x + _WIDTH / 2}" y="{y + 36}" text-anchor="middle" font-size="11" '
-                     f'fill="#4b5563">{escape(detail[:36])}</text>')
-        if state.get("End") or kind in ("Succeed", "Fail"):
-            parts.append(f'<circle cx="{x + _WIDTH / 2}" cy="{y + _HEIGHT + 16}" r="7" fill="none" stroke="#374151" '
-                         f'stroke-width="3"/><line x1="{x + _WIDTH / 2}" y1="{y + _HEIGHT}" x2="{x + _WIDTH / 2}" '
-                         f'y2="{y + _HEIGHT + 9}" stroke="#374151"/>')
+                     f'fill="#4b5563">{escape(detail)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def show_state_machine(definition: dict[str, Any], title: str = "") -> SVG:
-    """Display the state machine picture in a notebook."""
-    return SVG(state_machine_svg(definition, title))
+def state_machine_png(definition: dict[str, Any], title: str = "") -> bytes:
+    """The same picture as :func:`state_machine_svg`, drawn with matplotlib as PNG bytes."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    g, dpi = _geometry(definition, title), 100
+    figure = Figure(figsize=(g.width / dpi, g.height / dpi), dpi=dpi)
+    axes = figure.add_axes((0, 0, 1, 1))
+    axes.set_xlim(0, g.width)
+    axes.set_ylim(g.height, 0)  # as in SVG, y grows downwards
+    axes.axis("off")
+    if title:
+        axes.text(_MARGIN, 28, title, fontsize=12, fontweight="bold")
+    sx, sy = g.start
+    axes.plot([sx], [sy - 22], "o", color="#374151", markersize=8)
+    axes.add_patch(FancyArrowPatch((sx, sy - 15), (sx, sy), arrowstyle="-|>", mutation_scale=10, color="#374151"))
+    for points, kind in g.edges:
+        style = {"color": "#dc2626", "linestyle": "--"} if kind == "catch" else {"color": "#374151"}
+        xs, ys = zip(*points)
+        axes.plot(xs[:-1], ys[:-1], linewidth=1, **style)
+        axes.add_patch(FancyArrowPatch(points[-2], points[-1], arrowstyle="-|>", mutation_scale=10, linewidth=1,
+                                       **style))
+    for x, y, text, anchor in g.labels:
+        axes.text(x, y, text, fontsize=8, color="#92400e", ha={"start": "left", "end": "right"}[anchor])
+    for name, (x, y, kind, detail) in g.boxes.items():
+        axes.add_patch(FancyBboxPatch((x, y), _WIDTH, _HEIGHT, boxstyle="round,pad=0,rounding_size=8",
+                                      facecolor=_COLOURS.get(kind, "#f3f4f6"), edgecolor="#374151"))
+        axes.text(x + _WIDTH / 2, y + 19, name, ha="center", fontsize=9.5, fontweight="bold")
+        axes.text(x + _WIDTH / 2, y + 36, detail, ha="center", fontsize=8, color="#4b5563")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+class StateMachinePicture:
+    """A state machine picture for a notebook: SVG where the notebook is trusted, PNG where it is not."""
+
+    def __init__(self, definition: dict[str, Any], title: str = "") -> None:
+        self.definition, self.title = definition, title
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"image/svg+xml": state_machine_svg(self.definition, self.title),
+                "image/png": base64.b64encode(state_machine_png(self.definition, self.title)).decode(),
+                "text/plain": f"<state machine: {self.title or self.definition['StartAt']}>"}
+
+
+def show_state_machine(definition: dict[str, Any], title: str = "") -> StateMachinePicture:
+    """Display the state machine picture in a notebook (SVG, with a PNG for untrusted notebooks)."""
+    return StateMachinePicture(definition, title)

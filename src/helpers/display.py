@@ -31,3 +31,17 @@ def cli(command: str) -> Markdown:
 
 def relative(path: Path) -> str:
     return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+
+
+def settings(kit) -> "pd.DataFrame":
+    """The settings this notebook runs with, and where each came from (-p / notebook, settings.toml, …)."""
+    import pandas as pd
+
+    sources = kit.settings.sources
+    rows = [{"setting": name, "value": value, "from": sources.get(name, "")}
+            for name, value in kit.describe().items()]
+    rows += [{"setting": f"dataset.{name}", "value": value, "from": sources.get(name, "")}
+             for name, value in kit.settings.dataset.items()]
+    rows += [{"setting": f"hyperparameters.{name}", "value": value, "from": sources.get(name, "")}
+             for name, value in kit.settings.hyperparameters.items()]
+    return pd.DataFrame(rows, columns=["setting", "value", "from"]).set_index("setting")

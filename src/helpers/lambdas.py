@@ -62,8 +62,8 @@ def ensure_function(kit: Kit, name: str, role_arn: str, *, zip_file: bytes | Non
     return arn
 
 
-def invoke(kit: Kit, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Invoke synchronously and return the handler's result.
+def invoke(kit: Kit, name: str, payload: dict[str, Any], show_log: bool = True) -> dict[str, Any]:
+    """Invoke synchronously, print the function's log tail and return the handler's result.
 
     Raises:
         LambdaInvokeError: the handler raised or timed out.
@@ -73,6 +73,9 @@ def invoke(kit: Kit, name: str, payload: dict[str, Any]) -> dict[str, Any]:
     log_tail = base64.b64decode(response.get("LogResult", "")).decode(errors="replace")
     if response.get("FunctionError"):
         raise LambdaInvokeError(name, body if isinstance(body, dict) else {"errorMessage": body}, log_tail)
+    if show_log:  # what `aws lambda invoke --log-type Tail` shows: the last 4 KB of the function's log
+        print(f"log tail of {name} (LogType='Tail'):")
+        print("\n".join(f"  {line}" for line in log_tail.strip().splitlines()) or "  (empty)")
     return body
 
 

@@ -52,10 +52,20 @@ def _names(settings: Settings, account: str | None) -> tuple[Names, str]:
     return Names(settings.prefix, ACCOUNT_PLACEHOLDER, settings.region), bucket
 
 
-def _pipeline_run(names: Names, run: str, deploy: bool, evaluate: bool = True) -> list[tuple[str, str, str, str]]:
-    """(service, kind, name, billed) of what one execution of the pipeline makes."""
-    rows = [("sagemaker", "processing job", names.job("preprocess", run), "per second, ml.t3.medium"),
-            ("sagemaker", "training job", names.job("train", run), "per second, ml.m5.large")]
+# Job and run names end in a short hash of their settings and data (helpers.settings_file.fingerprint),
+# known only when they are made.
+HASH = "-<hash>"
+
+
+def _pipeline_run(names: Names, run: str, deploy: bool, evaluate: bool = True,
+                  by_lambda: bool = False) -> list[tuple[str, str, str, str]]:
+    """(service, kind, name, billed) of what one execution of the pipeline makes.
+
+    ``by_lambda``: the article's chain, whose Lambdas add a hash of their request to the job names.
+    """
+    end = HASH if by_lambda else ""
+    rows = [("sagemaker", "processing job", names.job("preprocess", run) + end, "per second, ml.t3.medium"),
+            ("sagemaker", "training job", names.job("train", run) + end, "per second, ml.m5.large")]
     if evaluate:
         rows += [("sagemaker", "model", names.job("model", run), "free"),
                  ("sagemaker", "transform job", names.job("predict", run), "per second, ml.m5.large"),
@@ -94,18 +104,18 @@ def plan(settings: Settings, account: str | None = None) -> pd.DataFrame:
                                                               "per GB-month"), *function("fetch-data", "image"))
     add("03", ("iam", "role", names.role("sagemaker"), "free"), ("iam", "role", names.role("start-preprocessing"), "free"),
         ("ecr", "repository", names.repository("preprocess"), "per GB-month"), *function("start-preprocessing", "zip"),
-        ("sagemaker", "processing job", names.job("preprocess", run), "per second, ml.t3.medium"))
+        ("sagemaker", "processing job", names.job("preprocess", run) + HASH, "per second, ml.t3.medium"))
     add("04", ("iam", "role", names.role("start-training"), "free"), *function("start-training", "zip"),
-        ("sagemaker", "training job", names.job("train", run), "per second, ml.m5.large"))
+        ("sagemaker", "training job", names.job("train", run) + HASH, "per second, ml.m5.large"))
     add("05", ("iam", "role", names.role("states"), "free"),
         ("stepfunctions", "state machine", names.state_machine("article-chain"), "per state transition"),
-        *_pipeline_run(names, f"{run}-article", deploy=False, evaluate=False),
+        *_pipeline_run(names, f"{run}-article{HASH}", deploy=False, evaluate=False, by_lambda=True),
         ("stepfunctions", "state machine", names.state_machine("pipeline"), "per state transition"),
         managed_rule("SageMakerProcessingJobs"), managed_rule("SageMakerTrainingJobs"),
-        *_pipeline_run(names, f"{run}-pipeline", deploy=False, evaluate=False))
-    add("06", managed_rule("SageMakerTransformJobs"), *_pipeline_run(names, f"{run}-gated", deploy=True),
+        *_pipeline_run(names, f"{run}-pipeline{HASH}", deploy=False, evaluate=False))
+    add("06", managed_rule("SageMakerTransformJobs"), *_pipeline_run(names, f"{run}-gated{HASH}", deploy=True),
         ("sagemaker", "endpoint", f"{names.prefix}-{ENDPOINT_SUFFIX}", "per hour while it exists, ml.m5.large"),
-        *_pipeline_run(names, f"{run}-strict", deploy=False))
+        *_pipeline_run(names, f"{run}-strict{HASH}", deploy=False))
     add("07", ("iam", "role", names.role("events"), "free"),
         ("s3", "EventBridge notifications", bucket, "free"),
         ("events", "rule", f"{names.prefix}-incoming", "free"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -76,7 +77,7 @@ class RawDataError(ValueError):
 
 
 def read_raw_data(kit: Kit, uri: str) -> pd.DataFrame:
-    """Read the raw CSV with the processing job's own reader (``read_raw`` of ``src/jobs/preprocess.py``).
+    """Read the raw CSV with the processing job's own reader (``read_input`` of ``src/jobs/preprocess.py``).
 
     So a preview fails where the job would, with the same message naming the row and field
     (a bare ``UnicodeDecodeError`` from pandas named neither).
@@ -85,12 +86,14 @@ def read_raw_data(kit: Kit, uri: str) -> pd.DataFrame:
         RawDataError: the job's message, e.g. ``iris.data: row 7, field 'petal_width': 'abc' is not a number``.
     """
     preprocess = _job_script("preprocess")
+    dataset = kit.settings.dataset
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / (split_uri(uri)[1].rsplit("/", 1)[-1] or "raw.csv")
         path.write_bytes(read_bytes(kit, uri))
-        try:
-            return preprocess.read_raw(path)
-        except preprocess.PreprocessError as error:
+        try:  # the settings travel to the job as JSON (PIPELINE_DREAMS_DATASET): parse them the same way
+            spec = preprocess.csv_dataset.DatasetSpec.from_json(json.dumps(dataset)) if dataset else None
+            return preprocess.read_input(path, spec)[0]
+        except (preprocess.PreprocessError, preprocess.csv_dataset.DatasetError) as error:
             raise RawDataError(str(error)) from None
 
 
@@ -136,7 +139,8 @@ def put_raw_data(kit: Kit, bucket: str, run_prefix: str) -> dict[str, Any]:
 
     response = requests.get(kit.settings.data_url, timeout=30)
     response.raise_for_status()
-    key = f"{run_prefix.strip('/')}/raw/iris.data"
+    name = kit.settings.data_url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "iris.data"  # the learner's file
+    key = f"{run_prefix.strip('/')}/raw/{name}"
     kit.client("s3").put_object(Bucket=bucket, Key=key, Body=response.content, ContentType="text/csv")
     print(f"put {len(response.content)} bytes from {kit.settings.data_url} at s3://{bucket}/{key} (without the Lambda)")
     return {"bucket": bucket, "run_prefix": run_prefix, "raw_s3_uri": f"s3://{bucket}/{key}",
@@ -149,3 +153,26 @@ def split_uri(uri: str) -> tuple[str, str]:
         raise ValueError(f"{uri!r} is not an s3:// URI")
     bucket, _, key = uri[5:].partition("/")
     return bucket, key
+
+
+def bucket_created(kit: Kit, bucket: str) -> str:
+    """When the bucket was made: after 99_cleanup a new bucket means new job names (SageMaker never frees one)."""
+    for found in kit.client("s3").list_buckets().get("Buckets", []):
+        if found["Name"] == bucket:
+            return found["CreationDate"].isoformat()
+    return ""
+
+
+def version_of(kit: Kit, uri: str) -> str:
+    """A short fingerprint of the objects under an ``s3://bucket/prefix``: their keys, ETags and write times.
+
+    A job that reads them gets a new name when they were written again (re-ingested, re-processed, or made
+    again after cleanup), and finds its earlier job when they were not.
+    """
+    from helpers.settings_file import fingerprint
+
+    bucket, prefix = split_uri(uri)
+    objects = []
+    for page in kit.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        objects += [(o["Key"], o["ETag"], o["LastModified"].isoformat()) for o in page.get("Contents", [])]
+    return fingerprint(sorted(objects), length=12)

@@ -51,6 +51,9 @@ def wait_for_job(kit: Kit, kind: str, name: str, timeout: float = 3600) -> dict[
     """
     _, _, status_field = _JOBS[kind]
     result: dict[str, Any] = {}
+    note = replacement_note(kit, kind, name)
+    if note:
+        print(note)
 
     def check() -> tuple[bool, int, str]:
         result.update(describe_job(kit, kind, name))
@@ -90,17 +93,65 @@ def metrics_table(job: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "value"]).sort_values("metric", ignore_index=True)
 
 
+_LIST = {"processing": ("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobName"),
+         "training": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobName")}
+# What a learner changes in a job's request, shown when a new job replaces an earlier one of the run.
+_COMPARED = {"processing": {"image": ("AppSpecification", "ImageUri"),
+                            "arguments": ("AppSpecification", "ContainerArguments"),
+                            "input": ("ProcessingInputs",),
+                            "instance type": ("ProcessingResources", "ClusterConfig", "InstanceType")},
+             "training": {"image": ("AlgorithmSpecification", "TrainingImage"),
+                          "input": ("InputDataConfig",),
+                          "instance type": ("ResourceConfig", "InstanceType")}}
+
+
+def jobs_named(kit: Kit, kind: str, base: str) -> list[dict[str, Any]]:
+    """Summaries of the jobs whose name is ``base`` or ``base-<hash>``, newest first."""
+    method, key, name_field = _LIST[kind]
+    client = kit.client("sagemaker")
+    found = []
+    for page in client.get_paginator(method).paginate(NameContains=base):
+        found += [j for j in page[key] if j[name_field] == base
+                  or (j[name_field].startswith(base + "-") and len(j[name_field]) == len(base) + 7)]
+    return sorted(found, key=lambda j: j["CreationTime"], reverse=True)
+
+
 def run_jobs(kit: Kit, run_id: str) -> dict[str, dict[str, Any]]:
-    """The run's preprocessing and training jobs that exist, by kind."""
-    names = {"processing": kit.names.job("preprocess", run_id), "training": kit.names.job("train", run_id)}
+    """The run's newest preprocessing and training jobs that exist, by kind."""
+    bases = {"processing": kit.names.job("preprocess", run_id), "training": kit.names.job("train", run_id)}
     jobs = {}
-    for kind, name in names.items():
-        try:
-            jobs[kind] = describe_job(kit, kind, name)
-        except kit.client("sagemaker").exceptions.ClientError as error:
-            if "Could not find" not in str(error):
-                raise
+    for kind, base in bases.items():
+        found = jobs_named(kit, kind, base)
+        if found:
+            jobs[kind] = describe_job(kit, kind, found[0][_LIST[kind][2]])
     return jobs
+
+
+def _differences(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two jobs' requests, in a learner's words (``epochs 15 → 2``)."""
+    changes = []
+    if kind == "training":
+        before, after = old.get("HyperParameters", {}), new.get("HyperParameters", {})
+        changes += [f"{k} {before.get(k, '(unset)')} → {after.get(k, '(unset)')}"
+                    for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    for label, path in _COMPARED[kind].items():
+        a, b = old, new
+        for step in path:
+            a, b = (a or {}).get(step), (b or {}).get(step)
+        if a != b:
+            changes.append(f"{label} changed")
+    return changes or ["same settings, input data written again (re-run upstream, or made again after cleanup)"]
+
+
+def replacement_note(kit: Kit, kind: str, name: str) -> str | None:
+    """One line saying which earlier job of the run ``name`` replaces and what differs; None for the first."""
+    base = name[:-7] if len(name) > 7 and name[-7] == "-" else name
+    earlier = [j for j in jobs_named(kit, kind, base) if j[_LIST[kind][2]] != name]
+    if not earlier:
+        return None
+    previous = earlier[0][_LIST[kind][2]]
+    changes = _differences(kind, describe_job(kit, kind, previous), describe_job(kit, kind, name))
+    return f"{kind} job {name} replaces {previous}: {'; '.join(changes)}"
 
 
 def jobs_of_run(kit: Kit, run_id: str, timeout: float = 3600) -> pd.DataFrame:

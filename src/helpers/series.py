@@ -49,7 +49,8 @@ CLAIM_KEY = "runs/{run_id}/.run-claim.json"  # written once, atomically, by the 
 def existing_run_keys(kit: Any, run_id: str) -> list[str]:
     """Up to 3 keys under ``runs/<run_id>/`` (or a derived run of it) in the kit's bucket, the claim excepted."""
     s3, bucket = kit.client("s3"), kit.names.bucket
-    prefixes = [f"runs/{run_id}/"] + [f"runs/{run_id}-{suffix}/" for suffix in DERIVED_RUNS]
+    # Derived runs end in a hash of their settings (<id>-pipeline-3fa9c1/): match the start of their name.
+    prefixes = [f"runs/{run_id}/"] + [f"runs/{run_id}-{suffix}" for suffix in DERIVED_RUNS]
     claim = CLAIM_KEY.format(run_id=run_id)
     found: list[str] = []
     for prefix in prefixes:
@@ -314,7 +315,12 @@ def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, r
     try:
         papermill.execute_notebook(str(notebook), str(target), parameters=parameters, cwd=str(NOTEBOOKS_DIR),
                                    kernel_name="python3", progress_bar={"desc": notebook.stem, "leave": True},
-                                   log_output=False)
+                                   log_output=False,
+                                   # ipykernel's "Kernel is running over TCP without encryption" notice, once per
+                                   # notebook: the kernel listens on 127.0.0.1 only (README, JupyterLab)
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                   # a wait's line is rewritten with \r: keep only its final text
+                                   coalesce_streams=True)
     except PapermillExecutionError as error:
         raise SeriesFailed(f"{notebook.name} failed in cell {error.cell_index} "
                            f"(execution count {error.exec_count}): {error.ename}: {error.evalue}\n"

@@ -93,11 +93,40 @@ def start(kit: Kit, state_machine_arn: str, payload: dict[str, Any], name: str |
     if name:
         request["name"] = name
     try:
-        return sfn.start_execution(**request)["executionArn"]
+        arn = sfn.start_execution(**request)["executionArn"]
     except sfn.exceptions.ExecutionAlreadyExists:  # AWS's answer once the first one has ended
         arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
         print(f"execution {name} exists; showing it instead of starting another")
         return arn
+    note = replacement_note(kit, state_machine_arn, name, payload) if name else None
+    if note:
+        print(note)
+    return arn
+
+
+def replacement_note(kit: Kit, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str | None:
+    """One line naming the earlier execution of this run (``<run>-<label>-<other hash>``) and what differs."""
+    if not re.fullmatch(r".+-[0-9a-f]{6}", name):
+        return None
+    sfn, base = kit.client("stepfunctions"), name[:-6]
+    earlier = [e for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
+               for e in page["executions"]
+               if e["name"] != name and e["name"].startswith(base) and re.fullmatch(r"[0-9a-f]{6}", e["name"][len(base):])]
+    if not earlier:
+        return None
+    previous = max(earlier, key=lambda e: e["startDate"])
+    before = json.loads(sfn.describe_execution(executionArn=previous["executionArn"]).get("input") or "{}")
+    changes = []
+    for key in sorted(set(before) | set(payload)):
+        if key in ("run_id", "run_prefix", "dataset_json") or before.get(key) == payload.get(key):
+            continue
+        old, new = before.get(key), payload.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += [f"{k} {old.get(k, '(unset)')} → {new.get(k, '(unset)')}"
+                        for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        else:
+            changes.append(f"{key} {old} → {new}")
+    return f"execution {name} replaces {previous['name']}: {'; '.join(changes) or 'same settings, bucket made again'}"
 
 
 def wait(kit: Kit, execution_arn: str, definition: dict[str, Any], timeout: float = 3600,
@@ -155,3 +184,38 @@ def failure_cause(execution: dict[str, Any]) -> str:
 def output(execution: dict[str, Any]) -> dict[str, Any]:
     """A finished execution's output, parsed."""
     return json.loads(execution.get("output") or "{}")
+
+
+def pipeline_settings(kit: Kit) -> dict[str, Any]:
+    """What every pipeline execution's input carries from settings.toml: hyperparameters and dataset settings.
+
+    ``dataset_json`` is the dataset as one string: the processing job's ``Environment`` takes strings only,
+    and a plain ``$.dataset_json`` path needs no intrinsic function.
+    """
+    return {"hyperparameters": kit.settings.hyperparameters, "dataset": kit.settings.dataset,
+            "dataset_json": json.dumps(kit.settings.dataset, sort_keys=True)}
+
+
+def pipeline_input(kit: Kit, bucket: str, label: str, **extra: Any) -> tuple[str, dict[str, Any]]:
+    """The run name and execution input of one pipeline run made with this notebook's settings.
+
+    The run name is ``<run_id>-<label>-<hash>``: the hash covers the hyperparameters, dataset settings,
+    data URL, ``extra`` and when the bucket was made. Re-running with the same settings shows the same
+    execution; a changed setting (``-p epochs 5``) or a bucket made again after 99_cleanup starts a new
+    execution whose jobs have new names (SageMaker never frees a job name, even after cleanup).
+
+    Returns:
+        ``(run, payload)``: the execution's name and its input (bucket, run_id, run_prefix, data_url,
+        hyperparameters, dataset, ``extra``).
+    """
+    from helpers.s3 import bucket_created
+    from helpers.settings_file import fingerprint
+
+    settings = {"data_url": kit.settings.data_url, **pipeline_settings(kit), **extra}
+    digest = fingerprint(settings, bucket_created(kit, bucket))
+    run = f"{kit.settings.run_id}-{label}-{digest}"
+    room = 63 - len(kit.names.job("preprocess", ""))  # the longest job name the state machines make
+    if len(run) > room:
+        run = f"{kit.settings.run_id}-{label[0]}{digest}"
+    payload = {"bucket": bucket, "run_id": run, "run_prefix": f"runs/{run}", **settings}
+    return run, payload

@@ -13,16 +13,24 @@ import argparse
 import csv
 import json
 import math
+import os
 import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.preprocessing import LabelEncoder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # csv_dataset.py sits beside this script in the image
+try:
+    import csv_dataset  # noqa: E402
+except ImportError:  # this script alone (uploaded as a SageMaker script, as the article does): iris only
+    csv_dataset = None
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 LABEL = "species"
@@ -34,6 +42,9 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 class PreprocessError(Exception):
     """An expected problem with the input or arguments, reported without a traceback."""
+
+
+_DatasetError = csv_dataset.DatasetError if csv_dataset else PreprocessError
 
 
 def _parse_feature(value: str) -> float | None:
@@ -139,51 +150,60 @@ def _read_checked(path: Path) -> pd.DataFrame:
 
 
 def preprocess(
-    df: pd.DataFrame, test_size: float = 0.2, random_state: int = 42
+    df: pd.DataFrame, test_size: float = 0.2, random_state: int = 42,
+    features: list[str] | None = None, label: str = LABEL, classes: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Encode labels, split stratified, fill NaNs with train means and standardise.
+    """Encode labels, split stratified and fill NaNs with train means; the features stay in their raw units.
+
+    No scaling here, on purpose: linear-learner standardises the features itself (``normalize_data``,
+    on by default) and keeps that normalisation in the model, so the endpoint takes raw measurements.
+    Scaling here too would make the model expect scaled rows at inference that nobody sends
+    (training/serving skew: raw setosa ``5.1,3.5,1.4,0.2`` came back versicolor).
 
     Args:
         df: Frame as returned by :func:`read_raw`.
         test_size: Fraction of rows for the test set.
         random_state: Seed for the split.
+        features: the feature columns (iris's by default).
+        label: the label column.
+        classes: every class name, in code order; None takes the label values found, sorted.
 
     Returns:
-        ``(train_df, test_df, meta)``: frames with ``label`` first then the scaled
+        ``(train_df, test_df, meta)``: frames with ``label`` first then the raw (imputed)
         features, and a dict of the fitted parameters (without ``source``).
 
     Raises:
         PreprocessError: The rows cannot be split or a feature has no training values.
     """
-    encoder = LabelEncoder().fit(IRIS_CLASSES)
-    labels = pd.Series(encoder.transform(df[LABEL]), index=df.index, name="label")
+    features = list(features or FEATURES)
+    classes = list(classes) if classes else (IRIS_CLASSES if label == LABEL and features == FEATURES
+                                             else sorted(df[label].unique()))
+    encoder = LabelEncoder().fit(classes)
+    labels = pd.Series(encoder.transform(df[label]), index=df.index, name="label")
     try:
         x_train, x_test, y_train, y_test = train_test_split(
-            df[FEATURES], labels, test_size=test_size, random_state=random_state, stratify=labels
+            df[features], labels, test_size=test_size, random_state=random_state, stratify=labels
         )
     except ValueError as exc:
         raise PreprocessError(
             f"cannot split {len(df)} rows stratified with test_size={test_size}: {exc}"
         ) from None
     means = x_train.mean(numeric_only=True)
-    empty = [name for name in FEATURES if pd.isna(means[name])]
+    empty = [name for name in features if pd.isna(means[name])]
     if empty:
         raise PreprocessError(f"field(s) {', '.join(empty)} have no values in the training split")
     x_train, x_test = x_train.fillna(means), x_test.fillna(means)
-    scaler = StandardScaler().fit(x_train)
 
     def assemble(x: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
-        scaled = pd.DataFrame(scaler.transform(x), columns=FEATURES, index=x.index)
-        return pd.concat([y.astype("int64"), scaled], axis=1).reset_index(drop=True)
+        return pd.concat([y.astype("int64"), x.astype("float64")], axis=1).reset_index(drop=True)
 
     meta = {
         "classes": [str(c) for c in encoder.classes_],
-        "feature_names": list(FEATURES),
+        "feature_names": list(features),
         "train_rows": len(x_train),
         "test_rows": len(x_test),
-        "train_means": {name: float(means[name]) for name in FEATURES},
-        "scaler_mean": [float(v) for v in scaler.mean_],
-        "scaler_scale": [float(v) for v in scaler.scale_],
+        "train_means": {name: float(means[name]) for name in features},
+        "scaling": "none: linear-learner normalizes the features itself (normalize_data)",
     }
     return assemble(x_train, y_train), assemble(x_test, y_test), meta
 
@@ -260,6 +280,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def read_input(source: Path, spec: Any = None) -> tuple[pd.DataFrame, list[str], str, list[str] | None]:
+    """The raw CSV as this job reads it: (frame, feature columns, label column, class names or None).
+
+    Iris (no dataset settings, or the defaults) goes through :func:`read_raw`; a learner's own CSV is read as
+    settings.toml's ``[dataset]`` says (``csv_dataset.read``). Notebook 02's preview calls this too.
+    """
+    if spec is None or spec.is_iris():
+        return read_raw(source), FEATURES, LABEL, None
+    raw, features, label = csv_dataset.read(source, spec)
+    return raw, features, label, spec.class_names or None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the step; return 0 on success, 1 on an expected error (reported on stderr).
 
@@ -269,17 +301,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         source = find_input(args.input_dir, args.input_file)
-        raw = read_raw(source)
-        train, test, meta = preprocess(raw, args.test_size, args.random_state)
+        spec = csv_dataset.DatasetSpec.from_environment() if csv_dataset else None
+        if csv_dataset is None and os.environ.get("PIPELINE_DREAMS_DATASET"):
+            raise PreprocessError("PIPELINE_DREAMS_DATASET is set but csv_dataset.py is not beside preprocess.py "
+                                  "(copy both into the image)")
+        raw, features, label, classes = read_input(source, spec)
+        train, test, meta = preprocess(raw, args.test_size, args.random_state, features, label, classes)
         meta["source"] = source.name
         write_outputs(args.output_dir, train, test, meta)
-    except (PreprocessError, OSError) as exc:
+    except (PreprocessError, _DatasetError, OSError) as exc:
         print(f"preprocess: error: {exc}", file=sys.stderr)
         removed = remove_outputs(args.output_dir) if args.output_dir.is_dir() else []
         if removed:
             print(f"preprocess: removed stale outputs: {', '.join(removed)}", file=sys.stderr)
         return 1
-    counts = raw[LABEL].value_counts().sort_index()
+    counts = raw[label].value_counts().sort_index()
     print(f"read {len(raw)} rows from {source}")
     print("class counts: " + ", ".join(f"{name}={count}" for name, count in counts.items()))
     print(f"train shape {train.shape}, test shape {test.shape} (label first, no header)")

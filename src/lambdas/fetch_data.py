@@ -1,6 +1,6 @@
 """Ingest Lambda (the article's container-image function): bring the raw CSV into the run's S3 prefix.
 
-Two ways in, one way out (``s3://<bucket>/<run_prefix>/raw/iris.data``):
+Two ways in, one way out (``s3://<bucket>/<run_prefix>/raw/<the source's file name>``, e.g. ``iris.data``):
 
 * ``{"data_url": "https://…/iris.data", "bucket": …, "run_id": …}`` downloads with requests
   (the article's way; ``DATA_URL``/``BUCKET`` in the environment serve as defaults);
@@ -25,8 +25,14 @@ from typing import Any
 import boto3
 import requests
 
-RAW_FILE_NAME = "iris.data"
+RAW_FILE_NAME = "iris.data"  # when the source's name gives none
 JOB_STEPS = ("preprocess", "train", "predict", "evaluate", "model")  # as helpers.config.JOB_STEPS
+
+
+def _file_name(source: str) -> str:
+    """The learner's file name (the URL's or key's last part), so errors later name their file, not iris.data."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", source.split("?")[0].rstrip("/").rsplit("/", 1)[-1])
+    return name if name.strip("._") and "://" not in source.rstrip("/").rsplit("/", 1)[-1] else RAW_FILE_NAME
 
 
 def _setting(event: dict[str, Any], key: str, env: str, default: str | None = None) -> str:
@@ -73,11 +79,10 @@ def _read_object(s3, uri: str) -> bytes:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Put the raw data at ``<run_prefix>/raw/iris.data`` and return the event with the run's names."""
+    """Put the raw data at ``<run_prefix>/raw/<file name>`` and return the event with the run's names."""
     bucket = _setting(event, "bucket", "BUCKET")
     run_id = _run_id(event)
     run_prefix = (event.get("run_prefix") or os.environ.get("RUN_PREFIX") or f"runs/{run_id}").strip("/")
-    key = f"{run_prefix}/raw/{RAW_FILE_NAME}"
     s3 = boto3.client("s3")
     if event.get("source_s3_uri"):
         body = _read_object(s3, event["source_s3_uri"])
@@ -87,6 +92,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         response = requests.get(source, timeout=30)
         response.raise_for_status()
         body = response.content
+    key = f"{run_prefix}/raw/{_file_name(source)}"
     if not body.strip():
         raise ValueError(f"{source} returned an empty body; nothing was written to s3://{bucket}/{key}")
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv")

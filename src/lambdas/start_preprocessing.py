@@ -1,6 +1,7 @@
 """Start the SageMaker Processing job that runs preprocess.py (the article's second Lambda).
 
-Event: ``{"bucket", "run_prefix", "run_id"}`` (as fetch_data returns them).
+Event: ``{"bucket", "run_prefix", "run_id", "raw_s3_uri"?, "input_version"?, "dataset"?}`` (as fetch_data
+returns them, plus which version of the raw data it reads and settings.toml's ``[dataset]``).
 Environment: ``PREPROCESS_IMAGE_URI``, ``SAGEMAKER_ROLE_ARN``, ``JOB_NAME_PREFIX``,
 ``INSTANCE_TYPE`` (optional), ``RESOURCE_TAGS`` (optional JSON list of {Key, Value}).
 
@@ -24,13 +25,22 @@ CONTAINER_OUTPUT = "/opt/ml/processing/output"
 OUTPUTS = ("train", "test", "meta")
 
 
-def job_name(prefix: str, run_id: str, step: str) -> str:
-    """SageMaker name ``<prefix>-<step>-<run_id>``: ≤ 63 letters, digits and hyphens; cut + hash when longer.
+def job_name(prefix: str, run_id: str, step: str, request: dict[str, Any] | None = None) -> str:
+    """SageMaker name ``<prefix>-<step>-<run_id>``: ≤ 63 letters, digits and hyphens.
 
-    A copy of helpers.config.job_name (this handler is a single file); a unit test checks both agree.
+    Without ``request``: a copy of helpers.config.job_name (this handler is a single file; a unit test checks
+    both agree): cut and ended with a hash of the whole name when longer. With ``request``, the name ends in
+    a short hash of what the job would do (the request without its name and tags, plus the event's
+    ``input_version``): the same settings find the same job, a changed setting makes a new one. Job names
+    are unique forever in an account and region, even after cleanup, so a name must change whenever what
+    the job does changes.
     """
     full = "-".join(part for part in (prefix, "" if step == "model" else step, run_id) if part)
     name = re.sub(r"[^a-zA-Z0-9-]", "", full.replace("_", "-")).strip("-") or "job"
+    if request is not None:
+        settings = {k: v for k, v in request.items() if k not in ("TrainingJobName", "ProcessingJobName", "Tags")}
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:6]
+        return f"{name[:56].strip('-')}-{digest}"
     if len(name) <= 63:
         return name
     return f"{name[:54].rstrip('-')}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
@@ -40,11 +50,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Create the processing job for this run and return its name and output URIs."""
     bucket = event["bucket"]
     run_prefix = event["run_prefix"].strip("/")
-    name = job_name(os.environ.get("JOB_NAME_PREFIX", "pipeline-dreams"), event["run_id"], "preprocess")
     processed = f"s3://{bucket}/{run_prefix}/processed"
     sagemaker = boto3.client("sagemaker")
     request = {
-        "ProcessingJobName": name,
         "RoleArn": os.environ["SAGEMAKER_ROLE_ARN"],
         "AppSpecification": {
             "ImageUri": os.environ["PREPROCESS_IMAGE_URI"],
@@ -63,10 +71,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "StoppingCondition": {"MaxRuntimeInSeconds": int(os.environ.get("MAX_RUNTIME_SECONDS", "900"))},
         "Tags": json.loads(os.environ.get("RESOURCE_TAGS", "[]")),
     }
+    if event.get("dataset"):  # how to read the learner's CSV (settings.toml's [dataset]); preprocess.py reads it
+        request["Environment"] = {"PIPELINE_DREAMS_DATASET": json.dumps(event["dataset"], sort_keys=True)}
+    name = job_name(os.environ.get("JOB_NAME_PREFIX", "pipeline-dreams"), event["run_id"], "preprocess",
+                    {**request, "input_version": event.get("input_version", "")})
+    request = {"ProcessingJobName": name, **request}
     try:
         arn = sagemaker.create_processing_job(**request)["ProcessingJobArn"]
     except sagemaker.exceptions.ResourceInUse:
         arn = sagemaker.describe_processing_job(ProcessingJobName=name)["ProcessingJobArn"]
-        print(f"processing job {name} already exists; not starting it again")
+        print(f"processing job {name} already exists with these same settings and data: reusing it")
+    else:
+        print(f"processing job {name} started")
     return {**event, "processing_job_name": name, "processing_job_arn": arn,
             "train_s3_uri": f"{processed}/train/", "test_s3_uri": f"{processed}/test/"}

@@ -1,6 +1,8 @@
 """Start the linear-learner training job (the article's third Lambda).
 
-Event: ``{"bucket", "run_prefix", "run_id", "train_s3_uri"?, "test_s3_uri"?}``.
+Event: ``{"bucket", "run_prefix", "run_id", "train_s3_uri"?, "test_s3_uri"?, "hyperparameters"?,
+"input_version"?}``: ``hyperparameters`` (linear-learner's names, from settings.toml via the notebook)
+win over the defaults below; ``input_version`` says which data the job reads (a new version, a new job).
 Environment: ``TRAINING_IMAGE_URI`` (looked up per region by the notebook with the
 SageMaker SDK and handed over here, so this function stays boto3-only),
 ``SAGEMAKER_ROLE_ARN``, ``JOB_NAME_PREFIX``, ``INSTANCE_TYPE``, ``HYPERPARAMETERS``
@@ -22,13 +24,22 @@ DEFAULT_HYPERPARAMETERS = {"predictor_type": "multiclass_classifier", "num_class
                            "feature_dim": "4", "mini_batch_size": "32", "epochs": "15"}
 
 
-def job_name(prefix: str, run_id: str, step: str) -> str:
-    """SageMaker name ``<prefix>-<step>-<run_id>``: ≤ 63 letters, digits and hyphens; cut + hash when longer.
+def job_name(prefix: str, run_id: str, step: str, request: dict[str, Any] | None = None) -> str:
+    """SageMaker name ``<prefix>-<step>-<run_id>``: ≤ 63 letters, digits and hyphens.
 
-    A copy of helpers.config.job_name (this handler is a single file); a unit test checks both agree.
+    Without ``request``: a copy of helpers.config.job_name (this handler is a single file; a unit test checks
+    both agree): cut and ended with a hash of the whole name when longer. With ``request``, the name ends in
+    a short hash of what the job would do (the request without its name and tags, plus the event's
+    ``input_version``): the same settings find the same job, a changed setting makes a new one. Job names
+    are unique forever in an account and region, even after cleanup, so a name must change whenever what
+    the job does changes.
     """
     full = "-".join(part for part in (prefix, "" if step == "model" else step, run_id) if part)
     name = re.sub(r"[^a-zA-Z0-9-]", "", full.replace("_", "-")).strip("-") or "job"
+    if request is not None:
+        settings = {k: v for k, v in request.items() if k not in ("TrainingJobName", "ProcessingJobName", "Tags")}
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:6]
+        return f"{name[:56].strip('-')}-{digest}"
     if len(name) <= 63:
         return name
     return f"{name[:54].rstrip('-')}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
@@ -43,13 +54,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Create the training job for this run and return its name and model location."""
     bucket = event["bucket"]
     run_prefix = event["run_prefix"].strip("/")
-    name = job_name(os.environ.get("JOB_NAME_PREFIX", "pipeline-dreams"), event["run_id"], "train")
     processed = f"s3://{bucket}/{run_prefix}/processed"
     output_path = f"s3://{bucket}/{run_prefix}/model"
-    hyperparameters = {**DEFAULT_HYPERPARAMETERS, **json.loads(os.environ.get("HYPERPARAMETERS", "{}"))}
+    hyperparameters = {**DEFAULT_HYPERPARAMETERS, **json.loads(os.environ.get("HYPERPARAMETERS", "{}")),
+                       **event.get("hyperparameters", {})}
     sagemaker = boto3.client("sagemaker")
     request = {
-        "TrainingJobName": name,
         "RoleArn": os.environ["SAGEMAKER_ROLE_ARN"],
         "AlgorithmSpecification": {"TrainingImage": os.environ["TRAINING_IMAGE_URI"], "TrainingInputMode": "File"},
         "HyperParameters": {k: str(v) for k, v in hyperparameters.items()},
@@ -61,10 +71,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "StoppingCondition": {"MaxRuntimeInSeconds": int(os.environ.get("MAX_RUNTIME_SECONDS", "1800"))},
         "Tags": json.loads(os.environ.get("RESOURCE_TAGS", "[]")),
     }
+    name = job_name(os.environ.get("JOB_NAME_PREFIX", "pipeline-dreams"), event["run_id"], "train",
+                    {**request, "input_version": event.get("input_version", "")})
+    request = {"TrainingJobName": name, **request}
     try:
         arn = sagemaker.create_training_job(**request)["TrainingJobArn"]
     except sagemaker.exceptions.ResourceInUse:
         arn = sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobArn"]
-        print(f"training job {name} already exists; not starting it again")
+        print(f"training job {name} already exists with these same settings and data: reusing it")
+    else:
+        print(f"training job {name} started with hyperparameters {json.dumps(request['HyperParameters'])}")
     return {**event, "training_job_name": name, "training_job_arn": arn,
             "model_s3_uri": f"{output_path}/{name}/output/model.tar.gz"}

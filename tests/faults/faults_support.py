@@ -82,7 +82,8 @@ class Deployed:
 
     def start(self, run_id: str, **extra: Any) -> str:
         """Start an execution named after the run, with the input notebook 05 gives it."""
-        payload = {"bucket": self.bucket, "run_id": run_id, "run_prefix": f"runs/{run_id}", **extra}
+        payload = {"bucket": self.bucket, "run_id": run_id, "run_prefix": f"runs/{run_id}",
+                   **helpers.stepfunctions.pipeline_settings(self.kit), **extra}
         arn = helpers.stepfunctions.start(self.kit, self.machine_arn, payload, name=run_id)
         self.started[run_id] = arn
         return arn
@@ -155,7 +156,8 @@ class FileServer:
         return f"http://127.0.0.1:{self.server.server_address[1]}/{name}"
 
     def put(self, name: str, body: bytes) -> str:
-        """Write ``body`` as ``name`` and return its URL."""
+        """Write ``body`` as ``name`` (a path under the served folder) and return its URL."""
+        (self.folder / name).parent.mkdir(parents=True, exist_ok=True)
         (self.folder / name).write_bytes(body)
         return self.url(name)
 

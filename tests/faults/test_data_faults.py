@@ -26,7 +26,7 @@ def bad_runs(pipeline: Deployed, files: FileServer) -> dict[str, dict[str, Any]]
     for number, (name, case) in enumerate(sorted(CASES.items())):
         body = bad_file(case)
         run_id = f"bad-{number}-{name.replace('_', '-')}"[:24].rstrip("-")
-        url = files.put(f"{name}.data", body)
+        url = files.put(f"{name}/iris.data", body)  # raw objects are named after the file: iris.data
         runs[name] = {"run_id": run_id, "body": body, "url": url,
                       "arn": pipeline.start(run_id, data_url=url)}
     for run in runs.values():

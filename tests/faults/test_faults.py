@@ -157,7 +157,7 @@ class TestRerunAfterAFailure:
         4. Starting the failed run's execution name again shows the existing execution (notebooks are
            idempotent) instead of running it a second time.
         """
-        bad = files.put("rerun-bad.data", b"5.1,3.5,1.4,0.2,Iris-setosa\n4.9,x,1.4,0.2,Iris-setosa\n")
+        bad = files.put("rerun-bad/iris.data", b"5.1,3.5,1.4,0.2,Iris-setosa\n4.9,x,1.4,0.2,Iris-setosa\n")
         failed = pipeline.wait(pipeline.start("rerun-bad", data_url=bad))
         assert (failed["status"], failed["error"]) == ("FAILED", "PreprocessFailed")
         assert "row 2, field 'sepal_width'" in helpers.stepfunctions.failure_cause(failed)

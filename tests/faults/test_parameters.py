@@ -99,11 +99,11 @@ class TestBucketNameAWSRejects:
 
 @pytest.fixture(scope="module")
 def taken(cloud) -> dict:
-    """A kit bucket holding the outputs of run "taken" and of notebook 05's run "taken2-pipeline"."""
+    """A kit bucket holding the outputs of run "taken" and of notebook 05's run "taken2-pipeline-<hash>"."""
     kit = connect(cloud.url, new_prefix("col"))
     bucket = helpers.s3.ensure_bucket(kit)
     s3 = kit.client("s3")
-    for key in ("runs/taken/raw/iris.data", "runs/taken2-pipeline/raw/iris.data"):
+    for key in ("runs/taken/raw/iris.data", "runs/taken2-pipeline-0a1b2c/raw/iris.data"):
         s3.put_object(Bucket=bucket, Key=key, Body=b"5.1,3.5,1.4,0.2,Iris-setosa\n")
     return {"prefix": kit.settings.prefix, "bucket": bucket}
 
@@ -112,11 +112,11 @@ class TestRunIdThatCollides:
     """An explicit run id is taken when its outputs exist: the runner refuses it before any notebook runs."""
 
     @pytest.mark.parametrize("run_id, key", [("taken", "runs/taken/raw/iris.data"),
-                                             ("taken2", "runs/taken2-pipeline/raw/iris.data")])
+                                             ("taken2", "runs/taken2-pipeline-0a1b2c/raw/iris.data")])
     def test_runner_refuses_a_taken_run_id(self, cloud, taken, tmp_path, run_id, key):
         """
         1. `python -m helpers run --notebooks 01,02 -p run_id <id>` where runs/<id>/ (or a run notebook 05
-           makes from it, <id>-pipeline) already has objects.
+           makes from it, <id>-pipeline-<hash of its settings>) already has objects.
         2. Exit 1; stderr says the run id is taken, names the bucket and a key found, and how to go on.
         3. No notebook ran (the --out folder was not even made); the cloud holds exactly what it held.
         """

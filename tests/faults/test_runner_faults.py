@@ -3,6 +3,8 @@ prints the cause (row and field), for the processing job of notebook 03 and for 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from faults_support import NOTHING, FileServer, bad_file, load_fixture, new_prefix, owned, run_helpers
 
@@ -25,7 +27,7 @@ def kit_made(cloud, tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def bad_url(files: FileServer) -> str:
-    return files.put("non-numeric.data", bad_file(NON_NUMERIC))
+    return files.put("non-numeric/iris.data", bad_file(NON_NUMERIC))
 
 
 class TestRunnerStopsAtTheProcessingJob:
@@ -45,8 +47,10 @@ class TestRunnerStopsAtTheProcessingJob:
 
         assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
         assert "series FAILED: 03_preprocess.ipynb failed in cell " in result.stderr
-        assert f"JobFailed: processing job {prefix}-preprocess-bad-03 ended Failed: AlgorithmError: exit code 1: " \
-               f"preprocess: error: {REASON}" in result.stderr
+        # the job's name ends in a hash of its request (a changed setting is a new job)
+        assert re.search(rf"JobFailed: processing job {prefix}-preprocess-bad-03-[0-9a-f]{{6}} ended Failed: "
+                         rf"AlgorithmError: exit code 1: preprocess: error: {re.escape(REASON)}", result.stderr), \
+            result.stderr[-3000:]
         assert f"executed notebook with the traceback: {tmp_path / '03_preprocess.ipynb'}" in result.stderr
         assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [
             "01_bucket.ipynb", "02_ingest.ipynb", "03_preprocess.ipynb"]
@@ -70,8 +74,9 @@ class TestRunnerShowsThePipelinesFailure:
 
         assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
         assert "series FAILED: 05_stepfunctions.ipynb failed in cell " in result.stderr
-        assert "ExecutionFailed: execution bad-05-pipeline FAILED: PreprocessFailed: AlgorithmError: exit code 1: " \
-               f"preprocess: error: {REASON}" in result.stderr
+        assert re.search(r"ExecutionFailed: execution bad-05-pipeline-[0-9a-f]{6} FAILED: PreprocessFailed: "
+                         rf"AlgorithmError: exit code 1: preprocess: error: {re.escape(REASON)}", result.stderr), \
+            result.stderr[-3000:]
         assert "ProcessingJobArn" not in result.stderr
 
 

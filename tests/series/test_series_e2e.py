@@ -8,24 +8,50 @@ held-out rows with accuracy ≥ 0.9.
 from __future__ import annotations
 
 import io
+import os
+import re
 import subprocess
 import sys
 import tarfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.config import settings
+from helpers.stepfunctions import pipeline_settings
 from localcloud import linear_learner
 
 pytestmark = pytest.mark.series
 
 
-def run_helpers(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=timeout)
+def run_helpers(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def kit_bucket(s3) -> str:
+    return next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("pipeline-dreams-"))
+
+
+def pipeline_run(s3, name: str) -> str:
+    """The run a notebook started as ``<run_id>-<label>``: its name ends in ``-<hash of its settings>``."""
+    listed = s3.list_objects_v2(Bucket=kit_bucket(s3), Prefix=f"runs/{name}-", Delimiter="/").get("CommonPrefixes", [])
+    runs = [p["Prefix"].split("/")[1] for p in listed if re.fullmatch(rf"{name}-[0-9a-f]{{6}}", p["Prefix"].split("/")[1])]
+    assert len(runs) == 1, (name, listed)
+    return runs[0]
+
+
+def lambda_job(sm, kind: str, base: str) -> list[dict]:
+    """Jobs a start_* Lambda made for ``base`` (``<base>-<hash of the request>``), newest first."""
+    method, key, field = {"processing": ("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobName"),
+                          "training": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobName")}[kind]
+    jobs = [j for j in getattr(sm, method)(NameContains=base)[key] if re.fullmatch(rf"{base}-[0-9a-f]{{6}}", j[field])]
+    return sorted(jobs, key=lambda j: j["CreationTime"], reverse=True)
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +94,14 @@ class TestSeriesRun:
         bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("pipeline-dreams-"))
         run = series["run_id"]
         keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{run}/")["Contents"]}
+        (job,) = lambda_job(cloud.client("sagemaker"), "training", f"pipeline-dreams-train-{run}")
         assert {f"runs/{run}/raw/iris.data", f"runs/{run}/processed/train/train.csv",
                 f"runs/{run}/processed/test/test.csv", f"runs/{run}/processed/meta/preprocess.json",
-                f"runs/{run}/model/pipeline-dreams-train-{run}/output/model.tar.gz"} <= keys
+                f"runs/{run}/model/{job['TrainingJobName']}/output/model.tar.gz"} <= keys
         raw = s3.get_object(Bucket=bucket, Key=f"runs/{run}/raw/iris.data")["Body"].read()
         assert raw == (Path(__file__).resolve().parents[2] / "data/iris.data").read_bytes()
-        pipeline = f"runs/{run}-pipeline/model/pipeline-dreams-train-{run}-pipeline/output/model.tar.gz"
+        fixed = pipeline_run(s3, f"{run}-pipeline")
+        pipeline = f"runs/{fixed}/model/pipeline-dreams-train-{fixed}/output/model.tar.gz"
         assert s3.head_object(Bucket=bucket, Key=pipeline)["ContentLength"] > 0
 
     def test_the_model_predicts_the_held_out_rows(self, series: dict, cloud, tmp_path: Path) -> None:
@@ -86,7 +114,8 @@ class TestSeriesRun:
         s3 = cloud.client("s3")
         bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("pipeline-dreams-"))
         run = series["run_id"]
-        archive = s3.get_object(Bucket=bucket, Key=f"runs/{run}/model/pipeline-dreams-train-{run}/output/model.tar.gz")
+        job = lambda_job(cloud.client("sagemaker"), "training", f"pipeline-dreams-train-{run}")[-1]["TrainingJobName"]
+        archive = s3.get_object(Bucket=bucket, Key=f"runs/{run}/model/{job}/output/model.tar.gz")
         tarfile.open(fileobj=io.BytesIO(archive["Body"].read())).extractall(tmp_path, filter="data")
         test = pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=f"runs/{run}/processed/test/test.csv")["Body"]
                                       .read()), header=None).to_numpy()
@@ -100,12 +129,13 @@ class TestSeriesRun:
         1. The article chain's training job failed: it found no training data (it started too early).
         2. The fixed pipeline's training job completed, created after its preprocessing job ended.
         """
-        sm = cloud.client("sagemaker")
-        run = series["run_id"]
-        article = sm.describe_training_job(TrainingJobName=f"pipeline-dreams-train-{run}-article")
+        sm, s3 = cloud.client("sagemaker"), cloud.client("s3")
+        article_run, fixed_run = pipeline_run(s3, f"{series['run_id']}-article"), pipeline_run(s3, f"{series['run_id']}-pipeline")
+        (article,) = lambda_job(sm, "training", f"pipeline-dreams-train-{article_run}")
+        article = sm.describe_training_job(TrainingJobName=article["TrainingJobName"])
         assert article["TrainingJobStatus"] == "Failed" and "no S3 objects found" in article["FailureReason"]
-        fixed = sm.describe_training_job(TrainingJobName=f"pipeline-dreams-train-{run}-pipeline")
-        prep = sm.describe_processing_job(ProcessingJobName=f"pipeline-dreams-preprocess-{run}-pipeline")
+        fixed = sm.describe_training_job(TrainingJobName=f"pipeline-dreams-train-{fixed_run}")
+        prep = sm.describe_processing_job(ProcessingJobName=f"pipeline-dreams-preprocess-{fixed_run}")
         assert fixed["TrainingJobStatus"] == "Completed"
         assert fixed["CreationTime"] >= prep["ProcessingEndTime"]
 
@@ -167,14 +197,15 @@ class TestEvaluationGateAndTrigger:
         """
         import json
 
-        s3, run = cloud.client("s3"), series["run_id"]
-        bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("pipeline-dreams-"))
-        report = json.loads(s3.get_object(Bucket=bucket, Key=f"runs/{run}-gated/evaluation/report/evaluation.json")
+        s3 = cloud.client("s3")
+        run = pipeline_run(s3, f"{series['run_id']}-gated")
+        bucket = kit_bucket(s3)
+        report = json.loads(s3.get_object(Bucket=bucket, Key=f"runs/{run}/evaluation/report/evaluation.json")
                             ["Body"].read())
         assert report["accuracy"] >= 0.9 and sum(map(sum, report["confusion_matrix"])) == 30
         endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName="pipeline-dreams-iris")
         assert endpoint["EndpointStatus"] == "InService"
-        test = pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=f"runs/{run}-gated/processed/test/test.csv")
+        test = pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=f"runs/{run}/processed/test/test.csv")
                                       ["Body"].read()), header=None)
         body = test.iloc[:, 1:].to_csv(header=False, index=False)
         answer = json.loads(cloud.client("sagemaker-runtime").invoke_endpoint(
@@ -186,10 +217,11 @@ class TestEvaluationGateAndTrigger:
         """1. The <run_id>-strict execution FAILED with QualityGateFailed.
         2. Its cause names the accuracy and the threshold 1.01; no endpoint config was made for it.
         """
-        sfn, run = cloud.client("stepfunctions"), series["run_id"]
+        sfn, run = cloud.client("stepfunctions"), f"{series['run_id']}-strict"
         machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "pipeline-dreams-pipeline")
-        execution = sfn.describe_execution(
-            executionArn=machine["stateMachineArn"].replace(":stateMachine:", ":execution:") + f":{run}-strict")
+        (execution,) = [e for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+                        if re.fullmatch(rf"{run}-[0-9a-f]{{6}}", e["name"])]
+        execution = sfn.describe_execution(executionArn=execution["executionArn"])
         assert execution["status"] == "FAILED" and execution["error"] == "QualityGateFailed"
         assert "is below min_accuracy 1.01" in execution["cause"] and "accuracy 0." in execution["cause"]
         configs = cloud.client("sagemaker").list_endpoint_configs(NameContains=f"{run}-strict")["EndpointConfigs"]
@@ -199,7 +231,7 @@ class TestEvaluationGateAndTrigger:
         """Notebook 07's trigger.
 
         1. An execution of the pipeline has the uploaded key in its input (it came from EventBridge).
-        2. It SUCCEEDED and wrote a run of its own (runs/t-…/raw/iris.data is there).
+        2. It SUCCEEDED and wrote a run of its own (runs/t-…/raw/iris-<run>.csv, named after the upload, is there).
         """
         import json
 
@@ -212,7 +244,63 @@ class TestEvaluationGateAndTrigger:
         output = json.loads(triggered[0]["output"])
         assert output["run_id"].startswith("t-")
         s3 = cloud.client("s3")
-        assert s3.head_object(Bucket=output["bucket"], Key=f"{output['run_prefix']}/raw/iris.data")["ContentLength"] > 0
+        assert s3.head_object(Bucket=output["bucket"], Key=f"{output['run_prefix']}/raw/iris-{run}.csv")["ContentLength"] > 0
+
+
+class TestRawMeasurements:
+    def test_the_endpoint_answers_raw_measurements_with_the_right_species(self, series: dict, cloud) -> None:
+        """Raw measurements in, right species out (no training/serving skew).
+
+        linear-learner normalises the features itself (normalize_data, default on) and applies the same
+        normalisation at inference, so preprocessing does not scale and the endpoint takes raw rows:
+        https://docs.aws.amazon.com/sagemaker/latest/dg/ll_how-it-works.html
+
+        1. Ask the kit's endpoint about the first row of each species in UCI's file, in centimetres.
+        2. It answers setosa, versicolor, virginica (labels 0, 1, 2) in that order.
+        3. The held-out split the model was trained beside is in centimetres too (not z-scores).
+        """
+        import json
+
+        rows = "5.1,3.5,1.4,0.2\n7.0,3.2,4.7,1.4\n6.3,3.3,6.0,2.5\n"
+        answer = json.loads(cloud.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName="pipeline-dreams-iris", ContentType="text/csv", Body=rows)["Body"].read())
+        assert [int(p["predicted_label"]) for p in answer["predictions"]] == [0, 1, 2], answer
+        s3 = cloud.client("s3")
+        run = pipeline_run(s3, f"{series['run_id']}-gated")
+        test = pd.read_csv(io.BytesIO(s3.get_object(Bucket=kit_bucket(s3), Key=f"runs/{run}/processed/test/test.csv")
+                                      ["Body"].read()), header=None)
+        assert test[1].between(4.0, 8.0).all()  # sepal length in cm
+
+
+class TestChangedSetting:
+    def test_a_changed_epochs_under_the_same_run_id_trains_a_new_job(self, series: dict, cloud, tmp_path: Path) -> None:
+        """What you change is what runs.
+
+        SageMaker job names are unique in an account and region, so a changed request needs a new name:
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html
+
+        1. Run 04 again under the series' run id with -p epochs 3 (PIPELINE_DREAMS_CONTINUE_RUN=1).
+        2. A new training job of the run Completed with epochs 3; the earlier one (epochs 15) is still there.
+        3. The executed notebook says which job it replaces and that epochs went 15 → 3.
+        4. Running 04 once more with epochs 3 reuses that job (no third job).
+        """
+        run = series["run_id"]
+        args = ("run", "--endpoint", cloud.url, "--out", str(tmp_path), "--notebooks", "04", "-p", "run_id", run,
+                "-p", "data_url", f"{cloud.data_url}/iris.data", "-p", "epochs", "3")
+        result = run_helpers(*args, env={"PIPELINE_DREAMS_CONTINUE_RUN": "1"})
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        sm = cloud.client("sagemaker")
+        newest, earlier = lambda_job(sm, "training", f"pipeline-dreams-train-{run}")
+        job = sm.describe_training_job(TrainingJobName=newest["TrainingJobName"])
+        assert job["TrainingJobStatus"] == "Completed" and job["HyperParameters"]["epochs"] == "3"
+        assert sm.describe_training_job(TrainingJobName=earlier["TrainingJobName"])["HyperParameters"]["epochs"] == "15"
+        notebook = nbformat.read(tmp_path / "04_train.ipynb", as_version=4)
+        printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+        assert (f"training job {newest['TrainingJobName']} replaces {earlier['TrainingJobName']}: epochs 15 → 3"
+                in printed), printed[-2000:]
+        again = run_helpers(*args, env={"PIPELINE_DREAMS_CONTINUE_RUN": "1"})
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        assert len(lambda_job(sm, "training", f"pipeline-dreams-train-{run}")) == 2
 
 
 class TestShuffledLabels:
@@ -245,6 +333,7 @@ class TestShuffledLabels:
             run = f"{series['run_id']}-shuffled"
             arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=run, input=json.dumps({
                 "bucket": bucket, "run_id": run, "run_prefix": f"runs/{run}", "min_accuracy": 0.9,
+                **pipeline_settings(SimpleNamespace(settings=settings())),
                 "data_url": f"http://127.0.0.1:{server.server_address[1]}/shuffled.data"}))["executionArn"]
             deadline = time.monotonic() + 180
             while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
@@ -297,3 +386,27 @@ class TestCleanup:
         assert leftovers == {service: [] for service in leftovers}
         again = run_helpers("clean", "--endpoint", cloud.url, "-p", "prefix", prefix, timeout=120)
         assert again.returncode == 0 and "nothing of the kit's was found" in again.stdout and "left: 0" in again.stdout
+
+    def test_after_cleanup_the_same_run_id_runs_clean_again(self, cloud, tmp_path: Path) -> None:
+        """SageMaker never frees a job name, even after cleanup; the kit's names must not collide.
+
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProcessingJob.html (unique names)
+
+        1. Run 01-05 with --cleanup under its own prefix and run id r1.
+        2. Run 01-05 again with the same prefix and run id: exit 0.
+        3. Each step made new jobs that Completed (two processing and two training jobs of r1 exist).
+        """
+        prefix = "again-e2e"
+        args = ("run", "--endpoint", cloud.url, "--notebooks", "01,02,03,04,05", "-p", "prefix", prefix,
+                "-p", "run_id", "r1", "-p", "data_url", f"{cloud.data_url}/iris.data")
+        first = run_helpers(*args, "--out", str(tmp_path / "first"), "--cleanup")
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        second = run_helpers(*args, "--out", str(tmp_path / "second"))
+        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+        sm = cloud.client("sagemaker")
+        for kind, step in (("processing", "preprocess"), ("training", "train")):
+            jobs = lambda_job(sm, kind, f"{prefix}-{step}-r1")
+            assert len(jobs) == 2, jobs
+            status = "ProcessingJobStatus" if kind == "processing" else "TrainingJobStatus"
+            assert all(j[status] == "Completed" for j in jobs), jobs
+

@@ -13,6 +13,8 @@ Needs are (action, resource ARN, condition context) triples for a sample kit, na
 
 from __future__ import annotations
 
+import json
+
 import ast
 import functools
 import re
@@ -101,6 +103,8 @@ def execution_input(kit: config.Kit) -> dict[str, Any]:
     bucket, prefix = kit.names.bucket, f"runs/{RUN}"
     return {"bucket": bucket, "run_id": RUN, "run_prefix": prefix,
             "raw_s3_uri": f"s3://{bucket}/{prefix}/raw/iris.data", "job_names": kit.names.jobs(RUN),
+            "hyperparameters": kit.settings.hyperparameters, "dataset": kit.settings.dataset,
+            "dataset_json": json.dumps(kit.settings.dataset),
             "train": {"model": f"s3://{bucket}/{prefix}/model/{kit.names.job('train', RUN)}/output/model.tar.gz"}}
 
 

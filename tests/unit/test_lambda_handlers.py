@@ -12,6 +12,7 @@ import functools
 import http.server
 import importlib.util
 import json
+import re
 import shutil
 import string
 import sys
@@ -204,17 +205,17 @@ class TestFetchDataCopiesAnUpload:
     def test_upload_is_copied_into_a_new_run(self, bucket):
         """1. Upload a CSV under incoming/ (a key with a space, as people name files).
         2. Invoke with the event EventBridge's input transformer makes: source_s3_uri and event_id, no run_id.
-        3. The object is copied byte for byte to runs/t-<first 8 of the event id>/raw/iris.data,
-           and the result carries the run's names for the next states.
+        3. The object is copied byte for byte to runs/t-<first 8 of the event id>/raw/new_batch.csv (named after
+           the upload, so later errors name the learner's file), and the result carries the run's names.
         """
         s3 = boto3.client("s3", region_name=REGION)
         s3.put_object(Bucket=bucket, Key="incoming/new batch.csv", Body=IRIS.read_bytes())
         event = load_event("handler_fetch_data_upload", bucket=bucket)
         result = fetch_data.handler(event, None)
         assert result["run_id"] == "t-6f1c2a9e" and result["run_prefix"] == "runs/t-6f1c2a9e"
-        assert result["raw_s3_uri"] == f"s3://{bucket}/runs/t-6f1c2a9e/raw/iris.data"
+        assert result["raw_s3_uri"] == f"s3://{bucket}/runs/t-6f1c2a9e/raw/new_batch.csv"
         assert result["min_accuracy"] == 0.9  # the rest of the event passes through
-        copied = s3.get_object(Bucket=bucket, Key="runs/t-6f1c2a9e/raw/iris.data")["Body"].read()
+        copied = s3.get_object(Bucket=bucket, Key="runs/t-6f1c2a9e/raw/new_batch.csv")["Body"].read()
         assert copied == IRIS.read_bytes()
 
     def test_missing_upload_raises_and_writes_nothing(self, bucket):
@@ -269,8 +270,8 @@ class TestStartPreprocessing:
         event = load_event("handler_start_preprocessing", bucket=bucket)
         result = start_preprocessing.handler(event, None)
         (request,) = calls
-        name = "unit-kit-preprocess-handler-tests"
-        assert request["ProcessingJobName"] == name
+        name = request["ProcessingJobName"]  # the run's name, then a 6-hex hash of the request's settings
+        assert re.fullmatch(r"unit-kit-preprocess-handler-tests-[0-9a-f]{6}", name), name
         assert request["RoleArn"] == job_environment["SAGEMAKER_ROLE_ARN"]
         assert request["AppSpecification"] == {"ImageUri": job_environment["PREPROCESS_IMAGE_URI"],
                                                "ContainerArguments": ["--input-dir", "/opt/ml/processing/input",
@@ -324,7 +325,7 @@ class TestStartPreprocessing:
         2. The handler returns the existing job's ARN and says it did not start it again.
         """
         stubber = stub_sagemaker(monkeypatch, start_preprocessing)
-        name = "unit-kit-preprocess-handler-tests"
+        name = "unit-kit-preprocess-handler-tests-0a1b2c"  # whatever the hash: the handler asks for the name it made
         arn = f"arn:aws:sagemaker:{REGION}:{'0' * 12}:processing-job/{name}"
         stubber.add_client_error("create_processing_job", service_error_code="ResourceInUse",
                                  service_message=f"Job {name} already exists", http_status_code=400)
@@ -333,12 +334,13 @@ class TestStartPreprocessing:
             "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.t3.medium",
                                                       "VolumeSizeInGB": 5}},
             "AppSpecification": {"ImageUri": job_environment["PREPROCESS_IMAGE_URI"]},
-            "CreationTime": datetime.datetime(2026, 11, 25)}, {"ProcessingJobName": name})
+            "CreationTime": datetime.datetime(2026, 11, 25)}, {"ProcessingJobName": ANY})
         with stubber:
             result = start_preprocessing.handler(load_event("handler_start_preprocessing", bucket="b"), None)
         stubber.assert_no_pending_responses()
-        assert (result["processing_job_name"], result["processing_job_arn"]) == (name, arn)
-        assert f"processing job {name} already exists" in capsys.readouterr().out
+        made = result["processing_job_name"]
+        assert made.startswith("unit-kit-preprocess-handler-tests-") and result["processing_job_arn"] == arn
+        assert f"processing job {made} already exists with these same settings" in capsys.readouterr().out
 
     def test_missing_role_is_named(self, bucket, job_environment, monkeypatch):
         """
@@ -365,8 +367,8 @@ class TestStartTraining:
         event = load_event("handler_start_training", bucket=bucket)
         result = start_training.handler(event, None)
         (request,) = calls
-        name = "unit-kit-train-handler-tests"
-        assert request["TrainingJobName"] == name
+        name = request["TrainingJobName"]  # the run's name, then a 6-hex hash of the request's settings
+        assert re.fullmatch(r"unit-kit-train-handler-tests-[0-9a-f]{6}", name), name
         hyperparameters = request["HyperParameters"]
         assert all(isinstance(v, str) for v in hyperparameters.values())
         assert hyperparameters["predictor_type"] == "multiclass_classifier"
@@ -414,7 +416,7 @@ class TestStartTraining:
         2. The handler returns the existing job's ARN and says it did not start it again.
         """
         stubber = stub_sagemaker(monkeypatch, start_training)
-        name = "unit-kit-train-handler-tests"
+        name = "unit-kit-train-handler-tests-0a1b2c"  # whatever the hash: the handler asks for the name it made
         arn = f"arn:aws:sagemaker:{REGION}:{'0' * 12}:training-job/{name}"
         stubber.add_client_error("create_training_job", service_error_code="ResourceInUse",
                                  service_message=f"Job {name} already exists", http_status_code=400)
@@ -422,12 +424,55 @@ class TestStartTraining:
             "TrainingJobName": name, "TrainingJobArn": arn, "TrainingJobStatus": "InProgress",
             "SecondaryStatus": "Training", "ModelArtifacts": {"S3ModelArtifacts": ""},
             "StoppingCondition": {"MaxRuntimeInSeconds": 1800}, "CreationTime": datetime.datetime(2026, 11, 25)},
-            {"TrainingJobName": name})
+            {"TrainingJobName": ANY})
         with stubber:
             result = start_training.handler(load_event("handler_start_training", bucket="b"), None)
         stubber.assert_no_pending_responses()
-        assert (result["training_job_name"], result["training_job_arn"]) == (name, arn)
-        assert f"training job {name} already exists" in capsys.readouterr().out
+        made = result["training_job_name"]
+        assert made.startswith("unit-kit-train-handler-tests-") and result["training_job_arn"] == arn
+        assert f"training job {made} already exists with these same settings" in capsys.readouterr().out
+
+
+class TestJobNamesFollowTheRequest:
+    """A job is reused only when its request is the same; a changed setting or new data is a new job.
+
+    SageMaker job names are unique in an account and region (CreateTrainingJob answers ResourceInUse for a name
+    that exists, https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html), so a
+    changed request needs a new name.
+    """
+
+    def test_event_hyperparameters_reach_the_job_and_its_name(self, bucket, job_environment):
+        """
+        1. Invoke start_training with the event's hyperparameters (epochs "3"), then again with epochs "15".
+        2. Each request carries the event's epochs over the defaults; the two job names differ only in their hash.
+        3. Invoking again with epochs "3" returns the first job (same request, same name): two jobs exist.
+        """
+        calls = record_requests("CreateTrainingJob")
+        event = load_event("handler_start_training", bucket=bucket)
+        three = start_training.handler({**event, "hyperparameters": {"epochs": "3"}}, None)
+        fifteen = start_training.handler({**event, "hyperparameters": {"epochs": "15"}}, None)
+        assert [c["HyperParameters"]["epochs"] for c in calls] == ["3", "15"]
+        assert calls[0]["HyperParameters"]["num_classes"] == "3"  # the defaults fill what the event leaves out
+        assert three["training_job_name"] != fifteen["training_job_name"]
+        assert three["training_job_name"][:-6] == fifteen["training_job_name"][:-6]
+        again = start_training.handler({**event, "hyperparameters": {"epochs": "3"}}, None)
+        assert again["training_job_name"] == three["training_job_name"]
+        jobs = boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"]
+        assert len(jobs) == 2
+
+    def test_new_input_version_is_a_new_processing_job(self, bucket, job_environment):
+        """
+        1. Invoke start_preprocessing with input_version "v1", then "v2" (the raw data written again).
+        2. Two names; a dataset in the event reaches the job's environment as PIPELINE_DREAMS_DATASET.
+        """
+        calls = record_requests("CreateProcessingJob")
+        event = load_event("handler_start_preprocessing", bucket=bucket)
+        first = start_preprocessing.handler({**event, "input_version": "v1"}, None)
+        second = start_preprocessing.handler({**event, "input_version": "v2", "dataset": {"label_column": "c"}},
+                                             None)
+        assert first["processing_job_name"] != second["processing_job_name"]
+        assert "Environment" not in calls[0]
+        assert json.loads(calls[1]["Environment"]["PIPELINE_DREAMS_DATASET"]) == {"label_column": "c"}
 
 
 class TestJobName:

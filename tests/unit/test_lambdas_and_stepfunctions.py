@@ -415,5 +415,4 @@ class TestStateMachineSvg:
         root = self.parse(definition, title="<A & B>")
         texts = [t.text for t in root.iter(f"{SVG}text")]
         assert texts[0] == "<A & B>"
-        assert {"Check <score>", "Wait a bit", "Deploy & go", "default",
-                "NumericGreaterThanEquals 0.9"} <= set(texts)
+        assert {"Check <score>", "Wait a bit", "Deploy & go", "default", "≥ 0.9"} <= set(texts)

@@ -101,7 +101,7 @@ class TestPlanMatchesTheStateMachines:
                     made.add(parameters[key])
         table = plan.plan(settings(run_id="sample"))
         planned = set(table.loc[table.name.str.contains("sample-gated") | (table.kind == "endpoint"), "name"])
-        assert made == {name.replace("sample-gated", model.RUN) for name in planned}
+        assert made == {name.replace(f"sample-gated{plan.HASH}", model.RUN) for name in planned}
 
 
 class TestCosts:

@@ -138,12 +138,15 @@ class TestReadRaw:
 
 class TestSplitAndScale:
     def test_iris_shapes_labels_and_scaling(self):
-        """preprocess gives a stratified 120/30 split with standardised features.
+        """preprocess gives a stratified 120/30 split with the features in their raw units.
+
+        linear-learner normalises features itself (normalize_data, default on) and applies it at inference,
+        so preprocessing must not scale them: https://docs.aws.amazon.com/sagemaker/latest/dg/ll_how-it-works.html
 
         1. Preprocess iris with the defaults.
         2. Check shapes 120x5 / 30x5 and the label column first with values in {0, 1, 2}.
-        3. Check 40/10 rows per class (stratified) and train features mean 0, std 1.
-        4. Check meta: classes in code order, row counts, scaler parameters.
+        3. Check 40/10 rows per class (stratified) and the features are the raw rows' values.
+        4. Check meta: classes in code order, row counts, no scaler parameters.
         """
         train, test, meta = pp.preprocess(pp.read_raw(IRIS), 0.2, 42)
         assert train.shape == (120, 5) and test.shape == (30, 5)
@@ -151,14 +154,14 @@ class TestSplitAndScale:
         assert set(train["label"]) == set(test["label"]) == {0, 1, 2}
         assert train["label"].value_counts().to_dict() == {0: 40, 1: 40, 2: 40}
         assert test["label"].value_counts().to_dict() == {0: 10, 1: 10, 2: 10}
-        features = train[pp.FEATURES]
-        assert np.allclose(features.mean(), 0.0, atol=1e-12)
-        assert np.allclose(features.std(ddof=0), 1.0)
+        raw = pp.read_raw(IRIS)
+        both = pd.concat([train, test])[pp.FEATURES]
+        assert sorted(map(tuple, both.round(6).values)) == sorted(map(tuple, raw[pp.FEATURES].round(6).values))
+        assert train["sepal_length"].between(4.0, 8.0).all()  # centimetres, not z-scores
         assert meta["classes"] == ["Iris-setosa", "Iris-versicolor", "Iris-virginica"]
         assert meta["feature_names"] == pp.FEATURES
         assert (meta["train_rows"], meta["test_rows"]) == (120, 30)
-        assert meta["scaler_mean"] == [meta["train_means"][f] for f in pp.FEATURES]
-        assert len(meta["scaler_scale"]) == 4
+        assert "scaler_mean" not in meta and "scaler_scale" not in meta
 
     def test_labels_follow_species(self):
         """Each class maps to its sorted position.
@@ -171,8 +174,7 @@ class TestSplitAndScale:
         df = pd.DataFrame(rows, columns=pp.COLUMNS)
         train, test, meta = pp.preprocess(df, 0.2, 0)
         for frame in (train, test):
-            raw = frame["petal_length"] * meta["scaler_scale"][2] + meta["scaler_mean"][2]
-            assert ((raw // 10).round().astype(int) == frame["label"]).all()
+            assert ((frame["petal_length"] // 10).round().astype(int) == frame["label"]).all()
 
     def test_nans_filled_with_train_means(self):
         """NaN features are filled with the TRAIN means in both splits.
@@ -190,10 +192,8 @@ class TestSplitAndScale:
                            "petal_length": 2.0 + ids % 5, "petal_width": width,
                            "species": [pp.IRIS_CLASSES[int(i) % 3] for i in ids]})
         train, test, meta = pp.preprocess(df, 0.25, 7)
-        scale, mean = meta["scaler_scale"], meta["scaler_mean"]
-
         def unscaled(frame):
-            out = frame[pp.FEATURES] * scale + mean
+            out = frame[pp.FEATURES].copy()
             out.index = out["sepal_length"].round().astype(int)
             return out
 
@@ -242,7 +242,7 @@ class TestMainOutputs:
         assert all(train[c].dtype == np.float64 for c in range(1, 5))
         meta = json.loads((out / "meta/preprocess.json").read_text())
         assert set(meta) == {"classes", "feature_names", "train_rows", "test_rows",
-                             "train_means", "scaler_mean", "scaler_scale", "source"}
+                             "train_means", "scaling", "source"}
         assert meta["source"] == "iris.data"
         assert "150 rows" in stdout and "(120, 5)" in stdout and "(30, 5)" in stdout
         assert "Iris-setosa=50" in stdout and str(out / "train/train.csv") in stdout

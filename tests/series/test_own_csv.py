@@ -1,0 +1,63 @@
+"""Bring your own CSV: the series through 06 on scikit-learn's wine data, exported with a header.
+
+The data set ships with scikit-learn (offline); the test serves it on 127.0.0.1 like any learner's URL.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from sklearn.datasets import load_wine
+
+pytestmark = pytest.mark.series
+
+
+def notebook_text(path: Path) -> str:
+    notebook = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                   for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+
+
+class TestWineCsv:
+    def test_the_series_runs_on_a_wine_csv_with_a_header_and_a_named_label(self, cloud, tmp_path: Path) -> None:
+        """
+        1. Export load_wine as wine.csv: a header row, 13 numeric columns and the label column "cultivar".
+        2. Serve it on 127.0.0.1 and run 01-06 with -p data_url …/wine.csv -p label_column cultivar
+           (own prefix and run id, so the iris series' endpoint is untouched).
+        3. Exit 0; 02 stored the object as raw/wine.csv; 06 printed a test accuracy ≥ 0.85 on 36 held-out rows
+           with the three cultivars as classes.
+        """
+        wine = load_wine(as_frame=True)
+        frame = wine.frame.rename(columns={"target": "cultivar"})
+        frame["cultivar"] = [wine.target_names[i] for i in wine.target]
+        (tmp_path / "data").mkdir()
+        frame.to_csv(tmp_path / "data" / "wine.csv", index=False)
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "data"))
+        handler.log_message = lambda *args: None
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        run_id = f"wine-{time.time_ns() % 10**6}"
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "helpers", "run", "--endpoint", cloud.url, "--out", str(tmp_path / "out"),
+                 "--notebooks", "01,02,03,04,05,06", "-p", "prefix", "wine-e2e", "-p", "run_id", run_id,
+                 "-p", "data_url", f"http://127.0.0.1:{server.server_address[1]}/wine.csv",
+                 "-p", "label_column", "cultivar"], capture_output=True, text=True, timeout=900)
+        finally:
+            server.shutdown()
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert f"runs/{run_id}/raw/wine.csv" in notebook_text(tmp_path / "out" / "02_ingest.ipynb")
+        printed = notebook_text(tmp_path / "out" / "06_evaluate.ipynb")
+        match = re.search(r"accuracy ([0-9.]+) on (\d+) held-out rows", printed)
+        assert match, printed[-3000:]
+        assert float(match.group(1)) >= 0.85 and int(match.group(2)) == 36
+        assert "class_0" in printed and "class_2" in printed

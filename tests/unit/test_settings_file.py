@@ -1,0 +1,161 @@
+"""settings.toml: one place for settings, read as every notebook's defaults; -p and the notebook override it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import config, display, settings_file
+
+
+@pytest.fixture
+def settings_at(tmp_path: Path, monkeypatch):
+    """Point the kit at a settings file written by the test (PIPELINE_DREAMS_SETTINGS)."""
+    for name in (config.ENV_TARGET, config.ENV_REGION, config.ENV_DATA_URL):
+        monkeypatch.delenv(name, raising=False)
+
+    def write(text: str) -> Path:
+        path = tmp_path / "settings.toml"
+        path.write_text(text)
+        monkeypatch.setenv(settings_file.ENV_SETTINGS, str(path))
+        return path
+
+    return write
+
+
+class TestTheKitsFile:
+    """The committed settings.toml parses, and its hyperparameters are linear-learner's, as strings."""
+
+    def test_defaults(self, monkeypatch):
+        """
+        1. Resolve settings with the kit's own settings.toml (no overrides).
+        2. Hyperparameters are strings with linear-learner's names; normalize_data is "true" (AWS's default behaviour,
+           https://docs.aws.amazon.com/sagemaker/latest/dg/ll_hyperparameters.html); iris is the dataset.
+        """
+        monkeypatch.delenv(settings_file.ENV_SETTINGS, raising=False)
+        resolved = config.settings()
+        hp = resolved.hyperparameters
+        assert all(isinstance(v, str) for v in hp.values())
+        assert (hp["predictor_type"], hp["num_classes"], hp["normalize_data"]) == ("multiclass_classifier", "3", "true")
+        assert hp["epochs"] == "15" and resolved.sources["epochs"] == "settings.toml"
+        assert resolved.dataset["label_column"] == "species"
+
+
+class TestOverrides:
+    """-p (or the notebook's parameters cell) wins over the file; the file wins over the kit's defaults."""
+
+    def test_region_set_once_reaches_every_notebook(self, settings_at):
+        """
+        1. A settings file with region us-east-1 and epochs 7.
+        2. Every connect without a region argument resolves us-east-1 (no notebook repeats it); epochs "7".
+        3. An explicit region and -p epochs 3 win, and the table says where each came from.
+        """
+        settings_at('[cloud]\nregion = "us-east-1"\n[hyperparameters]\nepochs = 7\nnormalize_data = false\n')
+        resolved = config.settings()
+        assert resolved.region == "us-east-1" and resolved.sources["region"] == "settings.toml"
+        assert resolved.hyperparameters == {"epochs": "7", "normalize_data": "false"}
+        explicit = config.settings(region="eu-west-1", overrides={"epochs": 3})
+        assert explicit.region == "eu-west-1" and explicit.hyperparameters["epochs"] == "3"
+        assert explicit.sources["epochs"] == "-p / notebook"
+
+    def test_overrides_from_a_notebooks_names(self, settings_at):
+        """
+        1. A notebook namespace with epochs=3 (papermill -p), learning_rate=None (not set), unrelated names.
+        2. overrides() takes only the names settings.toml knows that are set.
+        """
+        settings_at('[hyperparameters]\nepochs = 15\nlearning_rate = "auto"\n[dataset]\nlabel_column = "species"\n')
+        namespace = {"epochs": 3, "learning_rate": None, "label_column": "cultivar", "pd": object(), "run_id": "x"}
+        assert settings_file.overrides(namespace) == {"epochs": 3, "label_column": "cultivar"}
+
+    def test_unknown_override_and_bad_file_are_named(self, settings_at):
+        """
+        1. Override a name the file does not have; then write a file with a typo'd table and one with bad TOML.
+        2. Each raises ConfigError naming the setting or the file.
+        """
+        path = settings_at('[hyperparameters]\nepochs = 15\n')
+        with pytest.raises(config.ConfigError, match="unknown setting.*epoch_count"):
+            config.settings(overrides={"epoch_count": 3})
+        settings_at('[hyperparameter]\nepochs = 15\n')
+        with pytest.raises(config.ConfigError, match=r"unknown table \[hyperparameter\]"):
+            config.settings()
+        settings_at('[cloud]\nregion = \n')
+        with pytest.raises(config.ConfigError, match=f"{path}: not valid TOML"):
+            config.settings()
+
+    def test_dataset_drives_num_classes_and_feature_dim(self, settings_at):
+        """
+        1. A dataset with 4 class names and 2 feature columns, no num_classes/feature_dim override.
+        2. num_classes "4" and feature_dim "2"; an explicit -p num_classes wins.
+        """
+        settings_at('[dataset]\nclass_names = ["a", "b", "c", "d"]\nfeature_columns = ["x", "y"]\n'
+                    '[hyperparameters]\nnum_classes = 3\nfeature_dim = "auto"\n')
+        derived = config.settings()
+        assert (derived.hyperparameters["num_classes"], derived.hyperparameters["feature_dim"]) == ("4", "2")
+        assert config.settings(overrides={"num_classes": 5}).hyperparameters["num_classes"] == "5"
+
+
+class TestFingerprint:
+    """Names end in a hash of settings: equal settings, equal names; any change, a new name."""
+
+    def test_stable_and_sensitive(self):
+        """1. The same settings (keys in another order) hash alike. 2. epochs 15 → 3 changes the hash."""
+        first = settings_file.fingerprint({"epochs": "15", "mini_batch_size": "32"})
+        assert first == settings_file.fingerprint({"mini_batch_size": "32", "epochs": "15"})
+        assert first != settings_file.fingerprint({"epochs": "3", "mini_batch_size": "32"})
+        assert len(first) == 6
+
+
+class TestSettingsTable:
+    """Each notebook shows the settings it runs with, and where each came from."""
+
+    def test_rows(self, settings_at):
+        """
+        1. A kit (no cloud needed: describe() is replaced) with epochs from -p.
+        2. The table has the hyperparameters and dataset with their sources.
+        """
+        settings_at('[hyperparameters]\nepochs = 15\n[dataset]\nlabel_column = "species"\n')
+
+        class FakeKit:
+            settings = config.settings(overrides={"epochs": 2})
+
+            @staticmethod
+            def describe():
+                return {"target": "local"}
+
+        table = display.settings(FakeKit())
+        assert table.loc["hyperparameters.epochs"].tolist() == ["2", "-p / notebook"]
+        assert table.loc["dataset.label_column"].tolist() == ["species", "settings.toml"]
+
+
+class TestExecutionReplaces:
+    """A pipeline run with changed settings is a new execution, and the notebook says which one it replaces."""
+
+    def test_changed_epochs_names_the_earlier_execution(self, kit, capsys):
+        """
+        1. On moto, start an execution named by pipeline_input with epochs 15, then with epochs 3, same run id.
+        2. Two names differing only in their hash; the second start prints
+           "execution … replaces …: epochs 15 → 3".
+        """
+        import dataclasses
+        import json
+
+        from helpers import s3, stepfunctions
+
+        bucket = s3.ensure_bucket(kit)
+        role = kit.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+        machine = kit.client("stepfunctions").create_state_machine(
+            name="m", roleArn=role, definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass",
+                                                                                               "End": True}}}))
+        arn = machine["stateMachineArn"]
+        names = []
+        for epochs in ("15", "3"):
+            kit.settings = dataclasses.replace(kit.settings, hyperparameters={**kit.settings.hyperparameters,
+                                                                              "epochs": epochs})
+            run, payload = stepfunctions.pipeline_input(kit, bucket, "pipeline")
+            stepfunctions.start(kit, arn, payload, name=run)
+            names.append(run)
+        assert names[0] != names[1] and names[0][:-6] == names[1][:-6]
+        assert f"execution {names[1]} replaces {names[0]}: epochs 15 → 3" in capsys.readouterr().out
