@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -106,13 +107,17 @@ _COMPARED = {"processing": {"image": ("AppSpecification", "ImageUri"),
 
 
 def jobs_named(kit: Kit, kind: str, base: str) -> list[dict[str, Any]]:
-    """Summaries of the jobs whose name is ``base`` or ``base-<hash>``, newest first."""
+    """Summaries of the jobs whose name is ``base`` or ``base-<hash>``, newest first.
+
+    The start_* Lambdas keep 56 characters of ``base`` before the hash (SageMaker allows 63).
+    """
     method, key, name_field = _LIST[kind]
     client = kit.client("sagemaker")
+    hashed = base[:56].strip("-")
     found = []
-    for page in client.get_paginator(method).paginate(NameContains=base):
+    for page in client.get_paginator(method).paginate(NameContains=hashed):
         found += [j for j in page[key] if j[name_field] == base
-                  or (j[name_field].startswith(base + "-") and len(j[name_field]) == len(base) + 7)]
+                  or re.fullmatch(rf"{re.escape(hashed)}-[0-9a-f]{{6}}", j[name_field])]
     return sorted(found, key=lambda j: j["CreationTime"], reverse=True)
 
 

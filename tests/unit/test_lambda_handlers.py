@@ -460,6 +460,20 @@ class TestJobNamesFollowTheRequest:
         jobs = boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"]
         assert len(jobs) == 2
 
+    def test_a_long_run_id_is_found_by_the_notebooks(self, bucket, job_environment, make_kit):
+        """
+        1. Start a processing job for a generated run id of notebook 05's article chain (base name > 56 characters).
+        2. Its name is 63 characters (56 of the base, a hyphen, 6 hex); helpers.sagemaker.run_jobs finds it.
+        """
+        from helpers import sagemaker
+
+        run = "20261129-164500-3f9a-abcd-article-d151fb"  # a 24-character run id, then 05's label and hash
+        event = {**load_event("handler_start_preprocessing", bucket=bucket), "run_id": run}
+        name = start_preprocessing.handler(event, None)["processing_job_name"]
+        assert len(name) == 63 and name.startswith("unit-kit-preprocess-20261129")
+        kit = make_kit(prefix="unit-kit")
+        assert sagemaker.run_jobs(kit, run)["processing"]["ProcessingJobName"] == name
+
     def test_new_input_version_is_a_new_processing_job(self, bucket, job_environment):
         """
         1. Invoke start_preprocessing with input_version "v1", then "v2" (the raw data written again).
