@@ -54,7 +54,7 @@ def _names(settings: Settings, account: str | None) -> tuple[Names, str]:
 
 # Job and run names end in a short hash of their settings and data (helpers.settings_file.fingerprint),
 # known only when they are made.
-HASH = "-<hash>"
+HASH = "-HASH"  # stands for the hash of a run's settings (a job name keeps only letters, digits, hyphens)
 
 
 def _pipeline_run(names: Names, run: str, deploy: bool, evaluate: bool = True,

@@ -579,22 +579,29 @@ class TestJobNamesAreShortenedWithAHash:
     def test_handler_uses_the_shortened_name(self, monkeypatch):
         """
         1. Run start_preprocessing with the longest prefix and a run id with the -pipeline suffix (SageMaker stubbed).
-        2. CreateProcessingJob gets the 63-character name helpers.config.job_name gives, and the handler returns it.
+        2. CreateProcessingJob gets a valid name of at most 63 characters: the start of the name helpers.config.job_name
+           gives, then the hash of what the job does (issue 10: a changed setting names a new job), and the handler
+           returns that name.
         """
         run_id = self.LONGEST_RUN + "-pipeline"
-        expected = config.job_name(self.LONGEST_PREFIX, run_id, "preprocess")
+        base = config.job_name(self.LONGEST_PREFIX, run_id, "preprocess")
         for name, value in {"JOB_NAME_PREFIX": self.LONGEST_PREFIX, "PREPROCESS_IMAGE_URI": "img",
                             "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/r",
                             "AWS_DEFAULT_REGION": REGION}.items():
             monkeypatch.setenv(name, value)
         client = boto3.client("sagemaker", region_name=REGION)
         monkeypatch.setattr(start_preprocessing.boto3, "client", lambda *a, **k: client)
+        sent: list[str] = []
+        client.meta.events.register("provide-client-params.sagemaker.CreateProcessingJob",
+                                    lambda params, **_: sent.append(params["ProcessingJobName"]))
         with Stubber(client) as stubber:
             stubber.add_response("create_processing_job", {"ProcessingJobArn": f"arn:aws:sagemaker:{REGION}:"
-                                                           f"123456789012:processing-job/{expected}"},
-                                 {"ProcessingJobName": expected, **{k: ANY for k in (
-                                     "RoleArn", "AppSpecification", "ProcessingInputs", "ProcessingOutputConfig",
-                                     "ProcessingResources", "StoppingCondition", "Tags")}})
+                                                           "123456789012:processing-job/x"},
+                                 {k: ANY for k in ("ProcessingJobName", "RoleArn", "AppSpecification",
+                                                   "ProcessingInputs", "ProcessingOutputConfig", "ProcessingResources",
+                                                   "StoppingCondition", "Tags")})
             result = start_preprocessing.handler({"bucket": "b", "run_prefix": f"runs/{run_id}", "run_id": run_id},
                                                  None)
-        assert len(expected) == 63 and result["processing_job_name"] == expected
+        name = result["processing_job_name"]
+        assert sent == [name] and len(name) <= 63 and config.JOB_NAME_PATTERN.fullmatch(name), name
+        assert name.startswith(f"{self.LONGEST_PREFIX}-preprocess-") and re.fullmatch(r".*-[0-9a-f]{6}", name), name

@@ -99,7 +99,7 @@ class TestPlanMatchesTheStateMachines:
                         "EndpointName"):
                 if key in parameters and ":create" in resource:
                     made.add(parameters[key])
-        table = plan.plan(settings(run_id="sample"))
+        table = plan.plan(settings(run_id="sample", prefix=kit.settings.prefix))
         planned = set(table.loc[table.name.str.contains("sample-gated") | (table.kind == "endpoint"), "name"])
         assert made == {name.replace(f"sample-gated{plan.HASH}", model.RUN) for name in planned}
 
