@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop (cleanly) when the process that started this one is gone, even if it was killed")
     parser.add_argument("--lambda-idle-seconds", type=float, default=300.0,
                         help="stop a warm Lambda environment unused for this long; default 300")
+    parser.add_argument("--cold-jobs", action="store_true",
+                        help="start a fresh Python for every processing/training job instead of a warm fork "
+                             "(for comparison; LOCALCLOUD_COLD_JOBS=1 does the same)")
     args = parser.parse_args(argv)
 
     in_use = f"localcloud: port {args.port} on {args.host} is already in use by another program; " \
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         cloud = LocalCloud(host=args.host, port=args.port, images_dir=args.images_dir, data_dir=args.data_dir,
-                           allowed_origins=args.allow_origin, lambda_idle_seconds=args.lambda_idle_seconds)
+                           allowed_origins=args.allow_origin, lambda_idle_seconds=args.lambda_idle_seconds,
+                           cold_jobs=True if args.cold_jobs else None)
     except ValueError as error:  # a malformed --allow-origin
         parser.error(str(error))
     try:

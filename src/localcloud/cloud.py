@@ -68,14 +68,18 @@ class LocalCloud:
             besides its own; every other ``Origin`` and any non-loopback ``Host`` is refused
             (see :mod:`localcloud.guard`).
         lambda_idle_seconds: a warm Lambda environment unused this long is stopped.
+        cold_jobs: start a fresh Python for every job instead of forking a warm one
+            (:mod:`localcloud.warm_jobs`); for comparison. Default: the ``LOCALCLOUD_COLD_JOBS`` variable.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
                  data_dir: Path | None = PROJECT_ROOT / "data", workdir: Path | None = None,
-                 allowed_origins: Iterable[str] = (), lambda_idle_seconds: float = 300.0) -> None:
+                 allowed_origins: Iterable[str] = (), lambda_idle_seconds: float = 300.0,
+                 cold_jobs: bool | None = None) -> None:
         self.host, self.port = host, port
         self.guard = RequestGuard(allowed_origins=allowed_origins)
         self.lambda_idle_seconds = lambda_idle_seconds
+        self.cold_jobs = os.environ.get("LOCALCLOUD_COLD_JOBS") == "1" if cold_jobs is None else cold_jobs
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
         self.data_dir = Path(data_dir).resolve() if data_dir else None
         self._own_workdir = workdir is None
@@ -118,7 +122,8 @@ class LocalCloud:
         os.environ["MOTO_PORT"] = str(self.port)  # the Step Functions interpreter calls back here
         self.lambda_runtime = LambdaRuntime(self.workdir, self.url, self.images_dir, moto_seams.write_logs,
                                             idle_seconds=self.lambda_idle_seconds)
-        self.jobs = JobRunner(self.workdir, self.url, self.images_dir, moto_seams.update_job, moto_seams.write_logs)
+        self.jobs = JobRunner(self.workdir, self.url, self.images_dir, moto_seams.update_job, moto_seams.write_logs,
+                              warm=not self.cold_jobs)
         self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
         if self.data_dir:
             handler = type("DataHandler", (_DataHandler,), {"guard": self.guard})

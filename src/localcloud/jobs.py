@@ -38,6 +38,7 @@ from localcloud.job_files import download as _download
 from localcloud.job_files import upload_tar as _upload_tar
 from localcloud.job_files import upload_tree as _upload_tree
 from localcloud.paths import PathEscape, inside
+from localcloud.warm_jobs import WarmJobs, WarmProcess
 
 __all__ = ["JobError", "JobRunner", "split_s3_uri"]
 
@@ -62,7 +63,7 @@ class _Job:
     def __init__(self, kind: str, region: str, name: str, root: Path) -> None:
         self.kind, self.region, self.name, self.root = kind, region, name, root
         self.fs = root / "fs"
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen | WarmProcess | None = None
         self.stop_requested = threading.Event()
         self.log_stream = f"{name}/algo-1-{int(time.time())}"
         self.status = "InProgress"  # the status it ended with (set by JobRunner._finish)
@@ -94,15 +95,18 @@ class JobRunner:
         images_dir: the kit's ``docker/`` folder.
         update: callback that sets attributes on the cloud's record of a job.
         write_logs: ``(region, group, stream, lines)`` sink for CloudWatch Logs.
+        warm: run Python jobs as forks of a process that has imported pandas and scikit-learn
+            (:mod:`localcloud.warm_jobs`); False starts a fresh Python for every job.
     """
 
     def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path,
-                 update: StatusUpdate, write_logs: LogWriter) -> None:
+                 update: StatusUpdate, write_logs: LogWriter, warm: bool = True) -> None:
         self.workdir, self.endpoint_url, self.images_dir = workdir, endpoint_url, images_dir
         self.update, self.write_logs = update, write_logs
         self._jobs: dict[tuple[str, str, str], _Job] = {}
         self._lock = threading.Lock()
         self._kept_failed: Path | None = None  # the last failed job's folder (see the module's docstring)
+        self.warm = WarmJobs() if warm else None
 
     # -- public API ---------------------------------------------------------------------
     def start_processing(self, region: str, request: dict[str, Any]) -> None:
@@ -133,6 +137,8 @@ class JobRunner:
         for key in list(self._jobs):
             self.stop(*key)
         self.wait_all(10)
+        if self.warm:
+            self.warm.close()
 
     # -- running ------------------------------------------------------------------------
     def _start(self, kind: str, region: str, name: str, request: dict[str, Any]) -> None:
@@ -193,8 +199,11 @@ class JobRunner:
         group = "/aws/sagemaker/ProcessingJobs" if job.kind == "processing" else "/aws/sagemaker/TrainingJobs"
         log_path = job.root / "output.log"
         with open(log_path, "w") as log_file:
-            job.process = process_group.start(command, cwd=job.fs, env=env, stdout=log_file,
-                                              stderr=subprocess.STDOUT, text=True)
+            # A fork of the warm template when the command is the kit's Python running a script or module.
+            job.process = self.warm.start(command, env, job.fs, log_path) if self.warm else None
+            if job.process is None:
+                job.process = process_group.start(command, cwd=job.fs, env=env, stdout=log_file,
+                                                  stderr=subprocess.STDOUT, text=True)
             # Fix: a Stop* request that arrived before the process existed (inputs still downloading)
             # found nothing to kill, so the job ran to its end before it turned Stopped.
             if job.stop_requested.is_set():
