@@ -59,7 +59,7 @@ PRELOAD = ("numpy", "pandas", "scipy.special", "sklearn.model_selection", "sklea
 COLD_ENV = "LOCALCLOUD_COLD_JOBS"  # "1": every job runs as a fresh process (the --cold-jobs flag sets it)
 _JOB_SITE = Path(__file__).with_name("job_site")
 _READY_TIMEOUT = 60.0  # the template's imports on a busy 2-core machine
-_FORK_TIMEOUT = 10.0
+_FORK_TIMEOUT = 30.0  # a fork takes milliseconds; this is for a template stuck behind a swapping machine
 _MAX_LAUNCHES = 3  # a template that keeps failing (a broken import) is not restarted for every job
 # Environment variables read when Python or its native libraries start: a job that sets them differently
 # from the template's needs a Python of its own.
@@ -100,6 +100,7 @@ class WarmProcess:
         self.returncode: int | None = None
         self.started = threading.Event()
         self.error = ""
+        self.abandoned = False
         self._done = threading.Event()
 
     def poll(self) -> int | None:
@@ -174,6 +175,8 @@ class WarmJobs:
             if "pid" in message:
                 job.pid = message["pid"]
                 job.started.set()
+                if job.abandoned:
+                    _killpg(job.pid)
             elif "error" in message:
                 job.error = message["error"]
                 self._pending.pop(message["id"], None)
@@ -196,7 +199,8 @@ class WarmJobs:
         if target is None or self._closed or not self._wait_ready():
             return None
         job = WarmProcess(command)
-        request = {"id": next(self._ids), "kind": target[0], "target": target[1], "argv": command[2 if target[0] == "script" else 3:],
+        kind, name = target
+        request = {"id": next(self._ids), "kind": kind, "target": name, "argv": command[2 if kind == "script" else 3:],
                    "env": env, "cwd": str(cwd), "log": str(log_path)}
         with self._lock:
             if self._template is None or self._template.poll() is not None:
@@ -208,9 +212,11 @@ class WarmJobs:
             except OSError:
                 self._pending.pop(request["id"], None)
                 return None
-        if not job.started.wait(_FORK_TIMEOUT) or job.error:
-            return None if not job.pid else job
-        return job
+        if not job.started.wait(_FORK_TIMEOUT):
+            job.abandoned = True  # runs cold instead; a fork reported later is killed at once (never run twice)
+            if not job.pid:
+                return None
+        return None if job.error else job
 
     def close(self) -> None:
         """Stop the template (the cloud's jobs have been stopped already)."""

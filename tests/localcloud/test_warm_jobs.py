@@ -36,6 +36,8 @@ PROBE = textwrap.dedent('''
               "leaked_env": os.environ.get("LEAKED_BY_EARLIER_JOB"), "cwd": os.getcwd()}
     import pandas
     report["leaked_attribute"] = hasattr(pandas, "leaked_by_earlier_job")
+    import numpy
+    report["random"] = float(numpy.random.random())  # never seeded by the job
     frame = pandas.read_csv("/opt/ml/processing/input/code/script.py", sep="\\x01", header=None)  # a fixed /opt/ml path
     report["lines_of_own_script"] = len(frame)
     if os.environ.get("LEAVE_A_MESS"):  # what a careless job would leave behind in a shared process
@@ -139,6 +141,7 @@ class TestJobsDoNotSeeEachOther:
         1. Job A (GREETING=first) sets an environment variable and an attribute on the pandas module.
         2. Job B (GREETING=second) runs next, in a fork of the same template.
         3. B sees GREETING=second, its own argv and cwd, and neither of A's leftovers; A saw its own.
+        4. numpy's unseeded random numbers differ between the two, as between two fresh interpreters.
         """
         first = probe(cloud, bucket, tmp_path / "a.json", GREETING="first", LEAVE_A_MESS="1")
         second = probe(cloud, bucket, tmp_path / "b.json", GREETING="second")
@@ -147,6 +150,7 @@ class TestJobsDoNotSeeEachOther:
         assert second["leaked_env"] is None and second["leaked_attribute"] is False
         assert first["cwd"] != second["cwd"], "each job runs in its own folder"
         assert second["preloaded"] is True
+        assert first["random"] != second["random"], "each fork must reseed numpy's global random state"
 
 
 class TestCrashesDoNotReachTheNextJob:
