@@ -141,7 +141,8 @@ class TestJobsDoNotSeeEachOther:
         1. Job A (GREETING=first) sets an environment variable and an attribute on the pandas module.
         2. Job B (GREETING=second) runs next, in a fork of the same template.
         3. B sees GREETING=second, its own argv and cwd, and neither of A's leftovers; A saw its own.
-        4. numpy's unseeded random numbers differ between the two, as between two fresh interpreters.
+        4. numpy's unseeded random numbers differ between the two, as between two fresh interpreters
+           (numpy 2 seeds its global state lazily; each fork is reseeded in case a template import drew from it).
         """
         first = probe(cloud, bucket, tmp_path / "a.json", GREETING="first", LEAVE_A_MESS="1")
         second = probe(cloud, bucket, tmp_path / "b.json", GREETING="second")
