@@ -20,6 +20,7 @@ from localcloud.info import InfoRoute
 from localcloud.inference import Inference
 from localcloud.jobs import JobRunner
 from localcloud.lambda_runtime import LambdaRuntime
+from localcloud.warm_jobs import COLD_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,7 +80,7 @@ class LocalCloud:
         self.host, self.port = host, port
         self.guard = RequestGuard(allowed_origins=allowed_origins)
         self.lambda_idle_seconds = lambda_idle_seconds
-        self.cold_jobs = os.environ.get("LOCALCLOUD_COLD_JOBS") == "1" if cold_jobs is None else cold_jobs
+        self.cold_jobs = os.environ.get(COLD_ENV) == "1" if cold_jobs is None else cold_jobs
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
         self.data_dir = Path(data_dir).resolve() if data_dir else None
         self._own_workdir = workdir is None

@@ -64,7 +64,7 @@ def _lead(cloud_pid: int, command: list[str]) -> int:
 def guard(watched_pid: int) -> None:
     """In a group leader: end the group on SIGTERM/SIGHUP/SIGINT, or now if ``watched_pid`` is gone.
 
-    Also used by the leaders that localcloud.warm_jobs forks (they watch their template).
+    Also used by the leaders that localcloud.warm_template forks (they watch their template).
     """
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, _end_group)

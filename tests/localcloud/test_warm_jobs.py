@@ -1,9 +1,9 @@
 """Warm job environments: a job's Python is a fresh fork of a template that has imported pandas.
 
-The template (localcloud.warm_jobs) never runs job code; every job is a new fork of it. A job must
-still look like a fresh ``python3 script.py`` in a container of its own: its environment, argv and
-``/opt/ml`` paths, nothing left by an earlier job, its exit code, and its whole process group killed
-on MaxRuntimeInSeconds, StopProcessingJob and when the cloud goes. On SageMaker every job runs in new
+The template (localcloud.warm_template, driven by localcloud.warm_jobs) never runs job code; every
+job is a new fork of it. A job must still look like a fresh ``python3 script.py`` in a container of
+its own: its environment, argv and ``/opt/ml`` paths, nothing left by an earlier job, its exit code,
+and its whole process group killed on MaxRuntimeInSeconds, StopProcessingJob and when the cloud goes. On SageMaker every job runs in new
 containers on new instances (https://docs.aws.amazon.com/sagemaker/latest/dg/processing-job.html:
 "Amazon SageMaker … runs your processing container"; nothing is shared between jobs).
 """
@@ -245,7 +245,7 @@ class TestWarmJobsAreProcessGroups:
 
 
 def _warm_templates(cloud_pid: int) -> list[int]:
-    """Pids of `python -m localcloud.warm_jobs` processes descended from ``cloud_pid``."""
+    """Pids of `python -m localcloud.warm_template` processes descended from ``cloud_pid``."""
     children: dict[int, list[int]] = {}
     commands: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
@@ -260,7 +260,7 @@ def _warm_templates(cloud_pid: int) -> list[int]:
     while todo:
         for child in children.get(todo.pop(), []):
             todo.append(child)
-            if "localcloud.warm_jobs" in commands.get(child, "") and alive(child):
+            if "localcloud.warm_template" in commands.get(child, "") and alive(child):
                 found.append(child)
     return found
 

@@ -72,7 +72,7 @@ def install(root, mounts=""):
     """Map ``/opt/ml`` to ``root`` and make each folder of ``mounts`` (os.pathsep-separated) its own mount.
 
     Run at start-up when the job's environment names its folder; a warm job process
-    (localcloud.warm_jobs), forked from a template that never had one, calls it itself.
+    (localcloud.warm_template), forked from a template that never had one, calls it itself.
     """
     global _ROOT, _MOUNTS
     _ROOT = root
