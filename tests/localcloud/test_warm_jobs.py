@@ -3,9 +3,10 @@
 The template (localcloud.warm_template, driven by localcloud.warm_jobs) never runs job code; every
 job is a new fork of it. A job must still look like a fresh ``python3 script.py`` in a container of
 its own: its environment, argv and ``/opt/ml`` paths, nothing left by an earlier job, its exit code,
-and its whole process group killed on MaxRuntimeInSeconds, StopProcessingJob and when the cloud goes. On SageMaker every job runs in new
-containers on new instances (https://docs.aws.amazon.com/sagemaker/latest/dg/processing-job.html:
-"Amazon SageMaker … runs your processing container"; nothing is shared between jobs).
+and its whole process group killed on MaxRuntimeInSeconds, StopProcessingJob and when the cloud goes.
+On SageMaker each job runs its own container, with the environment its request gives ("Environment:
+Sets the environment variables in the Docker container",
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingJob.html).
 """
 
 from __future__ import annotations
