@@ -53,10 +53,10 @@ handout: $(LAB_STAMP)
 chromium:
 	bash scripts/ensure_chromium.sh
 
-## bench: print the benchmark figures (never asserted): local cloud, series 01-05 vs its floor, data scale
+## bench: print the benchmark figures (never asserted): local cloud (jobs warm and --cold-jobs), series 01-05 vs its floor (and with cold jobs), data scale
 bench: venv
 	$(PY) bench/localcloud_bench.py
-	$(PY) bench/series_bench.py
+	$(PY) bench/series_bench.py --cold
 	$(PY) bench/scale_bench.py
 
 ## lint: the Dockerfiles with hadolint

@@ -23,6 +23,7 @@ from localcloud.inference import Inference
 from localcloud.jobs import JobRunner
 from localcloud.lambda_runtime import LambdaRuntime
 from localcloud.mirror import ENV_TABLE
+from localcloud.warm_jobs import COLD_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,13 +80,16 @@ class LocalCloud:
             its images are "built" from (``--image REPO=DIR``); before the kit's ``docker/``.
         mirrors: URL -> file whose bytes Lambda handlers and jobs get when they fetch the URL
             (``--mirror URL=FILE``); every other non-loopback URL fails in them (localcloud.mirror).
+        cold_jobs: start a fresh Python for every job instead of forking a warm one
+            (:mod:`localcloud.warm_jobs`); for comparison. Default: the ``LOCALCLOUD_COLD_JOBS`` variable.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
                  data_dir: Path | None = PROJECT_ROOT / "data", workdir: Path | None = None,
                  allowed_origins: Iterable[str] = (), lambda_idle_seconds: float = 300.0,
                  iam: bool | None = None, account: str | None = None,
-                 images: Mapping[str, Path] | None = None, mirrors: Mapping[str, Path] | None = None) -> None:
+                 images: Mapping[str, Path] | None = None, mirrors: Mapping[str, Path] | None = None,
+                 cold_jobs: bool | None = None) -> None:
         self.host, self.port = host, port
         if account is not None and not (len(account) == 12 and account.isascii() and account.isdigit()):
             raise ValueError(f"account {account!r} is not a 12-digit AWS account id")
@@ -96,6 +100,7 @@ class LocalCloud:
         if iam is None:
             iam = os.environ.get("LOCALCLOUD_IAM", "on").strip().lower() not in ("0", "off", "false", "no")
         self.iam = iam
+        self.cold_jobs = os.environ.get(COLD_ENV) == "1" if cold_jobs is None else cold_jobs
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
         self.images = ImageCatalog(self.images_dir, {name: Path(folder).resolve() for name, folder in
                                                      (images or {}).items()})
@@ -147,7 +152,7 @@ class LocalCloud:
         self.lambda_runtime = LambdaRuntime(self.workdir, self.url, self.images, moto_seams.write_logs,
                                             idle_seconds=self.lambda_idle_seconds, child_env=child_env)
         self.jobs = JobRunner(self.workdir, self.url, self.images, moto_seams.update_job, moto_seams.write_logs,
-                              child_env=child_env)
+                              child_env=child_env, warm=not self.cold_jobs)
         self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
         for executor in (self.lambda_runtime, self.jobs, self.inference):  # handlers and jobs act as their roles
             executor.credentials = moto_seams.role_credentials

@@ -39,6 +39,7 @@ from localcloud.job_files import download as _download
 from localcloud.job_files import upload_tar as _upload_tar
 from localcloud.job_files import upload_tree as _upload_tree
 from localcloud.paths import PathEscape, inside
+from localcloud.warm_jobs import WarmJobs, WarmProcess
 
 __all__ = ["JobError", "JobRunner", "split_s3_uri"]
 
@@ -66,7 +67,7 @@ class _Job:
     def __init__(self, kind: str, region: str, name: str, root: Path) -> None:
         self.kind, self.region, self.name, self.root = kind, region, name, root
         self.fs = root / "fs"
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen | WarmProcess | None = None
         self.stop_requested = threading.Event()
         self.log_stream = f"{name}/algo-1-{int(time.time())}"
         self.status = "InProgress"  # the status it ended with (set by JobRunner._finish)
@@ -101,10 +102,13 @@ class JobRunner:
         update: callback that sets attributes on the cloud's record of a job.
         write_logs: ``(region, group, stream, lines)`` sink for CloudWatch Logs.
         child_env: variables every job process gets (the ``--mirror`` table, see localcloud.mirror).
+        warm: run Python jobs as forks of a process that has imported pandas and scikit-learn
+            (:mod:`localcloud.warm_jobs`); False starts a fresh Python for every job.
     """
 
     def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path | ImageCatalog,
-                 update: StatusUpdate, write_logs: LogWriter, child_env: dict[str, str] | None = None) -> None:
+                 update: StatusUpdate, write_logs: LogWriter, child_env: dict[str, str] | None = None,
+                 warm: bool = True) -> None:
         self.workdir, self.endpoint_url = workdir, endpoint_url
         self.images = images_dir if isinstance(images_dir, ImageCatalog) else ImageCatalog(images_dir)
         self.images_dir = self.images.images_dir
@@ -114,6 +118,7 @@ class JobRunner:
         self._lock = threading.Lock()
         self._kept_failed: Path | None = None  # the last failed job's folder (see the module's docstring)
         self.credentials: Credentials = lambda role, session: None  # the cloud sets its IAM's
+        self.warm = WarmJobs() if warm else None
 
     # -- public API ---------------------------------------------------------------------
     def start_processing(self, region: str, request: dict[str, Any]) -> None:
@@ -144,6 +149,8 @@ class JobRunner:
         for key in list(self._jobs):
             self.stop(*key)
         self.wait_all(10)
+        if self.warm:
+            self.warm.close()
 
     # -- running ------------------------------------------------------------------------
     def _start(self, kind: str, region: str, name: str, request: dict[str, Any]) -> None:
@@ -216,8 +223,11 @@ class JobRunner:
             raise JobError(f"ClientError: {exc}") from None
         cwd.mkdir(parents=True, exist_ok=True)
         with open(log_path, "w") as log_file:
-            job.process = process_group.start(command, cwd=cwd, env=env, stdout=log_file,
-                                              stderr=subprocess.STDOUT, text=True)
+            # A fork of the warm template when the command is the kit's Python running a script or module.
+            job.process = self.warm.start(command, env, cwd, log_path) if self.warm else None
+            if job.process is None:
+                job.process = process_group.start(command, cwd=cwd, env=env, stdout=log_file,
+                                                  stderr=subprocess.STDOUT, text=True)
             # Fix: a Stop* request that arrived before the process existed (inputs still downloading)
             # found nothing to kill, so the job ran to its end before it turned Stopped.
             if job.stop_requested.is_set():

@@ -52,22 +52,31 @@ def _killpg(pgid: int) -> None:
 
 def _lead(cloud_pid: int, command: list[str]) -> int:
     # Only os/signal/sys here (no subprocess): the leader starts for every invoke's cold start and every job.
-    def end_group(*_: object) -> None:
-        os.killpg(0, signal.SIGKILL)  # this leader included
-
-    def watch_parent(*_: object) -> None:
-        if os.getppid() != cloud_pid:  # re-parented: the cloud died without stopping us
-            end_group()
-
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(signum, end_group)
-    watch_parent()
+    guard(cloud_pid)
     try:
         child = os.posix_spawnp(command[0], command, os.environ)
     except OSError as error:
         print(f"{command[0]}: {error.strerror}", file=sys.stderr, flush=True)
         return 127
-    signal.signal(signal.SIGALRM, watch_parent)
+    return supervise(cloud_pid, child)
+
+
+def guard(watched_pid: int) -> None:
+    """In a group leader: end the group on SIGTERM/SIGHUP/SIGINT, or now if ``watched_pid`` is gone.
+
+    Also used by the leaders that localcloud.warm_template forks (they watch their template).
+    """
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, _end_group)
+    _watch_parent(watched_pid)
+
+
+def supervise(watched_pid: int, child: int) -> int:
+    """Wait for ``child`` while checking every 0.5 s that our parent is still ``watched_pid``.
+
+    Returns the child's exit code; a child killed by a signal is mirrored (this process dies of it too).
+    """
+    signal.signal(signal.SIGALRM, lambda *_: _watch_parent(watched_pid))
     signal.setitimer(signal.ITIMER_REAL, _WATCH_SECONDS, _WATCH_SECONDS)
     _, status = os.waitpid(child, 0)  # resumed after each SIGALRM check (PEP 475)
     signal.setitimer(signal.ITIMER_REAL, 0)
@@ -75,13 +84,22 @@ def _lead(cloud_pid: int, command: list[str]) -> int:
     # closes, i.e. when the cloud died), nobody else will end what the command left in the group. The
     # kernel re-parents us right after closing the cloud's files, long before the command's interpreter
     # has noticed the closed pipe and exited, so this check sees the new parent.
-    watch_parent()
+    _watch_parent(watched_pid)
     code = os.waitstatus_to_exitcode(status)
     if code < 0:  # mirror a death by signal
         if -code not in (signal.SIGKILL, signal.SIGSTOP):
             signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     return code
+
+
+def _end_group(*_: object) -> None:
+    os.killpg(0, signal.SIGKILL)  # this leader included
+
+
+def _watch_parent(watched_pid: int) -> None:
+    if os.getppid() != watched_pid:  # re-parented: the parent died without stopping us
+        _end_group()
 
 
 if __name__ == "__main__":

@@ -19,9 +19,8 @@ import errno
 import io
 import os
 
-_ROOT = os.environ.get("LOCALCLOUD_OPT_ML")
-_MOUNTS = sorted({os.path.realpath(m) for m in os.environ.get("LOCALCLOUD_MOUNTS", "").split(os.pathsep) if m},
-                 key=len, reverse=True)
+_ROOT = None  # the job's /opt/ml folder, set by install()
+_MOUNTS = []  # its channel folders, longest first
 
 
 def _map(path):
@@ -69,17 +68,29 @@ def _same_device(function):
     return wrapper
 
 
-if _ROOT:
+def install(root, mounts=""):
+    """Map ``/opt/ml`` to ``root`` and make each folder of ``mounts`` (os.pathsep-separated) its own mount.
+
+    Run at start-up when the job's environment names its folder; a warm job process
+    (localcloud.warm_template), forked from a template that never had one, calls it itself.
+    """
+    global _ROOT, _MOUNTS
+    _ROOT = root
+    _MOUNTS = sorted({os.path.realpath(m) for m in mounts.split(os.pathsep) if m}, key=len, reverse=True)
     builtins.open = io.open = _wrap(io.open)
-    for _name in ("open", "stat", "lstat", "listdir", "scandir", "mkdir", "rmdir", "remove", "unlink",
-                  "access", "chdir", "utime", "chmod", "readlink", "truncate",
-                  # shutil.copy2/copystat (shutil.move's copy) read and copy extended attributes
-                  "listxattr", "getxattr", "setxattr", "removexattr"):
-        if hasattr(os, _name):  # the xattr functions exist on Linux only
-            setattr(os, _name, _wrap(getattr(os, _name)))
+    for name in ("open", "stat", "lstat", "listdir", "scandir", "mkdir", "rmdir", "remove", "unlink",
+                 "access", "chdir", "utime", "chmod", "readlink", "truncate",
+                 # shutil.copy2/copystat (shutil.move's copy) read and copy extended attributes
+                 "listxattr", "getxattr", "setxattr", "removexattr"):
+        if hasattr(os, name):  # the xattr functions exist on Linux only
+            setattr(os, name, _wrap(getattr(os, name)))
     os.symlink = _wrap(os.symlink, arguments=2)
-    for _name in ("rename", "replace", "link"):
-        setattr(os, _name, _same_device(getattr(os, _name)))
+    for name in ("rename", "replace", "link"):
+        setattr(os, name, _same_device(getattr(os, name)))
+
+
+if os.environ.get("LOCALCLOUD_OPT_ML"):
+    install(os.environ["LOCALCLOUD_OPT_ML"], os.environ.get("LOCALCLOUD_MOUNTS", ""))
 
 
 def _run_next_sitecustomize():
