@@ -93,7 +93,7 @@ def job_figures(rounds: int) -> None:
     ``--cold-jobs`` one; the overhead is the median over rounds of (job − bare script in that round).
     """
     hyperparameters = kit_hyperparameters()
-    clouds = {"warm": CloudProcess(), "cold": CloudProcess("--cold-jobs")}  # cold: a fresh Python per job
+    clouds = {"warm": CloudProcess("--warm-jobs"), "cold": CloudProcess("--cold-jobs")}  # cold: a fresh Python per job
     try:
         roles = {mode: prepare_jobs(cloud) for mode, cloud in clouds.items()}
         times: dict[str, list[float]] = {}

@@ -105,8 +105,7 @@ def slowest_cells(out: Path, count: int = 10) -> list[tuple[float, str, int, str
 def run_series(selection: str, out: Path, cold_jobs: bool = False) -> tuple[float, dict[str, float], str]:
     env = child_env()
     env.pop("LOCALCLOUD_COLD_JOBS", None)
-    if cold_jobs:
-        env["LOCALCLOUD_COLD_JOBS"] = "1"  # read by the runner's `python -m localcloud`
+    env["LOCALCLOUD_WARM_JOBS"] = "0" if cold_jobs else "1"  # read by the runner's `python -m localcloud`
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "helpers", "run", "--notebooks", selection, "--out", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True)

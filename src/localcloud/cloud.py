@@ -23,7 +23,7 @@ from localcloud.inference import Inference
 from localcloud.jobs import JobRunner
 from localcloud.lambda_runtime import LambdaRuntime
 from localcloud.mirror import ENV_TABLE
-from localcloud.warm_jobs import COLD_ENV
+from localcloud.warm_jobs import COLD_ENV, WARM_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,7 +81,7 @@ class LocalCloud:
         mirrors: URL -> file whose bytes Lambda handlers and jobs get when they fetch the URL
             (``--mirror URL=FILE``); every other non-loopback URL fails in them (localcloud.mirror).
         cold_jobs: start a fresh Python for every job instead of forking a warm one
-            (:mod:`localcloud.warm_jobs`); for comparison. Default: the ``LOCALCLOUD_COLD_JOBS`` variable.
+            (:mod:`localcloud.warm_jobs`). Default: cold, unless ``LOCALCLOUD_WARM_JOBS=1``.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
@@ -100,7 +100,9 @@ class LocalCloud:
         if iam is None:
             iam = os.environ.get("LOCALCLOUD_IAM", "on").strip().lower() not in ("0", "off", "false", "no")
         self.iam = iam
-        self.cold_jobs = os.environ.get(COLD_ENV) == "1" if cold_jobs is None else cold_jobs
+        if cold_jobs is None:  # cold unless asked for warm (see warm_jobs.WARM_ENV for why)
+            cold_jobs = os.environ.get(COLD_ENV) == "1" or os.environ.get(WARM_ENV) != "1"
+        self.cold_jobs = cold_jobs
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
         self.images = ImageCatalog(self.images_dir, {name: Path(folder).resolve() for name, folder in
                                                      (images or {}).items()})

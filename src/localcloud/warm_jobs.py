@@ -50,6 +50,10 @@ from pathlib import Path
 from localcloud import process_group
 
 COLD_ENV = "LOCALCLOUD_COLD_JOBS"  # "1": every job runs as a fresh process (the --cold-jobs flag sets it)
+# "1": jobs run warm (the --warm-jobs flag). Off by default for now: a warm preprocessing job ends before the
+# article chain's training job reads its data, so notebook 05 no longer shows the race that AWS always shows
+# (instances take minutes to start there). Emulating SageMaker's start-up time would let warm be the default.
+WARM_ENV = "LOCALCLOUD_WARM_JOBS"
 _JOB_SITE = Path(__file__).with_name("job_site")
 _READY_TIMEOUT = 60.0  # the template's imports on a busy 2-core machine
 _FORK_TIMEOUT = 30.0  # a fork takes milliseconds; this is for a template stuck behind a swapping machine

@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from _support import account_id, create_bucket, ecr_image_uri, unique_name
+from _support import account_id, create_bucket, create_role, ecr_image_uri, unique_name
 from _wait import wait_for_status
 from test_processes import alive, assert_gone, read_pids
 
@@ -68,6 +68,14 @@ SLEEPER = textwrap.dedent('''
 
 
 @pytest.fixture(scope="module")
+def cloud():
+    """A cloud of this module's own with warm jobs on (they are opt-in: see localcloud.warm_jobs.WARM_ENV)."""
+    process = CloudProcess("--warm-jobs")
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
 def bucket(cloud):
     return create_bucket(cloud, unique_name("warm-jobs"), REGION)
 
@@ -79,7 +87,7 @@ def script_job(cloud, bucket: str, script: str, arguments: list[str], environmen
     s3 = cloud.client("s3", region=REGION)
     s3.put_object(Bucket=bucket, Key=f"code/{name}/script.py", Body=script.encode())
     request = {
-        "ProcessingJobName": name, "RoleArn": f"arn:aws:iam::{account_id(cloud)}:role/warm-tests",
+        "ProcessingJobName": name, "RoleArn": create_role(cloud, unique_name("warm-role")),
         "AppSpecification": {"ImageUri": ecr_image_uri(account_id(cloud), REGION, "sagemaker-scikit-learn", "1.2-1-cpu-py3"),
                              "ContainerEntrypoint": ["python3", f"{CODE_DIR}/script.py", *arguments]},
         "ProcessingInputs": [{"InputName": "code", "S3Input": {
@@ -229,7 +237,7 @@ class TestWarmJobsAreProcessGroups:
         2. SIGKILL the cloud (no chance to clean up).
         3. Within 5 s the job, its sleep and the warm template are gone.
         """
-        own = CloudProcess()
+        own = CloudProcess("--warm-jobs")
         try:
             own_bucket = create_bucket(own, unique_name("warm-kill"), REGION)
             own.client("sagemaker", region=REGION).create_processing_job(
