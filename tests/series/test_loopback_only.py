@@ -173,7 +173,7 @@ class TestLocalCloudPassesTheSiteOn:
         """
         assert "PYTHONPATH" in lambda_runtime._INHERITED_ENV
         monkeypatch.setenv("PYTHONPATH", str(AUDIT_SITE))
-        runner = types.SimpleNamespace(endpoint_url="http://127.0.0.1:1")
+        runner = types.SimpleNamespace(endpoint_url="http://127.0.0.1:1", child_env={})
         job = jobs._Job("processing", "eu-west-1", "pythonpath-check", tmp_path)
         env = jobs.JobRunner._base_env(runner, job, "eu-west-1", {}, {}, [])
         assert env["PYTHONPATH"].split(os.pathsep) == [str(jobs._JOB_SITE), str(AUDIT_SITE)]
