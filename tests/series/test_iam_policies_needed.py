@@ -188,10 +188,10 @@ def run_step(kit: Kit, baseline: dict[str, Any], purpose: str, sid: str) -> str:
     if purpose == "states":
         if sid in ("DeployKitModels", "ReadEvaluationReports"):
             # the baseline's data (its run_prefix) under new job and model names (a new run_id)
-            payload = {**baseline["entered"]["CreateModel"], "run_id": run}
+            payload = {**baseline["entered"]["CreateModel"], "run_id": run, "job_names": kit.kit.names.jobs(run)}
             machine = baseline["second_half"]
-        else:
-            payload, machine = event, kit.deployed.machine_arn
+        else:  # the input notebook 05 gives an execution (settings.toml's hyperparameters and dataset)
+            payload, machine = {**event, **helpers.stepfunctions.pipeline_settings(kit.kit)}, kit.deployed.machine_arn
         execution = kit.execution(machine, payload)
         failed = kit.failed_states(execution["executionArn"])
         return json.dumps(failed) if execution["status"] != "SUCCEEDED" else ""
