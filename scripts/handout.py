@@ -106,7 +106,7 @@ _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 
 
 class _References(HTMLParser):
-    """Every http(s) (or protocol-relative) URL the page would load or link: attributes, CSS, scripts."""
+    """Every http(s) (or protocol-relative) URL the page would load: attributes, CSS, scripts (not ``<a>`` links)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -119,6 +119,8 @@ class _References(HTMLParser):
                 continue
             if name == "srcset":
                 self.found += [f"<{tag} srcset> {url}" for url in _URL.findall(value)]
+            elif tag == "a" and name == "href":
+                continue  # a link the reader may follow (the AWS docs a notebook cites): nothing is fetched
             elif (name in _FETCHING_ATTRIBUTES or name.endswith(":href")) and _URL.match(value.strip()):
                 self.found.append(f"<{tag} {name}={value.strip()[:120]}>")
             if name == "style":
@@ -136,7 +138,7 @@ class _References(HTMLParser):
 
 
 def external_references(page: str) -> list[str]:
-    """The http(s) URLs a browser would fetch or follow from this HTML (empty for an offline page)."""
+    """The http(s) URLs a browser would fetch for this HTML (empty for an offline page); links to follow are fine."""
     parser = _References()
     parser.feed(page)
     parser.close()
