@@ -33,11 +33,14 @@ def _port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _pairs(values: list[str], flag: str, what: str) -> dict[str, str]:
-    """``NAME=VALUE`` options as a dict; a malformed or repeated one is a ValueError naming it."""
+def _pairs(values: list[str], flag: str, what: str, last: bool = False) -> dict[str, str]:
+    """``NAME=VALUE`` options as a dict; a malformed or repeated one is a ValueError naming it.
+
+    ``last``: split at the last "=" (a URL may hold "=" in its query; the file is what follows the last one).
+    """
     pairs: dict[str, str] = {}
     for value in values:
-        name, sep, target = value.partition("=")
+        name, sep, target = value.rpartition("=") if last else value.partition("=")
         if not sep or not name or not target:
             raise ValueError(f"{flag} {value!r}: expected {what}")
         if name in pairs:
@@ -63,7 +66,7 @@ def _own_code_options(args: argparse.Namespace) -> tuple[dict[str, Path], dict[s
     images = {name: Path(folder).expanduser().resolve()
               for name, folder in _pairs(args.image, "--image", "REPOSITORY=DIR").items()}
     mirrors = {}
-    for url, file in _pairs_url(args.mirror).items():
+    for url, file in _pairs(args.mirror, "--mirror", "URL=FILE", last=True).items():
         key = url_key(url)
         if key is None or is_local(key[1]):
             raise ValueError(f"--mirror {url}: expected an http(s) URL of a non-loopback host")
@@ -76,19 +79,6 @@ def _own_code_options(args: argparse.Namespace) -> tuple[dict[str, Path], dict[s
     except ImageNotFound as error:
         raise ValueError(str(error)) from None
     return images, mirrors, notes
-
-
-def _pairs_url(values: list[str]) -> dict[str, str]:
-    """``URL=FILE`` options: a URL may hold "=" in its query, so the file is what follows the last one."""
-    pairs: dict[str, str] = {}
-    for value in values:
-        url, sep, file = value.rpartition("=")
-        if not sep or not url or not file:
-            raise ValueError(f"--mirror {value!r}: expected URL=FILE")
-        if url in pairs:
-            raise ValueError(f"--mirror {url} given twice")
-        pairs[url] = file
-    return pairs
 
 
 def main(argv: list[str] | None = None) -> int:
