@@ -70,8 +70,9 @@ def find(kit: Kit) -> list[Resource]:
             found.append(Resource("logs", "log group", group["logGroupName"]))
     for group in JOB_LOG_GROUPS:  # shared by every job of the account: only the kit's jobs' streams go
         try:
-            for stream in _paged(logs, "describe_log_streams", "logStreams", logGroupName=group,
-                                 logStreamNamePrefix=f"{prefix}-"):
+            streams = list(_paged(logs, "describe_log_streams", "logStreams", logGroupName=group,
+                                  logStreamNamePrefix=f"{prefix}-"))
+            for stream in sorted(streams, key=lambda s: s.get("creationTime", 0)):  # the order the jobs ran in
                 found.append(Resource("logs", "log stream", stream["logStreamName"], group))
         except logs.exceptions.ResourceNotFoundException:
             pass
@@ -89,7 +90,8 @@ def find(kit: Kit) -> list[Resource]:
         if bucket["Name"].startswith(prefix) and mine(_bucket_tags(s3, bucket["Name"])):
             found.append(Resource("s3", "bucket", bucket["Name"]))
     order = list(dict.fromkeys(r.kind for r in found))  # removal order (dependencies first); by name within a kind
-    return sorted(found, key=lambda r: (order.index(r.kind), r.name))
+    # by name within a kind; log streams stay in the order their jobs ran (their names end in hashes and times)
+    return sorted(found, key=lambda r: (order.index(r.kind), "" if r.kind == "log stream" else r.name))
 
 
 def _bucket_tags(s3, name: str) -> list[dict[str, str]]:
