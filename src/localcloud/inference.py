@@ -4,7 +4,8 @@ On AWS a model is an image plus a ``model.tar.gz``; an endpoint or a transform j
 image's server. Here only SageMaker's built-in ``linear-learner`` image can be served: its
 artifact is the stand-in model :mod:`localcloud.linear_learner` trains, and inference is
 :func:`~localcloud.linear_model.predict` behind linear-learner's request/response contract
-(``text/csv`` in; ``application/json`` or ``application/jsonlines`` out).
+(``text/csv`` in; ``application/json`` or ``application/jsonlines`` out), which
+:mod:`localcloud.inference_contract` spells out.
 
 This module knows nothing of moto: :mod:`localcloud.moto_seams` resolves endpoint → endpoint
 configuration → model into a :class:`ModelRef`, and job status changes go back through a
@@ -13,109 +14,34 @@ callback, as for :mod:`localcloud.jobs`.
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
-import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import boto3
-import numpy as np
 from botocore.config import Config
 
 from localcloud import linear_model, model_artifacts
-from localcloud.images import parse_image_uri
+from localcloud.inference_contract import (
+    ACCEPT_JSON,
+    ACCEPTS,
+    InferenceError,
+    ModelRef,
+    TransformSettings,
+    media_type,
+    parse_request,
+    render,
+)
 from localcloud.jobs import JobError, split_s3_uri
 
 StatusUpdate = Callable[[str, str, str, dict[str, Any]], None]  # (kind, region, job name, attributes)
 LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
 
-ACCEPT_JSON, ACCEPT_JSONLINES = "application/json", "application/jsonlines"
-_ACCEPTS = (ACCEPT_JSON, ACCEPT_JSONLINES)
-_CSV = "text/csv"
-# $[1:] / $[n:] (columns from n on) or $[a,b,...] (those columns); "$" keeps the whole row.
-_SLICE_FILTER = re.compile(r"^\$\[\s*(\d+)\s*:\s*\]$")
-_LIST_FILTER = re.compile(r"^\$\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]$")
-
-
-class InferenceError(Exception):
-    """A request the model server refuses; ``code``/``status`` are what the client sees."""
-
-    def __init__(self, message: str, code: str = "ModelError", status: int = 424, original_status: int = 400):
-        super().__init__(message)
-        self.code, self.status, self.original_status = code, status, original_status
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """What a SageMaker model says about the container that serves it."""
-
-    name: str
-    image: str
-    model_data_url: str | None
-    account: str = ""
-    role: str = ""  # ExecutionRoleArn: model and data are read as this role
-
-    @classmethod
-    def of(cls, model: Any, account: str) -> ModelRef:
-        """From a record with ``model_name``, ``primary_container`` and ``containers`` (moto's Model)."""
-        container = model.primary_container or (model.containers[0] if model.containers else {})
-        return cls(name=model.model_name, image=container.get("Image", ""), account=account,
-                   model_data_url=container.get("ModelDataUrl"),
-                   role=getattr(model, "execution_role_arn", "") or "")
-
-    @property
-    def is_linear_learner(self) -> bool:
-        ref = parse_image_uri(self.image)
-        return bool(ref) and ref.repository.rsplit("/", 1)[-1] == "linear-learner"
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _media_type(value: str | None, default: str) -> str:
-    return (value or default).split(";", 1)[0].strip().lower() or default
-
-
-def render(records: list[dict[str, Any]], accept: str) -> bytes:
-    """Records as linear-learner answers: one JSON document, or one JSON record per line."""
-    if accept == ACCEPT_JSONLINES:
-        return "".join(json.dumps(record) + "\n" for record in records).encode()
-    return json.dumps({"predictions": records}).encode()
-
-
-def column_selector(input_filter: str | None) -> Callable[[list[str]], list[str]]:
-    """The columns a Batch Transform ``DataProcessing.InputFilter`` keeps of a CSV row.
-
-    Supports ``$`` (all), ``$[n:]`` (from column n on, 0-based; ``$[1:]`` drops a label column)
-    and ``$[a,b,...]``. Anything else raises :class:`JobError` with a ClientError message.
-    """
-    text = (input_filter or "$").strip()
-    if text == "$":
-        return lambda row: row
-    match = _SLICE_FILTER.match(text)
-    if match:
-        start = int(match.group(1))
-        return lambda row: row[start:]
-    match = _LIST_FILTER.match(text)
-    if match:
-        columns = [int(part) for part in match.group(1).split(",")]
-
-        def pick(row: list[str]) -> list[str]:
-            if max(columns) >= len(row):
-                raise IndexError(f"InputFilter {text} selects column {max(columns)} but the row has {len(row)} columns")
-            return [row[i] for i in columns]
-        return pick
-    raise JobError(f"ClientError: InputFilter {text!r} is not supported by localcloud for text/csv input: "
-                   "use $[n:] (e.g. $[1:] to drop the first column) or $[a,b,...]")
 
 
 class Inference:
@@ -189,10 +115,10 @@ class Inference:
         Raises:
             InferenceError: what the linear-learner container would answer with a 4xx/5xx.
         """
-        accept = _media_type(accept if accept and accept != "*/*" else None, ACCEPT_JSON)
-        if accept not in _ACCEPTS:
+        accept = media_type(accept if accept and accept != "*/*" else None, ACCEPT_JSON)
+        if accept not in ACCEPTS:
             raise InferenceError(f"linear-learner (localcloud stand-in) cannot answer Accept {accept!r}; "
-                                 f"use one of {', '.join(_ACCEPTS)}", original_status=406)
+                                 f"use one of {', '.join(ACCEPTS)}", original_status=406)
         model = self.load(region, ref)
         rows = parse_request(body, content_type, model["feature_dim"])
         return render(linear_model.predict(model, rows), accept), accept
@@ -255,7 +181,7 @@ class Inference:
         name = request["TransformJobName"]
         self.update("transform", region, name, {"transform_start_time": _now(), "last_modified_time": _now()})
         source = request["TransformInput"]["DataSource"]["S3DataSource"]
-        settings = _TransformSettings.read(request)
+        settings = TransformSettings.read(request)
         try:
             model = self.load(region, ref)
         except InferenceError as exc:
@@ -282,69 +208,6 @@ class Inference:
         self._finish(region, name, "Completed")
 
 
-@dataclass
-class _TransformSettings:
-    """A transform request's data handling, checked up front (unsupported options fail the job)."""
-
-    accept: str
-    select: Callable[[list[str]], list[str]]
-    input_filter: str
-    split_lines: bool
-    single_record: bool
-    assemble_lines: bool
-    gzip: bool
-
-    @classmethod
-    def read(cls, request: dict[str, Any]) -> _TransformSettings:
-        data_in, data_out = request["TransformInput"], request["TransformOutput"]
-        processing = request.get("DataProcessing") or {}
-        source = data_in["DataSource"]["S3DataSource"]
-        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-            raise JobError(f"ClientError: S3DataType {source['S3DataType']} is not supported by localcloud "
-                           "(use S3Prefix)")
-        if _media_type(data_in.get("ContentType"), _CSV) != _CSV:
-            raise JobError(f"ClientError: linear-learner (localcloud stand-in) reads ContentType text/csv, "
-                           f"not {data_in['ContentType']!r}")
-        if data_in.get("SplitType", "None") not in ("Line", "None"):
-            raise JobError(f"ClientError: SplitType {data_in['SplitType']} is not supported for text/csv (use Line)")
-        if processing.get("JoinSource", "None") != "None" or processing.get("OutputFilter", "$") != "$":
-            raise JobError("ClientError: DataProcessing.JoinSource and OutputFilter are not supported by localcloud")
-        accept = _media_type(data_out.get("Accept"), ACCEPT_JSON)
-        if accept not in _ACCEPTS:
-            raise JobError(f"ClientError: linear-learner (localcloud stand-in) cannot produce Accept {accept!r}; "
-                           f"use one of {', '.join(_ACCEPTS)}")
-        input_filter = (processing.get("InputFilter") or "$").strip()
-        return cls(accept=accept, select=column_selector(input_filter), input_filter=input_filter,
-                   split_lines=data_in.get("SplitType", "None") == "Line",
-                   single_record=request.get("BatchStrategy") == "SingleRecord",
-                   assemble_lines=data_out.get("AssembleWith", "None") == "Line",
-                   gzip=data_in.get("CompressionType", "None") == "Gzip")
-
-    def transform(self, model: dict[str, Any], text: str, where: str) -> tuple[bytes, int]:
-        """Predict every record of one input object; returns (output bytes, record count)."""
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                selected = self.select(next(csv.reader([line])))
-                rows.append(linear_model.parse_csv_payload(_csv_line(selected), model["feature_dim"])[0])
-            except (IndexError, linear_model.ClientError) as exc:
-                detail = str(exc).replace("row 1, ", "").replace("row 1: ", "")
-                after = f" (columns counted after InputFilter {self.input_filter})" if self.input_filter != "$" else ""
-                raise JobError(f"ClientError: {where}, line {number}: {detail}{after}") from None
-        if not rows:
-            raise JobError(f"ClientError: {where} holds no records")
-        records = linear_model.predict(model, np.vstack(rows))
-        if self.accept == ACCEPT_JSONLINES:
-            return render(records, self.accept), len(records)
-        # application/json: one {"predictions": [...]} per request (a whole object, or one line per
-        # request under SingleRecord), joined by newlines when AssembleWith is Line.
-        batches = [[r] for r in records] if self.single_record and self.split_lines else [records]
-        joiner = b"\n" if self.assemble_lines else b""
-        return joiner.join(render(batch, self.accept) for batch in batches) + joiner, len(records)
-
-
 class _TransformLog:
     def __init__(self, name: str) -> None:
         self.stream = f"{name}/i-localcloud-{int(time.time())}"
@@ -356,34 +219,6 @@ class _TransformLog:
 
 class _Stopped(Exception):
     pass
-
-
-def parse_request(body: bytes, content_type: str | None, feature_dim: int) -> np.ndarray:
-    """Feature rows from an InvokeEndpoint body: text/csv, or linear-learner's JSON request.
-
-    Raises:
-        InferenceError: an unsupported content type or a bad row (its message names the row).
-    """
-    media = _media_type(content_type, _CSV)
-    try:
-        if media == _CSV:
-            return linear_model.parse_csv_payload(body, feature_dim)
-        if media == "application/json":
-            instances = json.loads(body)["instances"]
-            return np.asarray([instance["features"] for instance in instances], dtype=np.float64)
-    except linear_model.ClientError as exc:
-        raise InferenceError(f"unable to parse text/csv payload: {exc}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InferenceError(f'unable to parse application/json payload: expected {{"instances": [{{"features": '
-                             f'[...]}}, ...]}}: {type(exc).__name__}: {exc}') from None
-    raise InferenceError(f"linear-learner (localcloud stand-in) does not accept ContentType {media!r}; "
-                         "use text/csv or application/json", original_status=415)
-
-
-def _csv_line(cells: list[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(cells)
-    return buffer.getvalue()
 
 
 def _too_large(ref: ModelRef, exc: Exception) -> InferenceError:
@@ -418,20 +253,3 @@ def _list_objects(s3, uri: str) -> Iterator[tuple[str, str, str]]:
                 yield bucket, key, key[len(base):]
 
 
-def endpoint_log_group(endpoint: str) -> str:
-    return f"/aws/sagemaker/Endpoints/{endpoint}"
-
-
-def error_response(exc: InferenceError, region: str, account: str, endpoint: str) -> tuple[int, dict[str, str], bytes]:
-    """The HTTP answer of sagemaker-runtime for a refused invocation (ValidationError, ModelError)."""
-    body: dict[str, Any] = {"message": str(exc)}
-    if exc.code == "ModelError":
-        group = endpoint_log_group(endpoint)
-        side = "client" if exc.original_status < 500 else "server"
-        body = {"message": (f'Received {side} error ({exc.original_status}) from primary with message "{exc}". '
-                            f"See https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-                            f"#logEventViewer:group={group} in account {account} for more information."),
-                "OriginalStatusCode": exc.original_status, "OriginalMessage": str(exc),
-                "LogStreamArn": f"arn:aws:logs:{region}:{account}:log-group:{group}"}
-    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": exc.code}
-    return exc.status, headers, json.dumps(body).encode()
