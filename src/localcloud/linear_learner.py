@@ -20,6 +20,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -156,34 +157,82 @@ def _diagnose(path: Path, where: str, expected: int | None, fallback: str) -> Cl
     return ClientError(f"{where}: cannot be read as numeric CSV: {fallback}")
 
 
-def _read_channel(root: Path, channel: str, expected: int | None) -> tuple[np.ndarray, list[tuple[Path, str, int]]]:
-    """Read every non-hidden file of a channel (sorted) into one float64 array, label in column 0."""
+class SpilledRows:
+    """A channel's features, float64 (rows, columns), kept in an unnamed temporary file and read back in slices.
+
+    Training holds the *normalised* train features in memory for the optimiser; the raw ones are only needed
+    whole once (their mean and deviation) and then to score the model, ``METRIC_ROWS`` rows at a time. So
+    they wait on disk (the OS's file cache, not this process) and memory holds one copy of the data, not two.
+    ``rows[a:b]`` is a C-ordered float64 array, as slicing the in-memory array gave.
+    """
+
+    def __init__(self, columns: int) -> None:
+        self.file, self.shape, self.dtype = tempfile.TemporaryFile(), (0, columns), np.dtype(np.float64)
+
+    def append(self, block: np.ndarray) -> None:
+        self.file.seek(0, os.SEEK_END)
+        self.file.write(np.ascontiguousarray(block, dtype=np.float64).tobytes())
+        self.shape = (self.shape[0] + len(block), self.shape[1])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError("SpilledRows takes a plain slice of rows")
+        start, stop, _ = rows.indices(self.shape[0])
+        count = max(stop - start, 0)
+        self.file.seek(start * self.shape[1] * self.dtype.itemsize)
+        return np.fromfile(self.file, dtype=self.dtype, count=count * self.shape[1]).reshape(count, self.shape[1])
+
+
+def _read_channel(root: Path, channel: str, expected: int | None,
+                  rows_per_chunk: int = 20_000) -> tuple[SpilledRows, np.ndarray, list[tuple[Path, str, int]]]:
+    """Read every non-hidden file of a channel (sorted): features X (:class:`SpilledRows`) and labels y, float64.
+
+    pandas' C reader in chunks of ``rows_per_chunk`` rows: reading a file whole costs its tokens (~3x the
+    file) and a (rows, label + features) table the features were then copied out of. The values are the
+    same (same parser, same float64); the labels go into an array sized once from the line count.
+    """
     import pandas as pd
 
     folder = root / "input" / "data" / channel
     files = sorted(p for p in folder.rglob("*") if p.is_file()
                    and not any(part.startswith(".") for part in p.relative_to(folder).parts))
-    arrays, parts = [], []
+    lines = 0
+    for path in files:  # a row per line at most
+        with open(path, "rb") as handle:
+            lines += 1 + sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    X, y, parts = None, np.empty(lines), []
     for path in files:
         name = path.relative_to(folder).as_posix()
-        where = f"channel '{channel}', file '{name}'"
+        where, start = f"channel '{channel}', file '{name}'", 0 if X is None else len(X)
         try:
-            table = pd.read_csv(path, header=None, dtype=np.float64, engine="c").to_numpy()
+            with pd.read_csv(path, header=None, dtype=np.float64, engine="c", chunksize=rows_per_chunk) as chunks:
+                for chunk in chunks:
+                    table = chunk.to_numpy()
+                    if (expected and table.shape[1] != expected) or not np.isfinite(table).all():
+                        raise _diagnose(path, where, expected, "non-finite values")
+                    if table.shape[1] < 2:
+                        raise ClientError(f"{where}: only 1 column; linear-learner needs the label then at least "
+                                          "one feature")
+                    expected = table.shape[1]
+                    X = SpilledRows(expected - 1) if X is None else X
+                    y[len(X):len(X) + len(table)] = table[:, 0]
+                    X.append(table[:, 1:])
         except pd.errors.EmptyDataError:
             continue
+        except ClientError:
+            raise
         except (ValueError, pd.errors.ParserError) as exc:  # non-numeric cell, ragged row, bad bytes
             raise _diagnose(path, where, expected, str(exc).splitlines()[0]) from None
-        if (expected and table.shape[1] != expected) or not np.isfinite(table).all():
-            raise _diagnose(path, where, expected, "non-finite values")
-        if table.shape[1] < 2:
-            raise ClientError(f"{where}: only 1 column; linear-learner needs the label then at least one feature")
-        expected = table.shape[1]
-        arrays.append(table)
-        parts.append((path, name, len(table)))
-    if not arrays:
+        if X is not None and len(X) > start:
+            parts.append((path, name, len(X) - start))
+    if X is None:
         raise ClientError(f"channel '{channel}' has no data: no non-empty, non-hidden files under "
                           f"input/data/{channel}")
-    return np.concatenate(arrays), parts
+    y.resize(len(X), refcheck=False)  # sized from the line count, blank lines included
+    return X, y, parts
 
 
 def _check_labels(y: np.ndarray, hp: dict[str, Any], channel: str, parts: list[tuple[Path, str, int]]) -> None:
@@ -202,16 +251,36 @@ def _check_labels(y: np.ndarray, hp: dict[str, Any], channel: str, parts: list[t
             + (f" (num_classes={classes})" if classes > 2 else ""))
 
 
+METRIC_ROWS = 1 << 16  # rows scored at a time by _metrics: bounded memory, the same per-row values
+
+
 def _metrics(model: dict[str, Any], X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """One channel's final metrics, keyed as the suffix of SageMaker's metric names."""
-    out, kind = outputs(model, X), model["predictor_type"]
+    """One channel's final metrics, keyed as the suffix of SageMaker's metric names.
+
+    The model scores ``METRIC_ROWS`` rows at a time into one value per row (rows are scored independently),
+    then each mean is taken over the whole array, as before: the same numbers, without (rows, classes)
+    float64 temporaries the size of the data.
+    """
+    kind, rows = model["predictor_type"], len(y)
+    values = ({"p_true": np.empty(rows), "correct": np.empty(rows, dtype=bool)}
+              if kind == "multiclass_classifier" else {"out": np.empty(rows)})
+    for start in range(0, rows, METRIC_ROWS):
+        part = slice(start, start + METRIC_ROWS)
+        out = outputs(model, X[part])
+        if kind == "multiclass_classifier":
+            truth = y[part]
+            values["p_true"][part] = np.clip(out[np.arange(len(truth)), truth.astype(int)], 1e-15, 1.0)
+            values["correct"][part] = out.argmax(axis=1) == truth
+        else:
+            values["out"][part] = out
     if kind == "regressor":
+        out = values["out"]
         mse = float(np.mean((out - y) ** 2))  # objective: squared loss
         return {"objective_loss": mse, "mse": mse, "absolute_loss": float(np.mean(np.abs(out - y)))}
     if kind == "multiclass_classifier":
-        p_true = np.clip(out[np.arange(len(y)), y.astype(int)], 1e-15, 1.0)
-        return {"objective_loss": float(-np.mean(np.log(p_true))),
-                "multiclass_accuracy": float(np.mean(out.argmax(axis=1) == y))}
+        return {"objective_loss": float(-np.mean(np.log(values["p_true"]))),
+                "multiclass_accuracy": float(np.mean(values["correct"]))}
+    out = values["out"]
     p, pred, truth = np.clip(out, 1e-15, 1 - 1e-15), out > 0.5, y == 1
     tp = float(np.sum(pred & truth))
     precision, recall = tp / max(float(pred.sum()), 1.0), tp / max(float(truth.sum()), 1.0)
@@ -248,13 +317,13 @@ def _load(root: Path) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.nd
         _check_content_type(channel, data_config[channel])
     data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for channel in channels:
-        table, parts = _read_channel(root, channel, data["train"][0].shape[1] + 1 if data else None)
-        if channel == "train" and hp["feature_dim"] not in (None, table.shape[1] - 1):
-            raise ClientError(f"feature_dim is {hp['feature_dim']} but channel 'train' has {table.shape[1] - 1} "
+        X, y, parts = _read_channel(root, channel, data["train"][0].shape[1] + 1 if data else None)
+        if channel == "train" and hp["feature_dim"] not in (None, X.shape[1]):
+            raise ClientError(f"feature_dim is {hp['feature_dim']} but channel 'train' has {X.shape[1]} "
                               "feature columns (after the label column)")
-        _check_labels(table[:, 0], hp, channel, parts)
-        data[channel] = (np.ascontiguousarray(table[:, 1:]), table[:, 0].copy())
-        _log(f"Read {len(table)} rows x {table.shape[1] - 1} features from channel '{channel}' ({len(parts)} file(s))")
+        _check_labels(y, hp, channel, parts)
+        data[channel] = (X, y)
+        _log(f"Read {len(y)} rows x {X.shape[1]} features from channel '{channel}' ({len(parts)} file(s))")
     steps = hp["epochs"] * math.ceil(len(data["train"][1]) / hp["mini_batch_size"])
     # "auto": like linear-learner's parallel models, try a few rates when training is cheap.
     hp["learning_rate"] = hp["learning_rate"] or (list(_AUTO_RATES) if steps < 2000 else 0.01)
@@ -288,17 +357,22 @@ def _fit_one(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]],
     import sklearn
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-    X, y = data["train"]
-    d = X.shape[1]
+    rows, y = data["train"]
+    X, d = rows[:], rows.shape[1]  # the raw features whole, only while they are normalised
     mean, scale = (X.mean(axis=0), X.std(axis=0)) if hp["normalize_data"] else (np.zeros(d), np.ones(d))
     scale[scale == 0] = 1.0
     y_mean, y_scale = (float(y.mean()), float(y.std()) or 1.0) if hp["normalize_label"] else (0.0, 1.0)
-    Xn, yn = (X - mean) / scale, (y - y_mean) / y_scale
+    Xn = X - mean
+    Xn /= scale  # in place: (X - mean) / scale without a second copy of X
+    del X
+    regressor = hp["predictor_type"] == "regressor"
+    # Class labels are checked integers 0..K-1: as small ints the classifier's one-hot copy of y is small too
+    # (it is built in y's integer type; the same booleans come out of it).
+    yn = (y - y_mean) / y_scale if regressor else y.astype(np.int8 if hp["num_classes"] <= 127 else np.int32)
     if hp["l1"]:
         _log(f"l1={hp['l1']} is not honoured by the stand-in (only wd, an L2 penalty)")
     options = {"hidden_layer_sizes": (), "solver": "adam", "alpha": hp["wd"], "learning_rate_init": hp["learning_rate"],
                "batch_size": min(hp["mini_batch_size"], len(yn)), "shuffle": True, "random_state": SEED}
-    regressor = hp["predictor_type"] == "regressor"
     estimator = MLPRegressor(**options) if regressor else MLPClassifier(**options)
     first = {} if regressor else {"classes": np.arange(hp["num_classes"], dtype=np.float64)}
     model: dict[str, Any] = {}
@@ -313,7 +387,7 @@ def _fit_one(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]],
                 raise ClientError(f"training diverged in epoch {epoch}; lower learning_rate (now {hp['learning_rate']:g})")
             model = {"format": FORMAT, "format_version": FORMAT_VERSION, "note": NOTE,
                      "predictor_type": hp["predictor_type"], "num_classes": hp["num_classes"],
-                     "feature_dim": X.shape[1], "normalization": {"mean": mean.tolist(), "scale": scale.tolist()},
+                     "feature_dim": d, "normalization": {"mean": mean.tolist(), "scale": scale.tolist()},
                      "coefficients": coef.tolist(), "intercepts": intercept.tolist(),
                      "training": {k: v for k, v in hp.items() if k not in ("predictor_type", "num_classes")}
                      | {"seed": SEED, "rows": len(y)}}
