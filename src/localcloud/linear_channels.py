@@ -17,6 +17,8 @@ import numpy as np
 
 from localcloud.linear_model import ClientError
 
+READ_ROWS = 20_000  # rows a chunk when reading a channel: bounded memory
+
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """Yield (1-based line number, fields) for each non-blank CSV row, counted as pandas does."""
@@ -74,11 +76,11 @@ class SpilledRows:
         return np.fromfile(self.file, dtype=self.dtype, count=count * self.shape[1]).reshape(count, self.shape[1])
 
 
-def _read_channel(root: Path, channel: str, expected: int | None,
-                  rows_per_chunk: int = 20_000) -> tuple[SpilledRows, np.ndarray, list[tuple[Path, str, int]]]:
+def _read_channel(root: Path, channel: str,
+                  expected: int | None) -> tuple[SpilledRows, np.ndarray, list[tuple[Path, str, int]]]:
     """Read every non-hidden file of a channel (sorted): features X (:class:`SpilledRows`) and labels y, float64.
 
-    pandas' C reader in chunks of ``rows_per_chunk`` rows: reading a file whole costs its tokens (~3x the
+    pandas' C reader in chunks of ``READ_ROWS`` rows: reading a file whole costs its tokens (~3x the
     file) and a (rows, label + features) table the features were then copied out of. The values are the
     same (same parser, same float64); the labels go into an array sized once from the line count.
     """
@@ -96,7 +98,7 @@ def _read_channel(root: Path, channel: str, expected: int | None,
         name = path.relative_to(folder).as_posix()
         where, start = f"channel '{channel}', file '{name}'", 0 if X is None else len(X)
         try:
-            with pd.read_csv(path, header=None, dtype=np.float64, engine="c", chunksize=rows_per_chunk) as chunks:
+            with pd.read_csv(path, header=None, dtype=np.float64, engine="c", chunksize=READ_ROWS) as chunks:
                 for chunk in chunks:
                     table = chunk.to_numpy()
                     if (expected and table.shape[1] != expected) or not np.isfinite(table).all():
