@@ -24,6 +24,7 @@ Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -149,7 +150,13 @@ def cloud_steps(rows: int, work: Path, mini_batch_size: int) -> tuple[float, flo
     cloud = CloudProcess()
     try:
         s3, sm = cloud.client("s3"), cloud.client("sagemaker")
-        role = cloud.client("iam").create_role(RoleName="bench-scale", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+        # The cloud enforces IAM: a role SageMaker may assume, allowed the bench's bucket and the job logs.
+        iam = cloud.client("iam")
+        role = iam.create_role(RoleName="bench-scale", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.put_role_policy(RoleName="bench-scale", PolicyName="bench", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*", "logs:*"], "Resource": "*"}]}))
         s3.create_bucket(Bucket="bench-scale", CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.upload_file(str(raw / "iris.data"), "bench-scale", "raw/iris.data")
         s3.upload_file(str(ROOT / "src/jobs/preprocess.py"), "bench-scale", "code/preprocess.py")
