@@ -24,10 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
-from sklearn.model_selection._split import _validate_shuffle_split  # private: tests/unit/test_scale_identity.py
-from sklearn.utils import check_random_state
-from sklearn.utils.extmath import _approximate_mode  # checks they still split as train_test_split does
+# split_rows follows train_test_split's steps with its own (private) helpers; tests/unit/test_scale_identity.py
+# fails if a scikit-learn upgrade makes the two disagree.
+from sklearn.model_selection._split import _validate_shuffle_split
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.extmath import _approximate_mode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # csv_dataset.py sits beside this script in the image
 try:
@@ -82,7 +84,7 @@ def read_raw(path: str | Path) -> pd.DataFrame:
 
 
 def _read_fast(path: Path) -> pd.DataFrame | None:
-    """pandas' C reader in chunks into arrays sized once (read whole, its tokens cost ~3x the file): the values alone.
+    """pandas' C reader, in chunks, into arrays sized once: the frame costs the values alone (read whole: ~3x the file).
 
     An empty feature is NaN (the C reader refuses ``nan`` or blank text: the only NaN); anything else unusual returns
     None and :func:`_read_checked` reads the file again, row by row, to name the row and field that is wrong.
