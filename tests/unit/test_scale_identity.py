@@ -88,8 +88,9 @@ class TestPreprocessSameBytes:
            padded cells, padded labels, blank lines).
         2. Run preprocess.py's main on it (default chunks, then small odd ones so boundaries fall mid-file).
         3. Run the reference (whole-file read, frames split by train_test_split, pandas mean/fillna, to_csv).
-        4. Check the three outputs are byte-identical, and that the data did exercise the edges: filled cells,
-           negative numbers, -0.0 and exponent notation are in the output.
+        4. Check the three outputs are byte-identical, that the chunked reader took the file (no fallback to
+           the row-by-row one), and that the data did exercise the edges: filled cells, negative numbers,
+           -0.0 and exponent notation are in the output.
         """
         if chunks == "small":
             for name, value in SMALL_CHUNKS.items():
@@ -102,6 +103,7 @@ class TestPreprocessSameBytes:
         meta["source"] = source.name
         reference.write_outputs(tmp_path / "theirs", train, test, meta)
         assert_same_files(tmp_path / "ours", tmp_path / "theirs", OUTPUTS)
+        assert pp._read_fast(source) is not None  # the chunked reader took the file (no fallback to the old one)
         text = (tmp_path / "ours/train/train.csv").read_text()
         means = json.loads((tmp_path / "ours/meta/preprocess.json").read_text())["train_means"]
         assert f",{means['sepal_width']!r}" in text and ",-0.0" in text and ",-" in text and "e-" in text
@@ -114,12 +116,13 @@ class TestOwnCsvSameBytes:
         1. Write 30,000 rows with a header, the label column ``kind`` between the features, four classes and
            edge values with empty cells.
         2. Run preprocess.py's main with PIPELINE_DREAMS_DATASET = {"header": true, "label_column": "kind"},
-           with small chunks.
-        3. Read the file with csv_dataset.read and run the reference preprocess and to_csv on it.
-        4. Check the three outputs are byte-identical.
+           with small chunks (csv_dataset's chunked reader, then the lean preprocess and writer).
+        3. Read the file with csv_dataset's whole-file reader and run the reference preprocess and to_csv on it.
+        4. Check the three outputs are byte-identical and that the chunked reader took the file (no fallback).
         """
         for name, value in SMALL_CHUNKS.items():
             monkeypatch.setattr(pp, name, value)
+        monkeypatch.setattr(pp.csv_dataset, "READ_ROWS", SMALL_CHUNKS["READ_ROWS"])
         rng = np.random.default_rng(1)
         source = tmp_path / "in" / "mine.csv"
         source.parent.mkdir()
@@ -129,11 +132,14 @@ class TestOwnCsvSameBytes:
         spec = {"header": True, "label_column": "kind"}
         monkeypatch.setenv(pp.csv_dataset.ENV, json.dumps(spec))
         run_preprocess(capsys, source.parent, tmp_path / "ours")
-        frame, features, label = pp.csv_dataset.read(source, pp.csv_dataset.DatasetSpec.from_json(json.dumps(spec)))
+        # csv_dataset's whole-file reader (the code as before, kept to name errors) is the reference reader.
+        frame, features, label = pp.csv_dataset._read_whole(source, pp.csv_dataset.DatasetSpec.from_json(
+            json.dumps(spec)))
         train, test, meta = reference.preprocess(frame, features=features, label=label)
         meta["source"] = source.name
         reference.write_outputs(tmp_path / "theirs", train, test, meta)
         assert_same_files(tmp_path / "ours", tmp_path / "theirs", OUTPUTS)
+        assert pp.csv_dataset._read_chunked(source, pp.csv_dataset.DatasetSpec(**spec)) is not None  # no fallback
 
 
 class TestWriteCsvMatchesToCsv:
