@@ -185,7 +185,7 @@ def preprocess(
         classes: every class name, in code order; None takes the label values found, sorted.
 
     Returns:
-        ``(train_df, test_df, meta)``: frames with ``label`` first then the raw (imputed)
+        ``(train_df, test_df, meta)``: frames with ``label`` (small int codes) first then the raw (imputed)
         features, and a dict of the fitted parameters (without ``source``).
 
     Raises:
@@ -225,42 +225,6 @@ def preprocess(
         "scaling": "none: linear-learner normalizes the features itself (normalize_data)",
     }
     return pd.DataFrame(train, copy=False), pd.DataFrame(test, copy=False), meta
-
-
-def _encode(encoder: LabelEncoder, column: pd.Series) -> np.ndarray:
-    """``encoder.transform(column)`` as int8 codes (int32 past 127 classes); a categorical is encoded per category."""
-    small = np.int8 if len(encoder.classes_) <= 127 else np.int32
-    if isinstance(column.dtype, pd.CategoricalDtype) and (column.array.codes >= 0).all():
-        return encoder.transform(np.asarray(column.array.categories)).astype(small)[column.array.codes]
-    return encoder.transform(column).astype(small)
-
-
-def split_rows(codes: np.ndarray, test_size: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
-    """The row numbers ``train_test_split(rows, test_size=…, random_state=…, stratify=codes)`` gives, bit for bit.
-
-    sklearn gathers them in Python lists (~40 bytes a row); these are its steps with arrays, the same random draws
-    in the same order. A case it refuses goes to it, for its message.
-    """
-    try:
-        n_train, n_test = _validate_shuffle_split(len(codes), test_size, None, default_test_size=0.25)
-        classes, counts = np.unique(codes, return_counts=True)
-        refused = counts.min() < 2 or min(n_train, n_test) < len(classes)
-    except ValueError:  # no rows, a test_size out of range
-        refused = True
-    if refused:
-        return train_test_split(np.arange(len(codes)), test_size=test_size, random_state=random_state, stratify=codes)
-    lookup = np.zeros(int(classes.max()) - int(classes.min()) + 1, dtype=codes.dtype)
-    lookup[classes - classes.min()] = np.arange(len(classes))  # np.unique's inverse, kept small
-    by_class = np.split(np.argsort(lookup[codes - classes.min()], kind="stable"), np.cumsum(counts)[:-1])
-    rng = check_random_state(random_state)
-    n_i = _approximate_mode(counts, n_train, rng)
-    t_i = _approximate_mode(counts - n_i, n_test, rng)
-    train, test = [], []
-    for i, rows in enumerate(by_class):
-        rows = rows.take(rng.permutation(counts[i]), mode="clip")
-        train.append(rows[: n_i[i]])
-        test.append(rows[n_i[i]: n_i[i] + t_i[i]])
-    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
 def find_input(input_dir: Path, input_file: str | None) -> Path:
@@ -339,6 +303,42 @@ def _texts(values: np.ndarray) -> np.ndarray:
     if width:
         texts[np.isnan(numbers)] = ""
     return texts[where]
+
+
+def _encode(encoder: LabelEncoder, column: pd.Series) -> np.ndarray:
+    """``encoder.transform(column)`` as int8 codes (int32 past 127 classes); a categorical is encoded per category."""
+    small = np.int8 if len(encoder.classes_) <= 127 else np.int32
+    if isinstance(column.dtype, pd.CategoricalDtype) and (column.array.codes >= 0).all():
+        return encoder.transform(np.asarray(column.array.categories)).astype(small)[column.array.codes]
+    return encoder.transform(column).astype(small)
+
+
+def split_rows(codes: np.ndarray, test_size: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """The row numbers ``train_test_split(rows, test_size=…, random_state=…, stratify=codes)`` gives, bit for bit.
+
+    sklearn gathers them in Python lists (~40 bytes a row); these are its steps with arrays, the same random draws
+    in the same order. A case it refuses goes to it, for its message.
+    """
+    try:
+        n_train, n_test = _validate_shuffle_split(len(codes), test_size, None, default_test_size=0.25)
+        classes, counts = np.unique(codes, return_counts=True)
+        refused = counts.min() < 2 or min(n_train, n_test) < len(classes)
+    except ValueError:  # no rows, a test_size out of range
+        refused = True
+    if refused:
+        return train_test_split(np.arange(len(codes)), test_size=test_size, random_state=random_state, stratify=codes)
+    lookup = np.zeros(int(classes.max()) - int(classes.min()) + 1, dtype=codes.dtype)
+    lookup[classes - classes.min()] = np.arange(len(classes))  # np.unique's inverse, kept small
+    by_class = np.split(np.argsort(lookup[codes - classes.min()], kind="stable"), np.cumsum(counts)[:-1])
+    rng = check_random_state(random_state)
+    n_i = _approximate_mode(counts, n_train, rng)
+    t_i = _approximate_mode(counts - n_i, n_test, rng)
+    train, test = [], []
+    for i, rows in enumerate(by_class):
+        rows = rows.take(rng.permutation(counts[i]), mode="clip")
+        train.append(rows[: n_i[i]])
+        test.append(rows[n_i[i]: n_i[i] + t_i[i]])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
 def remove_outputs(output_dir: Path) -> list[str]:
