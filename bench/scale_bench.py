@@ -12,8 +12,10 @@ classes, shuffled, seed 0), then runs, each as its own child process as the jobs
               the preprocess outputs as channels train and test, with the kit's hyperparameters
               (src/lambdas/start_training.py DEFAULT_HYPERPARAMETERS) but mini_batch_size from the flag.
 
-It prints wall seconds and the child's peak RSS per step (GNU ``/usr/bin/time -f %M``), the CSV size and
-peak ÷ CSV. Goal at 10⁶ rows (issue "Benchmarks"): preprocess + train ≤ 60 s and peak memory ≤ 3× the CSV.
+It prints wall seconds and the child's peak RSS per step (GNU ``/usr/bin/time -f %M``), the peak above the
+same step's run on the 150-row data/iris.data (the interpreter and its imports), the CSV size and those ÷ CSV.
+Goals at 10⁶ rows: preprocess + train ≤ 60 s (issue "Benchmarks"); for each step, the peak above the 150-row
+baseline ≤ 3× the CSV (issue 13, "memory at scale").
 With --cloud-rows N it also runs the same two steps as local-cloud processing and training jobs on N rows
 (S3 up/download, job folder, logs included) to show the job overhead at that size.
 Figures are printed, never asserted.
@@ -22,6 +24,7 @@ Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -59,14 +62,14 @@ if step == "preprocess":
     sys.path.insert(0, sys.argv[4])
     import preprocess as p
     mark("imports")
-    raw = p.read_raw(source); mark("read_raw (row-by-row parse)")
-    train, test, meta = p.preprocess(raw); mark("preprocess (split, fill, scale)")
-    p.write_outputs(work, train, test, meta); mark("write_outputs (to_csv)")
+    raw = p.read_raw(source); mark("read_raw (C reader, in chunks)")
+    train, test, meta = p.preprocess(raw); mark("preprocess (split row numbers, fill)")
+    p.write_outputs(work, train, test, meta); mark("write_outputs (write_csv, in chunks)")
 else:
     from localcloud import linear_learner as ll
     mark("imports")
     with contextlib.redirect_stdout(io.StringIO()):
-        hp, data = ll._load(source); mark("_load (read channels)")
+        hp, data = ll._load(source); mark("_load (read channels in chunks; features to disk)")
         model = ll._fit(hp, data); mark(f"_fit ({hp['epochs']} epochs, metrics on train each epoch)")
         for channel, (X, y) in data.items():
             ll._metrics(model, X, y)
@@ -147,7 +150,13 @@ def cloud_steps(rows: int, work: Path, mini_batch_size: int) -> tuple[float, flo
     cloud = CloudProcess()
     try:
         s3, sm = cloud.client("s3"), cloud.client("sagemaker")
-        role = cloud.client("iam").create_role(RoleName="bench-scale", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+        # The cloud enforces IAM: a role SageMaker may assume, allowed the bench's bucket and the job logs.
+        iam = cloud.client("iam")
+        role = iam.create_role(RoleName="bench-scale", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.put_role_policy(RoleName="bench-scale", PolicyName="bench", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*", "logs:*"], "Resource": "*"}]}))
         s3.create_bucket(Bucket="bench-scale", CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.upload_file(str(raw / "iris.data"), "bench-scale", "raw/iris.data")
         s3.upload_file(str(ROOT / "src/jobs/preprocess.py"), "bench-scale", "code/preprocess.py")
@@ -223,14 +232,18 @@ def main() -> None:
             print(f"\nwhere it goes at {max(sizes):,} rows (phases in one child each; peak RSS so far):")
             for step, phase, seconds, peak in breakdown:
                 print(f"  {step:<10} {phase:<52} {seconds:7.2f} s {peak:7.0f} MB")
-        goal_rows = [r for r in table if r[0] == 1_000_000 and r[1] == "preprocess + train"]
-        if goal_rows:
-            _, _, seconds, peak, over, csv_mb = goal_rows[0]
-            ok_time, ok_memory = seconds <= GOAL_SECONDS, peak <= GOAL_RATIO * csv_mb
+        goal_rows = {r[1]: r for r in table if r[0] == 1_000_000}
+        if "preprocess + train" in goal_rows:
+            _, _, seconds, peak, over, csv_mb = goal_rows["preprocess + train"]
             print(f"\ngoal at 10⁶ rows: preprocess + train {seconds:.1f} s (≤ {GOAL_SECONDS:.0f} s: "
-                  f"{'PASS' if ok_time else 'FAIL'}); peak {peak:.0f} MB = {peak / csv_mb:.1f}× the {csv_mb:.1f} MB CSV "
-                  f"(≤ {GOAL_RATIO:.0f}×: {'PASS' if ok_memory else 'FAIL'}; above the 150-row baseline "
-                  f"{over:.0f} MB = {over / csv_mb:.1f}×: {'PASS' if over <= GOAL_RATIO * csv_mb else 'FAIL'})")
+                  f"{'met' if seconds <= GOAL_SECONDS else 'NOT met'}); peak {peak:.0f} MB = {peak / csv_mb:.1f}× "
+                  f"the {csv_mb:.1f} MB CSV")
+        for step in ("preprocess", "train"):
+            if step in goal_rows:
+                _, _, seconds, peak, over, csv_mb = goal_rows[step]
+                print(f"goal at 10⁶ rows, {step:<10}: {seconds:5.2f} s, peak {peak:.0f} MB, {over:.0f} MB above the "
+                      f"150-row baseline = {over / csv_mb:.1f}× the CSV (≤ {GOAL_RATIO:.0f}×: "
+                      f"{'met' if over <= GOAL_RATIO * csv_mb else 'NOT met'})")
 
         if args.cloud_rows:
             import statistics

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 ENV = "PIPELINE_DREAMS_DATASET"
+READ_ROWS = 20_000  # rows a chunk when reading a valid file
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
 
 
@@ -68,19 +70,81 @@ def read(path: Path, spec: DatasetSpec) -> tuple[pd.DataFrame, list[str], str]:
     """Read ``path`` as ``spec`` says.
 
     Returns:
-        ``(frame, features, label)``: float feature columns and a string label column.
+        ``(frame, features, label)``: float feature columns and a label column (categorical for a valid file).
 
     Raises:
         DatasetError: a missing column, a non-numeric feature or an empty label, named with file, row and column.
     """
+    return _read_chunked(path, spec) or _read_whole(path, spec)
+
+
+def _first_row(path: Path) -> list[str]:
+    """The first row's cells, as the first of ``read_text().splitlines()`` (without decoding the whole file)."""
+    with open(path, encoding="utf-8-sig", newline=None) as handle:
+        return handle.readline().splitlines()[0].split(",")
+
+
+def _header(first: list[str], spec: DatasetSpec) -> bool:
+    if spec.header != "auto":
+        return bool(spec.header)
+    return not all(_is_number(v) for i, v in enumerate(first) if i != len(first) - 1) or \
+        spec.label_column in [v.strip() for v in first]
+
+
+def _read_chunked(path: Path, spec: DatasetSpec) -> tuple[pd.DataFrame, list[str], str] | None:
+    """A valid file, ``READ_ROWS`` rows at a time into arrays sized once: the frame costs the values alone.
+
+    Read whole, every cell is a Python string first (~10x the file). Each chunk is checked and converted as
+    :func:`_read_whole` does the whole file; at the first doubt this returns None and :func:`_read_whole`
+    reads the file again to name what is wrong, as before.
+    """
+    try:
+        header = _header(_first_row(path), spec)
+        with open(path, "rb") as handle:  # a row per line at most
+            lines = 1 + sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+        columns: dict[str, np.ndarray] = {}
+        codes, names, count = np.empty(lines, dtype=np.int32), {}, 0
+        with pd.read_csv(path, header=0 if header else None, dtype=str, keep_default_na=False, chunksize=READ_ROWS,
+                         names=None if header else spec.column_names, encoding="utf-8-sig",
+                         skip_blank_lines=True) as chunks:
+            for chunk in chunks:
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                features = list(spec.feature_columns) or [c for c in chunk.columns if c != spec.label_column]
+                if spec.label_column not in chunk.columns or spec.label_column in features \
+                        or not set(features) <= set(chunk.columns) or len(set(features)) < len(features):
+                    return None
+                for column in features:
+                    text = chunk[column].str.strip()
+                    numbers = pd.to_numeric(text.replace("", "nan"), errors="coerce")
+                    if numbers.dtype.kind not in "if" or (numbers.isna() & (text != "")).any():
+                        return None
+                    columns.setdefault(column, np.empty(lines))[count:count + len(chunk)] = numbers.astype("float64")
+                labels = chunk[spec.label_column].str.strip()
+                if (labels == "").any() or (spec.class_names and not labels.isin(spec.class_names).all()):
+                    return None
+                found, uniques = pd.factorize(labels)
+                lookup = np.asarray([names.setdefault(name, len(names)) for name in uniques], dtype=np.int32)
+                codes[count:count + len(chunk)] = lookup[found]
+                count += len(chunk)
+    except (OSError, IndexError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None  # UnicodeDecodeError is a ValueError
+    if not count:
+        return None
+    order = sorted(names, key=str)  # categories sorted, as sorting the strings would
+    recode = np.empty(len(names), dtype=np.int32)
+    recode[[names[name] for name in order]] = np.arange(len(order))
+    label = pd.Categorical.from_codes(recode[codes[:count]], categories=order)
+    frame = pd.DataFrame({**{name: columns[name][:count] for name in features}, spec.label_column: label}, copy=False)
+    return frame, features, spec.label_column
+
+
+def _read_whole(path: Path, spec: DatasetSpec) -> tuple[pd.DataFrame, list[str], str]:
+    """The whole file as strings, checked column by column: the error names the first problem's row and column."""
     try:
         first = path.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     except (IndexError, UnicodeDecodeError) as error:
         raise DatasetError(f"{path.name}: cannot read a first row ({error or 'the file is empty'})") from None
-    header = spec.header
-    if header == "auto":
-        header = not all(_is_number(v) for i, v in enumerate(first) if i != len(first) - 1) or \
-            spec.label_column in [v.strip() for v in first]
+    header = _header(first, spec)
     frame = pd.read_csv(path, header=0 if header else None, dtype=str, keep_default_na=False,
                         names=None if header else spec.column_names, encoding="utf-8-sig", skip_blank_lines=True)
     frame.columns = [str(c).strip() for c in frame.columns]

@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
+# split_rows follows train_test_split's steps with its own (private) helpers; tests/unit/test_scale_identity.py
+# fails if a scikit-learn upgrade makes the two disagree.
+from sklearn.model_selection._split import _validate_shuffle_split
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.extmath import _approximate_mode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # csv_dataset.py sits beside this script in the image
 try:
@@ -37,6 +42,7 @@ LABEL = "species"
 COLUMNS = FEATURES + [LABEL]
 IRIS_CLASSES = ["Iris-setosa", "Iris-versicolor", "Iris-virginica"]
 OUTPUTS = {"train": "train/train.csv", "test": "test/test.csv", "meta": "meta/preprocess.json"}
+READ_ROWS, WRITE_ROWS = 20_000, 50_000  # rows a chunk when reading and writing CSV: bounded memory
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -78,24 +84,34 @@ def read_raw(path: str | Path) -> pd.DataFrame:
 
 
 def _read_fast(path: Path) -> pd.DataFrame | None:
-    """pandas' C reader for a valid file (50x faster, half the memory at 10^6 rows).
+    """pandas' C reader, in chunks, into arrays sized once: the frame costs the values alone (read whole: ~3x the file).
 
-    Anything unusual returns None and :func:`_read_checked` reads the file again, row by
-    row, to name the row and field that is wrong.
+    An empty feature is NaN (the C reader refuses ``nan`` or blank text: the only NaN); anything else unusual returns
+    None and :func:`_read_checked` reads the file again, row by row, to name the row and field that is wrong.
     """
+    with open(path, "rb") as handle:  # a row per line at most: size the arrays once
+        lines = 1 + sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    columns, codes, count = [np.empty(lines) for _ in FEATURES], np.empty(lines, dtype=np.int8), 0
     try:
-        frame = pd.read_csv(path, header=None, names=COLUMNS, encoding="utf-8-sig", engine="c",
-                            dtype={**{name: "float64" for name in FEATURES}, LABEL: "str"},
-                            keep_default_na=False, na_values={name: [""] for name in FEATURES})
+        with pd.read_csv(path, header=None, names=COLUMNS, encoding="utf-8-sig", engine="c", chunksize=READ_ROWS,
+                         dtype={**{name: "float64" for name in FEATURES}, LABEL: "category"},
+                         keep_default_na=False, na_values={name: [""] for name in FEATURES}) as chunks:
+            for chunk in chunks:
+                labels = chunk[LABEL].array
+                lookup = [IRIS_CLASSES.index(n.strip()) if n.strip() in IRIS_CLASSES else -1 for n in labels.categories]
+                if -1 in lookup or (labels.codes < 0).any():  # an unknown class, a short row (no label)
+                    return None
+                codes[count:count + len(chunk)] = np.asarray(lookup, dtype=np.int8)[labels.codes]
+                for column, name in zip(columns, FEATURES):
+                    column[count:count + len(chunk)] = chunk[name].to_numpy()
+                count += len(chunk)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
-    labels = frame[LABEL].str.strip()
-    features = frame[FEATURES].to_numpy()
-    if frame.empty or frame[FEATURES].isna().any().any() or not np.isfinite(features).all() \
-            or not labels.isin(IRIS_CLASSES).all():
-        return None  # empty fields, nan/inf text, bad labels: the careful reader decides and explains
-    frame[LABEL] = labels
-    return frame
+    if not count or any(np.isinf(column[:count]).any() for column in columns):
+        return None  # empty, inf text: the careful reader decides and explains
+    species = pd.Categorical.from_codes(codes[:count], categories=IRIS_CLASSES).remove_unused_categories()
+    return pd.DataFrame({**{name: column[:count] for name, column in zip(FEATURES, columns)}, LABEL: species},
+                        copy=False)
 
 
 def _read_checked(path: Path) -> pd.DataFrame:
@@ -169,7 +185,7 @@ def preprocess(
         classes: every class name, in code order; None takes the label values found, sorted.
 
     Returns:
-        ``(train_df, test_df, meta)``: frames with ``label`` first then the raw (imputed)
+        ``(train_df, test_df, meta)``: frames with ``label`` (small int codes) first then the raw (imputed)
         features, and a dict of the fitted parameters (without ``source``).
 
     Raises:
@@ -179,33 +195,36 @@ def preprocess(
     classes = list(classes) if classes else (IRIS_CLASSES if label == LABEL and features == FEATURES
                                              else sorted(df[label].unique()))
     encoder = LabelEncoder().fit(classes)
-    labels = pd.Series(encoder.transform(df[label]), index=df.index, name="label")
-    try:
-        x_train, x_test, y_train, y_test = train_test_split(
-            df[features], labels, test_size=test_size, random_state=random_state, stratify=labels
-        )
+    labels = _encode(encoder, df[label])
+    try:  # split row numbers, not the frame: the same split (it depends on the labels alone), no copies
+        train_rows, test_rows = split_rows(labels, test_size, random_state)
     except ValueError as exc:
         raise PreprocessError(
             f"cannot split {len(df)} rows stratified with test_size={test_size}: {exc}"
         ) from None
-    means = x_train.mean(numeric_only=True)
-    empty = [name for name in features if pd.isna(means[name])]
+    small = np.int32 if len(df) < 2**31 else np.int64  # 4 bytes a row is plenty
+    train_rows, test_rows = train_rows.astype(small), test_rows.astype(small)
+    train, test, means = {"label": labels[train_rows]}, {"label": labels[test_rows]}, {}
+    for name in features:  # one column at a time: the split copies are the only whole-size ones
+        values = df[name].to_numpy(dtype=np.float64)
+        train[name], test[name] = values[train_rows], values[test_rows]
+        missing = np.isnan(train[name])  # pandas' mean, bit for bit: NaN as 0 in numpy's pairwise sum
+        total = np.where(missing, 0.0, train[name]).sum() if missing.any() else train[name].sum()
+        means[name] = math.nan if missing.all() else float(total / np.float64(len(missing) - missing.sum()))
+        for split in (train, test):
+            np.copyto(split[name], means[name], where=np.isnan(split[name]))
+    empty = [name for name in features if math.isnan(means[name])]
     if empty:
         raise PreprocessError(f"field(s) {', '.join(empty)} have no values in the training split")
-    x_train, x_test = x_train.fillna(means), x_test.fillna(means)
-
-    def assemble(x: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
-        return pd.concat([y.astype("int64"), x.astype("float64")], axis=1).reset_index(drop=True)
-
     meta = {
         "classes": [str(c) for c in encoder.classes_],
         "feature_names": list(features),
-        "train_rows": len(x_train),
-        "test_rows": len(x_test),
-        "train_means": {name: float(means[name]) for name in features},
+        "train_rows": len(train_rows),
+        "test_rows": len(test_rows),
+        "train_means": means,
         "scaling": "none: linear-learner normalizes the features itself (normalize_data)",
     }
-    return assemble(x_train, y_train), assemble(x_test, y_test), meta
+    return pd.DataFrame(train, copy=False), pd.DataFrame(test, copy=False), meta
 
 
 def find_input(input_dir: Path, input_file: str | None) -> Path:
@@ -237,8 +256,8 @@ def write_outputs(output_dir: Path, train: pd.DataFrame, test: pd.DataFrame, met
     link"). On any failure the outputs already moved are removed again and the staging folders go.
     """
     contents = {
-        OUTPUTS["train"]: lambda path: train.to_csv(path, header=False, index=False, lineterminator="\n"),
-        OUTPUTS["test"]: lambda path: test.to_csv(path, header=False, index=False, lineterminator="\n"),
+        OUTPUTS["train"]: lambda path: write_csv(path, train),
+        OUTPUTS["test"]: lambda path: write_csv(path, test),
         OUTPUTS["meta"]: lambda path: path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8"),
     }
     staged: dict[str, Path] = {}
@@ -256,6 +275,70 @@ def write_outputs(output_dir: Path, train: pd.DataFrame, test: pd.DataFrame, met
     finally:
         for staging in staged.values():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """Write ``frame`` byte for byte as ``frame.to_csv(path, header=False, index=False, lineterminator="\\n")``.
+
+    ~6x faster, ``WRITE_ROWS`` rows at a time: each distinct value (by its bits: -0.0 is not 0.0) becomes text
+    once, by the conversion ``to_csv`` uses (numpy's ``astype(str)``, shortest round-trip; NaN as an empty field).
+    """
+    if not all(frame[name].dtype.kind in "iuf" for name in frame.columns):
+        frame.to_csv(path, header=False, index=False, lineterminator="\n")
+        return
+    columns = [frame[name].to_numpy() for name in frame.columns]
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        for start in range(0, len(frame), WRITE_ROWS):
+            fields = [_texts(column[start:start + WRITE_ROWS]) for column in columns]
+            out.write("".join(",".join(row) + "\n" for row in zip(*fields)))
+
+
+def _texts(values: np.ndarray) -> np.ndarray:
+    """Each value's CSV text as ``DataFrame.to_csv`` writes it (an object array of str)."""
+    width = values.dtype if values.dtype.kind == "f" else None  # floats by their bits: -0.0 is not 0.0
+    bits = values.view(f"i{values.itemsize}") if width else values
+    distinct, where = np.unique(bits, return_inverse=True)
+    numbers = distinct.view(width) if width else distinct
+    texts = numbers.astype(str).astype(object)
+    if width:
+        texts[np.isnan(numbers)] = ""
+    return texts[where]
+
+
+def _encode(encoder: LabelEncoder, column: pd.Series) -> np.ndarray:
+    """``encoder.transform(column)`` as int8 codes (int32 past 127 classes); a categorical is encoded per category."""
+    small = np.int8 if len(encoder.classes_) <= 127 else np.int32
+    if isinstance(column.dtype, pd.CategoricalDtype) and (column.array.codes >= 0).all():
+        return encoder.transform(np.asarray(column.array.categories)).astype(small)[column.array.codes]
+    return encoder.transform(column).astype(small)
+
+
+def split_rows(codes: np.ndarray, test_size: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """The row numbers ``train_test_split(rows, test_size=…, random_state=…, stratify=codes)`` gives, bit for bit.
+
+    sklearn gathers them in Python lists (~40 bytes a row); these are its steps with arrays, the same random draws
+    in the same order. A case it refuses goes to it, for its message.
+    """
+    try:
+        n_train, n_test = _validate_shuffle_split(len(codes), test_size, None, default_test_size=0.25)
+        classes, counts = np.unique(codes, return_counts=True)
+        refused = counts.min() < 2 or min(n_train, n_test) < len(classes)
+    except ValueError:  # no rows, a test_size out of range
+        refused = True
+    if refused:
+        return train_test_split(np.arange(len(codes)), test_size=test_size, random_state=random_state, stratify=codes)
+    lookup = np.zeros(int(classes.max()) - int(classes.min()) + 1, dtype=codes.dtype)
+    lookup[classes - classes.min()] = np.arange(len(classes))  # np.unique's inverse, kept small
+    by_class = np.split(np.argsort(lookup[codes - classes.min()], kind="stable"), np.cumsum(counts)[:-1])
+    rng = check_random_state(random_state)
+    n_i = _approximate_mode(counts, n_train, rng)
+    t_i = _approximate_mode(counts - n_i, n_test, rng)
+    train, test = [], []
+    for i, rows in enumerate(by_class):
+        rows = rows.take(rng.permutation(counts[i]), mode="clip")
+        train.append(rows[: n_i[i]])
+        test.append(rows[n_i[i]: n_i[i] + t_i[i]])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
 def remove_outputs(output_dir: Path) -> list[str]:

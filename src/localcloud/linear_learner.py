@@ -15,7 +15,6 @@ model/model_algo-1.json (portable JSON, not AWS's MXNet artifact): see :func:`lo
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -23,11 +22,12 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 # The model format and inference live in linear_model; re-exported for callers of this module.
+from localcloud.linear_channels import SpilledRows, _check_labels, _read_channel
 from localcloud.linear_model import (
     FORMAT,
     FORMAT_VERSION,
@@ -129,89 +129,36 @@ def _check_content_type(channel: str, config: dict[str, Any]) -> None:
                           "supported with text/csv")
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Yield (1-based line number, fields) for each non-blank CSV row, counted as pandas does."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        reader = csv.reader(handle)
-        yield from ((reader.line_num, fields) for fields in reader if "".join(fields).strip() or len(fields) > 1)
+METRIC_ROWS = 1 << 16  # rows scored at a time by _metrics: bounded memory, the same per-row values
 
 
-def _diagnose(path: Path, where: str, expected: int | None, fallback: str) -> ClientError:
-    """Name the first bad row/cell of a CSV file that failed the fast pandas read."""
-    for line, fields in _rows(path):
-        expected = expected or len(fields)
-        if len(fields) != expected:
-            return ClientError(f"{where}, row {line}: expected {expected} columns (label + {expected - 1} "
-                               f"features) but found {len(fields)}")
-        for column, cell in enumerate(fields, start=1):
-            try:
-                ok = math.isfinite(float(cell))
-            except ValueError:
-                ok = False
-            if not ok:
-                role = "label" if column == 1 else f"feature {column - 1}"
-                hint = " (linear-learner's text/csv has no header row)" if line == 1 else ""
-                return ClientError(f"{where}, row {line}, column {column} ({role}): {cell!r} is not a finite "
-                                   f"number{hint}")
-    return ClientError(f"{where}: cannot be read as numeric CSV: {fallback}")
+def _metrics(model: dict[str, Any], X: np.ndarray | SpilledRows, y: np.ndarray) -> dict[str, float]:
+    """One channel's final metrics, keyed as the suffix of SageMaker's metric names.
 
-
-def _read_channel(root: Path, channel: str, expected: int | None) -> tuple[np.ndarray, list[tuple[Path, str, int]]]:
-    """Read every non-hidden file of a channel (sorted) into one float64 array, label in column 0."""
-    import pandas as pd
-
-    folder = root / "input" / "data" / channel
-    files = sorted(p for p in folder.rglob("*") if p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
-    arrays, parts = [], []
-    for path in files:
-        name = path.relative_to(folder).as_posix()
-        where = f"channel '{channel}', file '{name}'"
-        try:
-            table = pd.read_csv(path, header=None, dtype=np.float64, engine="c").to_numpy()
-        except pd.errors.EmptyDataError:
-            continue
-        except (ValueError, pd.errors.ParserError) as exc:  # non-numeric cell, ragged row, bad bytes
-            raise _diagnose(path, where, expected, str(exc).splitlines()[0]) from None
-        if (expected and table.shape[1] != expected) or not np.isfinite(table).all():
-            raise _diagnose(path, where, expected, "non-finite values")
-        if table.shape[1] < 2:
-            raise ClientError(f"{where}: only 1 column; linear-learner needs the label then at least one feature")
-        expected = table.shape[1]
-        arrays.append(table)
-        parts.append((path, name, len(table)))
-    if not arrays:
-        raise ClientError(f"channel '{channel}' has no data: no non-empty, non-hidden files under "
-                          f"input/data/{channel}")
-    return np.concatenate(arrays), parts
-
-
-def _check_labels(y: np.ndarray, hp: dict[str, Any], channel: str, parts: list[tuple[Path, str, int]]) -> None:
-    classes = hp["num_classes"]
-    bad = np.flatnonzero((y != np.round(y)) | (y < 0) | (y >= classes)) if classes else []
-    if len(bad):
-        index = int(bad[0])
-        for path, name, count in parts:
-            if index < count:
-                break
-            index -= count
-        line = next(line for i, (line, _) in enumerate(_rows(path)) if i == index)
-        raise ClientError(
-            f"channel '{channel}', file '{name}', row {line}, column 1 (label): {y[bad[0]]:g} is not a valid "
-            f"label for {hp['predictor_type']}: labels must be integers 0..{classes - 1}"
-            + (f" (num_classes={classes})" if classes > 2 else ""))
-
-
-def _metrics(model: dict[str, Any], X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """One channel's final metrics, keyed as the suffix of SageMaker's metric names."""
-    out, kind = outputs(model, X), model["predictor_type"]
+    The model scores ``METRIC_ROWS`` rows at a time into one value per row (rows are scored independently),
+    then each mean is taken over the whole array, as before: the same numbers, without (rows, classes)
+    float64 temporaries the size of the data.
+    """
+    kind, rows = model["predictor_type"], len(y)
+    values = ({"p_true": np.empty(rows), "correct": np.empty(rows, dtype=bool)}
+              if kind == "multiclass_classifier" else {"out": np.empty(rows)})
+    for start in range(0, rows, METRIC_ROWS):
+        part = slice(start, start + METRIC_ROWS)
+        out = outputs(model, X[part])
+        if kind == "multiclass_classifier":
+            truth = y[part]
+            values["p_true"][part] = np.clip(out[np.arange(len(truth)), truth.astype(int)], 1e-15, 1.0)
+            values["correct"][part] = out.argmax(axis=1) == truth
+        else:
+            values["out"][part] = out
     if kind == "regressor":
+        out = values["out"]
         mse = float(np.mean((out - y) ** 2))  # objective: squared loss
         return {"objective_loss": mse, "mse": mse, "absolute_loss": float(np.mean(np.abs(out - y)))}
     if kind == "multiclass_classifier":
-        p_true = np.clip(out[np.arange(len(y)), y.astype(int)], 1e-15, 1.0)
-        return {"objective_loss": float(-np.mean(np.log(p_true))),
-                "multiclass_accuracy": float(np.mean(out.argmax(axis=1) == y))}
+        return {"objective_loss": float(-np.mean(np.log(values["p_true"]))),
+                "multiclass_accuracy": float(np.mean(values["correct"]))}
+    out = values["out"]
     p, pred, truth = np.clip(out, 1e-15, 1 - 1e-15), out > 0.5, y == 1
     tp = float(np.sum(pred & truth))
     precision, recall = tp / max(float(pred.sum()), 1.0), tp / max(float(truth.sum()), 1.0)
@@ -228,8 +175,11 @@ def _log_metrics(prefix: str, channel: str, metrics: dict[str, float]) -> None:
         _log(f"#quality_metric: host={HOST}, {prefix}{channel} {shown} {unit}={value!r}")
 
 
-def _load(root: Path) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Read config and channels; return (settings, {channel: (X, y)}) in train/validation/test order."""
+def _load(root: Path) -> tuple[dict[str, Any], dict[str, tuple[SpilledRows, np.ndarray]]]:
+    """Read config and channels; return (settings, {channel: (X, y)}) in train/validation/test order.
+
+    X is a :class:`SpilledRows` (the features wait on disk; slice it), y the labels in memory.
+    """
     try:
         raw = json.loads((root / "input/config/hyperparameters.json").read_text() or "{}")
         data_config = json.loads((root / "input/config/inputdataconfig.json").read_text())
@@ -246,15 +196,15 @@ def _load(root: Path) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.nd
     channels = [c for c in CHANNELS if c in data_config]
     for channel in channels:
         _check_content_type(channel, data_config[channel])
-    data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    data: dict[str, tuple[SpilledRows, np.ndarray]] = {}
     for channel in channels:
-        table, parts = _read_channel(root, channel, data["train"][0].shape[1] + 1 if data else None)
-        if channel == "train" and hp["feature_dim"] not in (None, table.shape[1] - 1):
-            raise ClientError(f"feature_dim is {hp['feature_dim']} but channel 'train' has {table.shape[1] - 1} "
+        X, y, parts = _read_channel(root, channel, data["train"][0].shape[1] + 1 if data else None)
+        if channel == "train" and hp["feature_dim"] not in (None, X.shape[1]):
+            raise ClientError(f"feature_dim is {hp['feature_dim']} but channel 'train' has {X.shape[1]} "
                               "feature columns (after the label column)")
-        _check_labels(table[:, 0], hp, channel, parts)
-        data[channel] = (np.ascontiguousarray(table[:, 1:]), table[:, 0].copy())
-        _log(f"Read {len(table)} rows x {table.shape[1] - 1} features from channel '{channel}' ({len(parts)} file(s))")
+        _check_labels(y, hp, channel, parts)
+        data[channel] = (X, y)
+        _log(f"Read {len(y)} rows x {X.shape[1]} features from channel '{channel}' ({len(parts)} file(s))")
     steps = hp["epochs"] * math.ceil(len(data["train"][1]) / hp["mini_batch_size"])
     # "auto": like linear-learner's parallel models, try a few rates when training is cheap.
     hp["learning_rate"] = hp["learning_rate"] or (list(_AUTO_RATES) if steps < 2000 else 0.01)
@@ -265,7 +215,7 @@ def _load(root: Path) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.nd
 _AUTO_RATES = (0.5, 0.1, 0.02)
 
 
-def _fit(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+def _fit(hp: dict[str, Any], data: dict[str, tuple[SpilledRows, np.ndarray]]) -> dict[str, Any]:
     """Train one model per candidate learning rate; keep the best on validation (else train) loss."""
     rates = hp["learning_rate"] if isinstance(hp["learning_rate"], list) else [hp["learning_rate"]]
     judge = data.get("validation", data["train"])
@@ -278,7 +228,7 @@ def _fit(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]]) -> 
     return models[best]
 
 
-def _fit_one(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]], log: bool = True) -> dict[str, Any]:
+def _fit_one(hp: dict[str, Any], data: dict[str, tuple[SpilledRows, np.ndarray]], log: bool = True) -> dict[str, Any]:
     """Train a linear model with mini-batch Adam, one epoch per ``partial_fit``; return the JSON model.
 
     scikit-learn's MLP with no hidden layer *is* a linear model: softmax regression for
@@ -288,17 +238,22 @@ def _fit_one(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]],
     import sklearn
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-    X, y = data["train"]
-    d = X.shape[1]
+    rows, y = data["train"]
+    X, d = rows[:], rows.shape[1]  # the raw features whole, only while they are normalised
     mean, scale = (X.mean(axis=0), X.std(axis=0)) if hp["normalize_data"] else (np.zeros(d), np.ones(d))
     scale[scale == 0] = 1.0
     y_mean, y_scale = (float(y.mean()), float(y.std()) or 1.0) if hp["normalize_label"] else (0.0, 1.0)
-    Xn, yn = (X - mean) / scale, (y - y_mean) / y_scale
+    Xn = X - mean
+    Xn /= scale  # in place: (X - mean) / scale without a second copy of X
+    del X
+    regressor = hp["predictor_type"] == "regressor"
+    # Class labels are checked integers 0..K-1: as small ints the classifier's one-hot copy of y is small too
+    # (it is built in y's integer type; the same booleans come out of it).
+    yn = (y - y_mean) / y_scale if regressor else y.astype(np.int8 if hp["num_classes"] <= 127 else np.int32)
     if hp["l1"]:
         _log(f"l1={hp['l1']} is not honoured by the stand-in (only wd, an L2 penalty)")
     options = {"hidden_layer_sizes": (), "solver": "adam", "alpha": hp["wd"], "learning_rate_init": hp["learning_rate"],
                "batch_size": min(hp["mini_batch_size"], len(yn)), "shuffle": True, "random_state": SEED}
-    regressor = hp["predictor_type"] == "regressor"
     estimator = MLPRegressor(**options) if regressor else MLPClassifier(**options)
     first = {} if regressor else {"classes": np.arange(hp["num_classes"], dtype=np.float64)}
     model: dict[str, Any] = {}
@@ -313,7 +268,7 @@ def _fit_one(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]],
                 raise ClientError(f"training diverged in epoch {epoch}; lower learning_rate (now {hp['learning_rate']:g})")
             model = {"format": FORMAT, "format_version": FORMAT_VERSION, "note": NOTE,
                      "predictor_type": hp["predictor_type"], "num_classes": hp["num_classes"],
-                     "feature_dim": X.shape[1], "normalization": {"mean": mean.tolist(), "scale": scale.tolist()},
+                     "feature_dim": d, "normalization": {"mean": mean.tolist(), "scale": scale.tolist()},
                      "coefficients": coef.tolist(), "intercepts": intercept.tolist(),
                      "training": {k: v for k, v in hp.items() if k not in ("predictor_type", "num_classes")}
                      | {"seed": SEED, "rows": len(y)}}
