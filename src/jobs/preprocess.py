@@ -208,9 +208,8 @@ def preprocess(
     for name in features:  # one column at a time: the split copies are the only whole-size ones
         values = df[name].to_numpy(dtype=np.float64)
         train[name], test[name] = values[train_rows], values[test_rows]
-        missing = np.isnan(train[name])  # pandas' mean, bit for bit: NaN as 0 in numpy's pairwise sum
-        total = np.where(missing, 0.0, train[name]).sum() if missing.any() else train[name].sum()
-        means[name] = math.nan if missing.all() else float(total / np.float64(len(missing) - missing.sum()))
+        missing = np.isnan(train[name])
+        means[name] = math.nan if missing.all() else float(np.nanmean(train[name]))  # = pandas' mean, bit for bit
         for split in (train, test):
             np.copyto(split[name], means[name], where=np.isnan(split[name]))
     empty = [name for name in features if math.isnan(means[name])]
