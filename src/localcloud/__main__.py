@@ -109,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="Lambda handlers and jobs fetching URL get FILE's bytes with a 200; any other "
                              "non-loopback URL fails at once; repeatable")
     parser.add_argument("--cold-jobs", action="store_true",
-                        help="start a fresh Python for every processing/training job (the default; "
-                             "LOCALCLOUD_COLD_JOBS=1 does the same)")
+                        help="start a fresh Python for every processing/training job instead of forking a "
+                             "warm one (slower; LOCALCLOUD_COLD_JOBS=1 does the same)")
     parser.add_argument("--warm-jobs", action="store_true",
                         help="fork processing/training jobs from a process that has imported pandas and "
-                             "scikit-learn (faster; LOCALCLOUD_WARM_JOBS=1 does the same)")
+                             "scikit-learn (the default; overrides LOCALCLOUD_COLD_JOBS)")
     args = parser.parse_args(argv)
     try:
         images, mirrors, notes = _own_code_options(args)

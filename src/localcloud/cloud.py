@@ -81,7 +81,7 @@ class LocalCloud:
         mirrors: URL -> file whose bytes Lambda handlers and jobs get when they fetch the URL
             (``--mirror URL=FILE``); every other non-loopback URL fails in them (localcloud.mirror).
         cold_jobs: start a fresh Python for every job instead of forking a warm one
-            (:mod:`localcloud.warm_jobs`). Default: cold, unless ``LOCALCLOUD_WARM_JOBS=1``.
+            (:mod:`localcloud.warm_jobs`). Default: warm, unless ``LOCALCLOUD_COLD_JOBS=1``.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
@@ -100,8 +100,8 @@ class LocalCloud:
         if iam is None:
             iam = os.environ.get("LOCALCLOUD_IAM", "on").strip().lower() not in ("0", "off", "false", "no")
         self.iam = iam
-        if cold_jobs is None:  # cold unless asked for warm (see warm_jobs.WARM_ENV for why)
-            cold_jobs = os.environ.get(COLD_ENV) == "1" or os.environ.get(WARM_ENV) != "1"
+        if cold_jobs is None:  # warm unless asked for cold (LOCALCLOUD_WARM_JOBS=0 too, see warm_jobs.WARM_ENV)
+            cold_jobs = os.environ.get(COLD_ENV) == "1" or os.environ.get(WARM_ENV) == "0"
         self.cold_jobs = cold_jobs
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
         self.images = ImageCatalog(self.images_dir, {name: Path(folder).resolve() for name, folder in
@@ -155,6 +155,7 @@ class LocalCloud:
                                             idle_seconds=self.lambda_idle_seconds, child_env=child_env)
         self.jobs = JobRunner(self.workdir, self.url, self.images, moto_seams.update_job, moto_seams.write_logs,
                               child_env=child_env, warm=not self.cold_jobs)
+        self.jobs.instances.busy = moto_seams.executions_busy  # jobs start in AWS's order (localcloud.instances)
         self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
         for executor in (self.lambda_runtime, self.jobs, self.inference):  # handlers and jobs act as their roles
             executor.credentials = moto_seams.role_credentials

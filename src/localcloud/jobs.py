@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 from localcloud import process_group
 from localcloud.constraints import PROCESSING_ROOT, is_processing_path
 from localcloud.images import ImageCatalog, ImageNotFound, parse_image_uri
+from localcloud.instances import InstanceStarts
 from localcloud.job_files import JobError, split_s3_uri
 from localcloud.job_files import download as _download
 from localcloud.job_files import upload_tar as _upload_tar
@@ -119,6 +120,7 @@ class JobRunner:
         self._kept_failed: Path | None = None  # the last failed job's folder (see the module's docstring)
         self.credentials: Credentials = lambda role, session: None  # the cloud sets its IAM's
         self.warm = WarmJobs() if warm else None
+        self.instances = InstanceStarts()  # the start-up order of jobs (the cloud gives it Step Functions' state)
 
     # -- public API ---------------------------------------------------------------------
     def start_processing(self, region: str, request: dict[str, Any]) -> None:
@@ -159,6 +161,7 @@ class JobRunner:
         job = _Job(kind, region, name, root)
         with self._lock:
             self._jobs[(kind, region, name)] = job
+        self.instances.created(job, kind)
         target = self._run_processing if kind == "processing" else self._run_training
         threading.Thread(target=self._guard, args=(target, job, request), daemon=True,
                          name=f"localcloud-{kind}-{name}").start()
@@ -173,6 +176,7 @@ class JobRunner:
         except Exception as exc:  # the job fails, the cloud keeps serving
             self._finish(job, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
+            self.instances.downloaded(job)
             with self._lock:
                 self._jobs.pop((job.kind, job.region, job.name), None)
                 # Fix: every job's folder (its inputs, outputs and a copy of the image's files) stayed
@@ -297,6 +301,7 @@ class JobRunner:
         keys = self._keys(request, job.name)
         s3 = self._s3(job.region, keys)
         job.fs.mkdir(parents=True)
+        self.instances.launched(job.stop_requested)  # the instance starts (localcloud.instances)
         app = request["AppSpecification"]
         command = self._command(job, app["ImageUri"], app.get("ContainerEntrypoint"), app.get("ContainerArguments"))
         for item in request.get("ProcessingInputs") or []:
@@ -309,6 +314,7 @@ class JobRunner:
         mounts = [job.processing_path(item[kind]["LocalPath"])
                   for kind, items in (("S3Input", request.get("ProcessingInputs") or []), ("S3Output", outputs))
                   for item in items if kind in item]
+        self.instances.before_container(job.stop_requested)  # the image pull: training data goes first
         self.update(job.kind, job.region, job.name, {"processing_start_time": _now()})
         max_runtime = float((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
         try:
@@ -344,6 +350,7 @@ class JobRunner:
         for folder in ("input/config", "model", "output/data", "code"):
             (opt_ml / folder).mkdir(parents=True, exist_ok=True)
         secondary("Starting", "Preparing the instances for training")
+        self.instances.launched(job.stop_requested)  # the instance starts (localcloud.instances)
         spec = request["AlgorithmSpecification"]
         image_uri = spec.get("TrainingImage", "")
         ref = parse_image_uri(image_uri)
@@ -367,6 +374,7 @@ class JobRunner:
                 "TrainingInputMode": channel.get("InputMode", spec.get("TrainingInputMode", "File")),
                 "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
                 "RecordWrapperType": channel.get("RecordWrapperType", "None")}
+        self.instances.downloaded(job)
         (opt_ml / "input/config/hyperparameters.json").write_text(json.dumps(request.get("HyperParameters") or {}))
         (opt_ml / "input/config/inputdataconfig.json").write_text(json.dumps(channels))
         (opt_ml / "input/config/resourceconfig.json").write_text(json.dumps(
