@@ -25,6 +25,7 @@ from typing import Any
 import nbformat
 
 from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_RUN_ID, new_run_id
+from helpers.kernels import KERNEL_ARGUMENTS, KERNEL_NAME, KernelStarter
 from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 
 DEFAULT_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")
@@ -252,7 +253,10 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
     out_dir = Path(out_dir or PROJECT_ROOT / "runs" / run_id)
     cloud = None
     saved_env = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL)}
+    kernels = KernelStarter(NOTEBOOKS_DIR)
     try:
+        # papermill's imports (~0.3 s) while the cloud starts (it only waits for the cloud's ready line)
+        threading.Thread(target=_import_papermill, daemon=True, name="helpers-import-papermill").start()
         if parameters.get("target", "local") == "local":
             if endpoint:
                 os.environ[ENV_ENDPOINT] = endpoint
@@ -269,12 +273,14 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
         out_dir.mkdir(parents=True, exist_ok=True)
         result = SeriesResult(run_id, out_dir)
         collected = False
+        kernels.start_next()  # the environment the notebooks run with is set: their kernels may start
         for position, notebook in enumerate(notebooks):
             if collect and not collected and notebook.stem.startswith(CLEANUP_NOTEBOOK):
                 collect(result)  # before the cleanup removes what the summary describes
                 collected = True
             try:
-                _execute(notebook, out_dir, parameters if inject else None, result)
+                _execute(notebook, out_dir, parameters if inject else None, result, kernels,
+                         last=position == len(notebooks) - 1)
             except SeriesFailed as failure:
                 cleanup = [n for n in notebooks[position + 1:] if n.stem.startswith(CLEANUP_NOTEBOOK)]
                 if not cleanup:
@@ -283,7 +289,7 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                 print(f"{notebook.stem} failed: running {cleanup[0].stem} anyway, so the run leaves nothing behind",
                       file=sys.stderr)
                 try:
-                    _execute(cleanup[0], out_dir, parameters if inject else None, result)
+                    _execute(cleanup[0], out_dir, parameters if inject else None, result, kernels, last=True)
                 except SeriesFailed as also:
                     raise SeriesFailed(f"{failure}\n  and the cleanup failed too: {also}") from None
                 raise SeriesFailed(f"{failure}\n  {cleanup[0].stem} ran anyway and removed what the run had made"
@@ -292,6 +298,7 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
             collect(result)
         return result
     finally:
+        kernels.close()
         if cloud:
             cloud.stop()
         for key, value in saved_env.items():
@@ -301,8 +308,16 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                 os.environ[key] = value
 
 
-def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, result: SeriesResult) -> None:
+def _import_papermill() -> None:
+    import papermill  # noqa: F401
+
+
+def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, result: SeriesResult,
+             kernels: KernelStarter | None = None, last: bool = True) -> None:
     """Run one notebook into ``out_dir`` with papermill; record its time and path in ``result``.
+
+    With ``kernels``, the notebook runs in the kernel started for it while the one before ran, and
+    the next notebook's kernel starts now (unless this one is the ``last``).
 
     Raises:
         SeriesFailed: naming the notebook, the cell and the error.
@@ -312,19 +327,22 @@ def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, r
 
     target = out_dir / notebook.name
     started = time.monotonic()
+    manager = kernels.take() if kernels else None
+    if kernels and not last:
+        kernels.start_next()
     try:
         papermill.execute_notebook(str(notebook), str(target), parameters=parameters, cwd=str(NOTEBOOKS_DIR),
-                                   kernel_name="python3", progress_bar={"desc": notebook.stem, "leave": True},
-                                   log_output=False,
-                                   # ipykernel's "Kernel is running over TCP without encryption" notice, once per
-                                   # notebook: the kernel listens on 127.0.0.1 only (README, JupyterLab)
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                   kernel_name=KERNEL_NAME, progress_bar={"desc": notebook.stem, "leave": True},
+                                   log_output=False, extra_arguments=KERNEL_ARGUMENTS,
                                    # a wait's line is rewritten with \r: keep only its final text
-                                   coalesce_streams=True)
+                                   coalesce_streams=True, **({"km": manager} if manager else {}))
     except PapermillExecutionError as error:
         raise SeriesFailed(f"{notebook.name} failed in cell {error.cell_index} "
                            f"(execution count {error.exec_count}): {error.ename}: {error.evalue}\n"
                            f"  executed notebook with the traceback: {target}") from None
+    finally:
+        if kernels:
+            kernels.stop(manager)
     result.seconds[notebook.stem] = time.monotonic() - started
     if parameters is None:
         strip_run_metadata(target)

@@ -174,4 +174,12 @@ def _say(line: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The cloud has stopped (jobs, Lambda environments, servers, scratch folder): skip the interpreter's
+    # teardown of moto's thousands of objects, ~0.5 s that every runner and test waited for at each stop.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code or 0)

@@ -165,7 +165,8 @@ class LocalCloud:
                 (self.host, 0), functools.partial(handler, directory=str(self.data_dir)))
             self.guard.ports.add(self._data_server.server_address[1])
             self.data_url = f"http://{self.host}:{self._data_server.server_address[1]}"
-            threading.Thread(target=self._data_server.serve_forever, daemon=True, name="localcloud-data").start()
+            threading.Thread(target=self._data_server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                             name="localcloud-data").start()  # a short poll: stop() waits for it
         _wait_for_port(self.host, self.port)
 
     def info(self) -> dict[str, str]:
