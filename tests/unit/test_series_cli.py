@@ -304,3 +304,50 @@ class TestCliUnknownNotebook:
         assert "local cloud started" not in completed.stdout
         assert not out.exists()
         assert not (PROJECT_ROOT / "runs" / "77").exists()
+
+
+class TestKernelsStartAhead:
+    """The runner starts each notebook's kernel while the notebook before it runs; none outlives the run."""
+
+    def test_each_notebook_gets_its_own_fresh_kernel_and_none_is_left(self, tmp_path, monkeypatch, fake_papermill):
+        """
+        1. Run 01 and 02 (papermill faked; the kernels are real).
+        2. Each call got a kernel manager of its own, with a kernel running in the notebooks' folder that
+           sees the run's endpoint, as papermill's own kernels do.
+        3. After the run every one of those kernels is gone.
+        """
+        calls, _ = fake_papermill
+        seen: list[dict] = []
+        import papermill
+
+        recording = papermill.execute_notebook
+
+        def execute_notebook(input_path, output_path, parameters=None, **kwargs):
+            manager = kwargs["km"]
+            client = manager.blocking_client()
+            client.start_channels()
+            try:
+                client.wait_for_ready(timeout=60)
+                reply_id = client.execute("import os; print(os.getcwd(), os.environ.get('%s'))" % ENV_ENDPOINT)
+                printed = ""
+                while True:
+                    message = client.get_iopub_msg(timeout=30)
+                    if message["parent_header"].get("msg_id") != reply_id:
+                        continue
+                    if message["msg_type"] == "stream":
+                        printed += message["content"]["text"]
+                    if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                        break
+            finally:
+                client.stop_channels()
+            seen.append({"manager": manager, "pid": manager.provisioner.process.pid, "printed": printed})
+            return recording(input_path, output_path, parameters=parameters, **kwargs)
+
+        monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+        series.run_series(tmp_path / "out", series.select_notebooks("01,02"), {"target": "local"},
+                          endpoint="http://127.0.0.1:2222")
+        assert len(calls) == 2 and len({id(s["manager"]) for s in seen}) == 2
+        assert all(s["printed"].split() == [str(NOTEBOOKS_DIR), "http://127.0.0.1:2222"] for s in seen)
+        for kernel in seen:
+            with pytest.raises(ProcessLookupError):
+                os.kill(kernel["pid"], 0)
