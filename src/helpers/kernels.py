@@ -20,6 +20,26 @@ KERNEL_NAME = "python3"
 # listens on 127.0.0.1 only (README, JupyterLab). papermill's runs pass the same.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 _HISTORY = "--HistoryManager.hist_file=:memory:"  # what nbclient adds when it starts a kernel itself
+_imports: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Import papermill (and with it nbclient and jupyter_client, ~0.3 s) in the background, once."""
+    global _imports
+    if _imports is None:
+        _imports = threading.Thread(target=_import_papermill, daemon=True, name="helpers-import-papermill")
+        _imports.start()
+
+
+def wait_preload() -> None:
+    """Wait for :func:`preload`'s imports: one thread imports them, never two at once (jupyter_client's
+    modules import each other, and two threads importing them together see half-made modules)."""
+    if _imports is not None:
+        _imports.join()
+
+
+def _import_papermill() -> None:
+    import papermill  # noqa: F401
 
 
 class KernelStarter:
@@ -40,6 +60,7 @@ class KernelStarter:
         self._pending.start()
 
     def _start(self, box: dict[str, Any]) -> None:
+        wait_preload()
         from jupyter_client.manager import AsyncKernelManager
 
         manager = AsyncKernelManager(kernel_name=KERNEL_NAME)
@@ -49,6 +70,11 @@ class KernelStarter:
             box["error"] = error
             return
         box["manager"] = manager
+
+    @property
+    def started(self) -> bool:
+        """A kernel is starting or started and not yet taken."""
+        return self._pending is not None
 
     def take(self) -> Any | None:
         """The kernel started for this notebook (its manager), or None."""

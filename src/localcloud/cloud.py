@@ -80,6 +80,7 @@ class LocalCloud:
             its images are "built" from (``--image REPO=DIR``); before the kit's ``docker/``.
         mirrors: URL -> file whose bytes Lambda handlers and jobs get when they fetch the URL
             (``--mirror URL=FILE``); every other non-loopback URL fails in them (localcloud.mirror).
+        data_port: the data folder server's TCP port, 0 for any free one.
         cold_jobs: start a fresh Python for every job instead of forking a warm one
             (:mod:`localcloud.warm_jobs`). Default: warm, unless ``LOCALCLOUD_COLD_JOBS=1``.
     """
@@ -89,8 +90,9 @@ class LocalCloud:
                  allowed_origins: Iterable[str] = (), lambda_idle_seconds: float = 300.0,
                  iam: bool | None = None, account: str | None = None,
                  images: Mapping[str, Path] | None = None, mirrors: Mapping[str, Path] | None = None,
-                 cold_jobs: bool | None = None) -> None:
+                 cold_jobs: bool | None = None, data_port: int = 0) -> None:
         self.host, self.port = host, port
+        self.data_port = data_port
         if account is not None and not (len(account) == 12 and account.isascii() and account.isdigit()):
             raise ValueError(f"account {account!r} is not a 12-digit AWS account id")
         self.account = account
@@ -161,8 +163,14 @@ class LocalCloud:
             executor.credentials = moto_seams.role_credentials
         if self.data_dir:
             handler = type("DataHandler", (_DataHandler,), {"guard": self.guard})
-            self._data_server = http.server.ThreadingHTTPServer(
-                (self.host, 0), functools.partial(handler, directory=str(self.data_dir)))
+            try:
+                self._data_server = http.server.ThreadingHTTPServer(
+                    (self.host, self.data_port), functools.partial(handler, directory=str(self.data_dir)))
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise PortInUse(error.errno, f"data port {self.data_port} on {self.host} is already in use "
+                                                 "by another program; choose another (0 picks a free one)") from None
+                raise
             self.guard.ports.add(self._data_server.server_address[1])
             self.data_url = f"http://{self.host}:{self._data_server.server_address[1]}"
             threading.Thread(target=self._data_server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
