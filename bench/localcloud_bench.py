@@ -65,7 +65,7 @@ def main() -> None:
     cloud = CloudProcess()
     try:
         lam, iam = cloud.client("lambda"), cloud.client("iam")
-        role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument=trust_policy("lambda"))["Role"]["Arn"]
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("app.py", HANDLER)
@@ -148,7 +148,19 @@ def prepare_jobs(cloud: CloudProcess) -> str:
     s3.create_bucket(Bucket="bench", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.upload_file(str(ROOT / "data/iris.data"), "bench", "raw/iris.data")
     s3.upload_file(str(ROOT / "src/jobs/preprocess.py"), "bench", "code/preprocess.py")
-    return cloud.client("iam").create_role(RoleName="bench-jobs", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam = cloud.client("iam")
+    arn = iam.create_role(RoleName="bench-jobs", AssumeRolePolicyDocument=trust_policy("sagemaker"))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="bench-jobs", PolicyName="bench-bucket", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject",
+                                                                             "s3:ListBucket"],
+                                                "Resource": ["arn:aws:s3:::bench", "arn:aws:s3:::bench/*"]}]}))
+    return arn
+
+
+def trust_policy(service: str) -> str:
+    """A role ``service`` may assume: the cloud checks it when the role is handed over, as AWS does."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": f"{service}.amazonaws.com"}}]})
 
 
 if __name__ == "__main__":

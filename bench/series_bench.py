@@ -2,13 +2,15 @@
 
 Usage: .venv/bin/python bench/series_bench.py [--notebooks 01,02,03,04,05] [--repeat 1] [--no-warmup] [--cold]
 
-series  ``python -m helpers run --notebooks 01,02,03,04,05`` (it starts its own local cloud), wall time of
-        the whole command, after one warm-up run (the "second run, venv present" of the issue).
+series  ``python -m helpers run --notebooks 01,02,03,04,05`` (it starts its own local cloud, with warm jobs:
+        the default), wall time of the whole command, after one warm-up run (the "second run, venv present"
+        of the issue).
 floor   the same number of papermill executions, in one Python process like the runner's, of generated
         notebooks whose single cell holds the import lines of the real notebook it stands for
         (``import helpers``, ``import pandas as pd``, …): what a series costs before any cell does work.
 cold    with ``--cold``: the series again with ``LOCALCLOUD_COLD_JOBS=1`` (the runner's cloud starts a fresh
-        Python for every job, as before warm jobs), for comparison.
+        Python for every job, as before warm jobs), for comparison; each round runs series, floor and
+        cold series back to back, so that all three see the same load.
 Goals (issue 13): series ≤ 1.5× the floor and ≤ 20 s on 2 cores (≤ 30 s before). Printed, never asserted.
 """
 
@@ -104,8 +106,10 @@ def slowest_cells(out: Path, count: int = 10) -> list[tuple[float, str, int, str
 
 def run_series(selection: str, out: Path, cold_jobs: bool = False) -> tuple[float, dict[str, float], str]:
     env = child_env()
+    env.pop("LOCALCLOUD_WARM_JOBS", None)
     env.pop("LOCALCLOUD_COLD_JOBS", None)
-    env["LOCALCLOUD_WARM_JOBS"] = "0" if cold_jobs else "1"  # read by the runner's `python -m localcloud`
+    if cold_jobs:  # read by the runner's `python -m localcloud`; warm is its default
+        env["LOCALCLOUD_COLD_JOBS"] = "1"
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "helpers", "run", "--notebooks", selection, "--out", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True)
@@ -154,13 +158,13 @@ def main() -> None:
             run_series(args.notebooks, scratch_dir / "warmup")
             run_floor(floor_notebooks, scratch_dir)
             print(f"  warm-up (one series run and one floor run): {time.perf_counter() - warm_started:.1f} s")
-        series_runs, floor_runs = [], []
-        for attempt in range(args.repeat):
+        series_runs, floor_runs, cold_runs = [], [], []
+        for attempt in range(args.repeat):  # interleaved: each round's three runs see the same load
             series_runs.append(run_series(args.notebooks, scratch_dir / f"run-{attempt}"))
             floor_runs.append(run_floor(floor_notebooks, scratch_dir))
+            if args.cold:
+                cold_runs.append(run_series(args.notebooks, scratch_dir / f"cold-{attempt}", cold_jobs=True))
         cells = slowest_cells(scratch_dir / f"run-{min(range(args.repeat), key=lambda i: series_runs[i][0])}")
-        cold_runs = [run_series(args.notebooks, scratch_dir / f"cold-{attempt}", cold_jobs=True)
-                     for attempt in range(args.repeat if args.cold else 0)]
     series_runs.sort(key=lambda run: run[0])
     floor_runs.sort(key=lambda run: run[0])
     series_seconds, per_notebook, summary = series_runs[len(series_runs) // 2]
@@ -178,6 +182,8 @@ def main() -> None:
           f"floor {', '.join(f'{r[0]:.1f}' for r in floor_runs)}"
           f"{', cold jobs ' + ', '.join(f'{r[0]:.1f}' for r in cold_runs) if cold_runs else ''})")
     print(f"  runner's own line: {summary}")
+    print("  (a notebook's series seconds start when it gets its kernel, which the runner starts while the notebook"
+          " before runs; the floor's include the kernel's start)")
     print("\nslowest cells of the fastest run (papermill's timing):")
     for seconds, name, index, first in cells:
         print(f"  {seconds:5.2f} s  {name} cell {index:<3} {first}")

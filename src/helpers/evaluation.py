@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from helpers.config import Kit
@@ -24,6 +23,8 @@ def per_class_table(report: dict[str, Any]) -> pd.DataFrame:
 
 def plot_confusion_matrix(report: dict[str, Any], title: str = "held-out split"):
     """The confusion matrix: rows are the true class, columns the predicted one."""
+    import matplotlib.pyplot as plt  # ~0.4 s: only the notebook that plots pays it, not every `import helpers`
+
     classes = [name.replace("Iris-", "") for name in report["classes"]]
     matrix = report["confusion_matrix"]
     figure, axes = plt.subplots(figsize=(4.2, 3.6))

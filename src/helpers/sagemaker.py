@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,17 +30,60 @@ class JobFailed(RuntimeError):
 
 
 def image_uri(algorithm: str, region: str, version: str = "1") -> str:
-    """The region's image of a built-in algorithm, looked up with the SageMaker Python SDK.
+    """The region's image of a built-in algorithm, looked up in the SageMaker Python SDK's table.
 
-    The account that hosts linear-learner differs per region; the SDK ships the table,
-    so nothing is hard-coded here and the lookup works offline.
+    The account that hosts linear-learner differs per region; the SDK ships the table
+    (``sagemaker/core/image_uri_config/<algorithm>.json``), so nothing is hard-coded here and the
+    lookup works offline. A plain algorithm (one registry per region, one repository, tagged with
+    its version, as linear-learner is) is read from that file directly, as
+    ``sagemaker.core.image_uris.retrieve`` reads it, without importing the SDK (1-2 s per kernel);
+    anything else, and every error message, comes from the SDK itself.
     """
+    uri = _plain_image_uri(algorithm, region, version)
+    if uri:
+        return uri
     # The SDK builds a default boto3 session when imported, which reads AWS_PROFILE and ~/.aws (a
     # profile that exists only on the learner's laptop broke a local run); the lookup needs neither.
     with without_user_aws_settings():
-        from sagemaker.core import image_uris  # ~1 s import: only when needed
+        from sagemaker.core import image_uris  # 1-2 s import: only when needed
 
         return image_uris.retrieve(algorithm, region, version=version)
+
+
+def _plain_image_uri(algorithm: str, region: str, version: str) -> str | None:
+    """``<registry>.dkr.<ECR hostname>/<repository>:<version>`` from the SDK's table; None: ask the SDK."""
+    config = _sdk_image_table(algorithm)
+    if not config or "training" not in config.get("scope", []) or set(config) - {"scope", "versions"}:
+        return None
+    entry = config["versions"].get(version)
+    if not isinstance(entry, dict) or set(entry) != {"registries", "repository"}:
+        return None
+    registry = entry["registries"].get(region)
+    endpoint = _ecr_endpoints().construct_endpoint("ecr", region) if registry else None
+    if not endpoint:
+        return None
+    return f"{registry}.dkr.{endpoint['hostname']}/{entry['repository']}:{version}"
+
+
+@functools.cache
+def _sdk_image_table(algorithm: str) -> dict[str, Any] | None:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", algorithm):
+        return None
+    spec = importlib.util.find_spec("sagemaker")  # a namespace package: finding it imports nothing
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "core" / "image_uri_config" / f"{algorithm}.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+    return None
+
+
+@functools.cache
+def _ecr_endpoints() -> Any:
+    """botocore's endpoint table, as the SDK uses it for the ECR hostname (``.amazonaws.com.cn`` in China)."""
+    import botocore.loaders
+    import botocore.regions
+
+    return botocore.regions.EndpointResolver(botocore.loaders.create_loader().load_data("endpoints"))
 
 
 def describe_job(kit: Kit, kind: str, name: str) -> dict[str, Any]:
@@ -181,7 +228,6 @@ def started_before_finished(kit: Kit, run_id: str) -> bool:
 
 def predict(kit: Kit, endpoint: str, features: Any) -> list[dict[str, Any]]:
     """Ask a deployed endpoint about feature rows (no label column); linear-learner's JSON records."""
-    import json
 
     rows = pd.DataFrame(features).to_csv(header=False, index=False)
     response = kit.client("sagemaker-runtime").invoke_endpoint(

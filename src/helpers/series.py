@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +21,10 @@ from typing import Any
 
 import nbformat
 
+from helpers.cloud_process import LocalCloudProcess, start_cloud  # noqa: F401  (LocalCloudProcess: helpers.series' API)
 from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_RUN_ID, new_run_id
+from helpers import kernels as kernels_module
+from helpers.kernels import KERNEL_ARGUMENTS, KERNEL_NAME, KernelStarter
 from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 
 DEFAULT_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")
@@ -32,7 +32,6 @@ CLEANUP_NOTEBOOK = "99"
 # Notebooks 05 and 06 run the state machines as runs of their own: <run_id>-<suffix>.
 DERIVED_RUNS = ("article", "pipeline", "gated", "strict")
 ENV_CONTINUE_RUN = "PIPELINE_DREAMS_CONTINUE_RUN"  # "1": let an explicit run id that exists be run again
-_READY = re.compile(r"ready at (http://\S+) \(data at (\S+)\)")
 
 
 class SeriesFailed(RuntimeError):
@@ -142,55 +141,6 @@ def signals_interrupt() -> Iterator[None]:
 
 
 @dataclass
-class LocalCloudProcess:
-    """``python -m localcloud`` on a free port, stopped with SIGTERM; it stops itself if the runner dies."""
-
-    process: subprocess.Popen
-    url: str
-    data_url: str
-
-    @classmethod
-    def start(cls, timeout: float = 60, extra_args: list[str] | tuple[str, ...] = ()) -> LocalCloudProcess:
-        """Start it; ``extra_args`` are more ``python -m localcloud`` options (``--account``, ``--image``, ``--mirror``).
-
-        Raises:
-            RuntimeError: it did not start; the message holds what it printed on stderr (a refused option).
-        """
-        # --exit-with-parent: a runner killed with SIGKILL cannot stop its cloud; the cloud notices instead.
-        # stderr goes to a file (not a pipe nobody reads, which would block the cloud once full) so that
-        # a refusal of an option can be shown.
-        errors = tempfile.TemporaryFile("w+")
-        process = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", "0", "--exit-with-parent",
-                                    *extra_args],
-                                   cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                line = process.stdout.readline()
-                match = _READY.search(line)
-                if match:
-                    return cls(process, match.group(1), match.group(2))
-                if not line and process.poll() is not None:
-                    break
-            process.kill()
-            process.wait()
-            errors.seek(0)
-            said = " ".join(errors.read().strip().splitlines()[-3:])
-            raise RuntimeError("the local cloud did not start" + (f": {said}" if said else
-                               ": run `python -m localcloud --port 0` to see why"))
-        finally:
-            errors.close()  # the cloud keeps its own descriptor; the file goes when both are closed
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.process.stdout.close()
-
-
-@dataclass
 class SeriesResult:
     run_id: str
     out_dir: Path
@@ -252,29 +202,32 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
     out_dir = Path(out_dir or PROJECT_ROOT / "runs" / run_id)
     cloud = None
     saved_env = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL)}
+    kernels = KernelStarter(NOTEBOOKS_DIR)
     try:
+        kernels_module.preload()  # papermill's imports (~0.3 s) while the cloud starts
         if parameters.get("target", "local") == "local":
             if endpoint:
                 os.environ[ENV_ENDPOINT] = endpoint
             else:
                 try:
-                    cloud = LocalCloudProcess.start(extra_args=cloud_args)
+                    cloud = start_cloud(cloud_args, kernels)
                 except RuntimeError as error:
                     raise SeriesFailed(str(error)) from None
-                os.environ[ENV_ENDPOINT] = cloud.url
-                os.environ.setdefault(ENV_DATA_URL, f"{cloud.data_url}/iris.data")
                 print(f"local cloud started at {cloud.url}")
         if inject and explicit_run_id and not cloud:  # a cloud started just now holds nothing
             claim_run_id(parameters, run_id)
         out_dir.mkdir(parents=True, exist_ok=True)
         result = SeriesResult(run_id, out_dir)
         collected = False
+        if not kernels.started:  # the environment the notebooks run with is set: their kernels may start
+            kernels.start_next()
         for position, notebook in enumerate(notebooks):
             if collect and not collected and notebook.stem.startswith(CLEANUP_NOTEBOOK):
                 collect(result)  # before the cleanup removes what the summary describes
                 collected = True
             try:
-                _execute(notebook, out_dir, parameters if inject else None, result)
+                _execute(notebook, out_dir, parameters if inject else None, result, kernels,
+                         last=position == len(notebooks) - 1)
             except SeriesFailed as failure:
                 cleanup = [n for n in notebooks[position + 1:] if n.stem.startswith(CLEANUP_NOTEBOOK)]
                 if not cleanup:
@@ -283,7 +236,7 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                 print(f"{notebook.stem} failed: running {cleanup[0].stem} anyway, so the run leaves nothing behind",
                       file=sys.stderr)
                 try:
-                    _execute(cleanup[0], out_dir, parameters if inject else None, result)
+                    _execute(cleanup[0], out_dir, parameters if inject else None, result, kernels, last=True)
                 except SeriesFailed as also:
                     raise SeriesFailed(f"{failure}\n  and the cleanup failed too: {also}") from None
                 raise SeriesFailed(f"{failure}\n  {cleanup[0].stem} ran anyway and removed what the run had made"
@@ -292,6 +245,7 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
             collect(result)
         return result
     finally:
+        kernels.close()
         if cloud:
             cloud.stop()
         for key, value in saved_env.items():
@@ -301,30 +255,38 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                 os.environ[key] = value
 
 
-def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, result: SeriesResult) -> None:
+def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, result: SeriesResult,
+             kernels: KernelStarter | None = None, last: bool = True) -> None:
     """Run one notebook into ``out_dir`` with papermill; record its time and path in ``result``.
+
+    With ``kernels``, the notebook runs in the kernel started for it while the one before ran, and
+    the next notebook's kernel starts now (unless this one is the ``last``).
 
     Raises:
         SeriesFailed: naming the notebook, the cell and the error.
     """
+    kernels_module.wait_preload()
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     target = out_dir / notebook.name
     started = time.monotonic()
+    manager = kernels.take() if kernels else None
+    if kernels and not last:
+        kernels.start_next()
     try:
         papermill.execute_notebook(str(notebook), str(target), parameters=parameters, cwd=str(NOTEBOOKS_DIR),
-                                   kernel_name="python3", progress_bar={"desc": notebook.stem, "leave": True},
-                                   log_output=False,
-                                   # ipykernel's "Kernel is running over TCP without encryption" notice, once per
-                                   # notebook: the kernel listens on 127.0.0.1 only (README, JupyterLab)
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                   kernel_name=KERNEL_NAME, progress_bar={"desc": notebook.stem, "leave": True},
+                                   log_output=False, extra_arguments=KERNEL_ARGUMENTS,
                                    # a wait's line is rewritten with \r: keep only its final text
-                                   coalesce_streams=True)
+                                   coalesce_streams=True, **({"km": manager} if manager else {}))
     except PapermillExecutionError as error:
         raise SeriesFailed(f"{notebook.name} failed in cell {error.cell_index} "
                            f"(execution count {error.exec_count}): {error.ename}: {error.evalue}\n"
                            f"  executed notebook with the traceback: {target}") from None
+    finally:
+        if kernels:
+            kernels.stop(manager)
     result.seconds[notebook.stem] = time.monotonic() - started
     if parameters is None:
         strip_run_metadata(target)

@@ -80,8 +80,9 @@ class LocalCloud:
             its images are "built" from (``--image REPO=DIR``); before the kit's ``docker/``.
         mirrors: URL -> file whose bytes Lambda handlers and jobs get when they fetch the URL
             (``--mirror URL=FILE``); every other non-loopback URL fails in them (localcloud.mirror).
+        data_port: the data folder server's TCP port, 0 for any free one.
         cold_jobs: start a fresh Python for every job instead of forking a warm one
-            (:mod:`localcloud.warm_jobs`). Default: cold, unless ``LOCALCLOUD_WARM_JOBS=1``.
+            (:mod:`localcloud.warm_jobs`). Default: warm, unless ``LOCALCLOUD_COLD_JOBS=1``.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
@@ -89,8 +90,9 @@ class LocalCloud:
                  allowed_origins: Iterable[str] = (), lambda_idle_seconds: float = 300.0,
                  iam: bool | None = None, account: str | None = None,
                  images: Mapping[str, Path] | None = None, mirrors: Mapping[str, Path] | None = None,
-                 cold_jobs: bool | None = None) -> None:
+                 cold_jobs: bool | None = None, data_port: int = 0) -> None:
         self.host, self.port = host, port
+        self.data_port = data_port
         if account is not None and not (len(account) == 12 and account.isascii() and account.isdigit()):
             raise ValueError(f"account {account!r} is not a 12-digit AWS account id")
         self.account = account
@@ -100,8 +102,8 @@ class LocalCloud:
         if iam is None:
             iam = os.environ.get("LOCALCLOUD_IAM", "on").strip().lower() not in ("0", "off", "false", "no")
         self.iam = iam
-        if cold_jobs is None:  # cold unless asked for warm (see warm_jobs.WARM_ENV for why)
-            cold_jobs = os.environ.get(COLD_ENV) == "1" or os.environ.get(WARM_ENV) != "1"
+        if cold_jobs is None:  # warm unless asked for cold (LOCALCLOUD_WARM_JOBS=0 too, see warm_jobs.WARM_ENV)
+            cold_jobs = os.environ.get(COLD_ENV) == "1" or os.environ.get(WARM_ENV) == "0"
         self.cold_jobs = cold_jobs
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
         self.images = ImageCatalog(self.images_dir, {name: Path(folder).resolve() for name, folder in
@@ -155,16 +157,24 @@ class LocalCloud:
                                             idle_seconds=self.lambda_idle_seconds, child_env=child_env)
         self.jobs = JobRunner(self.workdir, self.url, self.images, moto_seams.update_job, moto_seams.write_logs,
                               child_env=child_env, warm=not self.cold_jobs)
+        self.jobs.instances.busy = moto_seams.executions_busy  # jobs start in AWS's order (localcloud.instances)
         self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
         for executor in (self.lambda_runtime, self.jobs, self.inference):  # handlers and jobs act as their roles
             executor.credentials = moto_seams.role_credentials
         if self.data_dir:
             handler = type("DataHandler", (_DataHandler,), {"guard": self.guard})
-            self._data_server = http.server.ThreadingHTTPServer(
-                (self.host, 0), functools.partial(handler, directory=str(self.data_dir)))
+            try:
+                self._data_server = http.server.ThreadingHTTPServer(
+                    (self.host, self.data_port), functools.partial(handler, directory=str(self.data_dir)))
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise PortInUse(error.errno, f"data port {self.data_port} on {self.host} is already in use "
+                                                 "by another program; choose another (0 picks a free one)") from None
+                raise
             self.guard.ports.add(self._data_server.server_address[1])
             self.data_url = f"http://{self.host}:{self._data_server.server_address[1]}"
-            threading.Thread(target=self._data_server.serve_forever, daemon=True, name="localcloud-data").start()
+            threading.Thread(target=self._data_server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                             name="localcloud-data").start()  # a short poll: stop() waits for it
         _wait_for_port(self.host, self.port)
 
     def info(self) -> dict[str, str]:

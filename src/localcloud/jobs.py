@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +30,19 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localcloud import process_group
-from localcloud.constraints import PROCESSING_ROOT, is_processing_path
 from localcloud.images import ImageCatalog, ImageNotFound, parse_image_uri
+from localcloud.instances import InstanceStarts
 from localcloud.job_files import JobError, split_s3_uri
 from localcloud.job_files import download as _download
 from localcloud.job_files import upload_tar as _upload_tar
 from localcloud.job_files import upload_tree as _upload_tree
+from localcloud.job_model import Job as _Job
+from localcloud.job_model import RuntimeExceeded as _RuntimeExceeded
+from localcloud.job_model import Stopped as _Stopped
+from localcloud.job_model import now as _now
+from localcloud.job_model import read_metrics as _read_metrics
 from localcloud.paths import PathEscape, inside
-from localcloud.warm_jobs import WarmJobs, WarmProcess
+from localcloud.warm_jobs import WarmJobs
 
 __all__ = ["JobError", "JobRunner", "split_s3_uri"]
 
@@ -52,44 +55,8 @@ _ROOT_KEYS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "local
 
 _PYTHON_NAMES = {"python", "python3", "python3.11", "/usr/bin/python3", "/usr/local/bin/python3",
                  "/usr/local/bin/python", "/usr/bin/python"}
-_OPT_ML = re.compile(r"(?<![\w./-])/opt/ml(?=/|$|\W)")
 _JOB_SITE = Path(__file__).with_name("job_site")
 _STDERR_TAIL_CHARS = 800  # AWS caps FailureReason at 1024 characters
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class _Job:
-    """One running job: its folder, process and how it ended."""
-
-    def __init__(self, kind: str, region: str, name: str, root: Path) -> None:
-        self.kind, self.region, self.name, self.root = kind, region, name, root
-        self.fs = root / "fs"
-        self.process: subprocess.Popen | WarmProcess | None = None
-        self.stop_requested = threading.Event()
-        self.log_stream = f"{name}/algo-1-{int(time.time())}"
-        self.status = "InProgress"  # the status it ended with (set by JobRunner._finish)
-        self.image_env: dict[str, str] = {}  # the image's ENV
-        self.workdir = "/"  # the image's WORKDIR: the command's working directory
-
-    def remap(self, value: str) -> str:
-        return _OPT_ML.sub(lambda _: str(self.fs / "opt" / "ml"), value)
-
-    def processing_path(self, local_path: str) -> Path:
-        """The job-folder path of a processing ``LocalPath`` (checked at create; checked again here)."""
-        if not is_processing_path(local_path):
-            raise JobError(f"ClientError: LocalPath {local_path!r} is not an absolute path under {PROCESSING_ROOT}")
-        root = self.fs / "opt" / "ml" / "processing"
-        try:
-            return inside(root, local_path[len(PROCESSING_ROOT):], what=f"LocalPath {local_path!r}")
-        except PathEscape as exc:
-            raise JobError(f"ClientError: {exc}") from None
-
-    def unmap(self, text: str) -> str:
-        """The container's ``/opt/ml`` paths back in a log or FailureReason, as on AWS (the folder goes anyway)."""
-        return text.replace(str(self.fs / "opt" / "ml"), "/opt/ml")
 
 
 class JobRunner:
@@ -119,6 +86,7 @@ class JobRunner:
         self._kept_failed: Path | None = None  # the last failed job's folder (see the module's docstring)
         self.credentials: Credentials = lambda role, session: None  # the cloud sets its IAM's
         self.warm = WarmJobs() if warm else None
+        self.instances = InstanceStarts()  # the start-up order of jobs (the cloud gives it Step Functions' state)
 
     # -- public API ---------------------------------------------------------------------
     def start_processing(self, region: str, request: dict[str, Any]) -> None:
@@ -159,6 +127,7 @@ class JobRunner:
         job = _Job(kind, region, name, root)
         with self._lock:
             self._jobs[(kind, region, name)] = job
+        self.instances.created(job, kind)
         target = self._run_processing if kind == "processing" else self._run_training
         threading.Thread(target=self._guard, args=(target, job, request), daemon=True,
                          name=f"localcloud-{kind}-{name}").start()
@@ -173,6 +142,7 @@ class JobRunner:
         except Exception as exc:  # the job fails, the cloud keeps serving
             self._finish(job, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
+            self.instances.downloaded(job)
             with self._lock:
                 self._jobs.pop((job.kind, job.region, job.name), None)
                 # Fix: every job's folder (its inputs, outputs and a copy of the image's files) stayed
@@ -297,6 +267,7 @@ class JobRunner:
         keys = self._keys(request, job.name)
         s3 = self._s3(job.region, keys)
         job.fs.mkdir(parents=True)
+        self.instances.launched(job.stop_requested)  # the instance starts (localcloud.instances)
         app = request["AppSpecification"]
         command = self._command(job, app["ImageUri"], app.get("ContainerEntrypoint"), app.get("ContainerArguments"))
         for item in request.get("ProcessingInputs") or []:
@@ -309,6 +280,7 @@ class JobRunner:
         mounts = [job.processing_path(item[kind]["LocalPath"])
                   for kind, items in (("S3Input", request.get("ProcessingInputs") or []), ("S3Output", outputs))
                   for item in items if kind in item]
+        self.instances.before_container(job.stop_requested)  # the image pull: training data goes first
         self.update(job.kind, job.region, job.name, {"processing_start_time": _now()})
         max_runtime = float((request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
         try:
@@ -344,6 +316,7 @@ class JobRunner:
         for folder in ("input/config", "model", "output/data", "code"):
             (opt_ml / folder).mkdir(parents=True, exist_ok=True)
         secondary("Starting", "Preparing the instances for training")
+        self.instances.launched(job.stop_requested)  # the instance starts (localcloud.instances)
         spec = request["AlgorithmSpecification"]
         image_uri = spec.get("TrainingImage", "")
         ref = parse_image_uri(image_uri)
@@ -367,6 +340,7 @@ class JobRunner:
                 "TrainingInputMode": channel.get("InputMode", spec.get("TrainingInputMode", "File")),
                 "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
                 "RecordWrapperType": channel.get("RecordWrapperType", "None")}
+        self.instances.downloaded(job)
         (opt_ml / "input/config/hyperparameters.json").write_text(json.dumps(request.get("HyperParameters") or {}))
         (opt_ml / "input/config/inputdataconfig.json").write_text(json.dumps(channels))
         (opt_ml / "input/config/resourceconfig.json").write_text(json.dumps(
@@ -399,20 +373,3 @@ class JobRunner:
         self._finish(job, "Completed", secondary_status="Completed", final_metric_data_list=metrics,
                      model_artifacts={"S3ModelArtifacts": artifact},
                      training_time_in_seconds=seconds, billable_time_in_seconds=seconds)
-
-
-class _Stopped(Exception):
-    pass
-
-
-class _RuntimeExceeded(Exception):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds ({seconds:g} s) and was stopped")
-
-
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    now = _now()
-    return [{"MetricName": m["MetricName"], "Value": float(m["Value"]), "Timestamp": now}
-            for m in json.loads(path.read_text())]

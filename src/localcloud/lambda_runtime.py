@@ -29,6 +29,7 @@ from pathlib import Path
 
 from localcloud import process_group
 from localcloud.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
+from localcloud.lambda_spare import Spares
 from localcloud.images import ImageCatalog, ImageNotFound
 from localcloud.paths import inside
 
@@ -108,10 +109,11 @@ class LambdaRuntime:
         idle_seconds: a warm environment unused this long is stopped, as Lambda reclaims idle
             environments (it does not document when; minutes), so memory stays bounded.
         child_env: variables every environment gets (the ``--mirror`` table, see localcloud.mirror).
+        spares: start cold environments from a spare process that has imported boto3 already.
     """
 
     def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path | ImageCatalog, write_logs: LogWriter,
-                 idle_seconds: float = 300.0, child_env: dict[str, str] | None = None) -> None:
+                 idle_seconds: float = 300.0, child_env: dict[str, str] | None = None, spares: bool = True) -> None:
         self.workdir = workdir
         self.endpoint_url = endpoint_url
         self.images = images_dir if isinstance(images_dir, ImageCatalog) else ImageCatalog(images_dir)
@@ -129,6 +131,8 @@ class LambdaRuntime:
         threading.Thread(target=self._reap_idle, daemon=True, name="localcloud-lambda-reaper").start()
         # (role ARN, session name) -> the role's temporary keys; None: the root's dummy keys
         self.credentials: Callable[[str, str], dict[str, str] | None] = lambda role, session: None
+        # a bootstrap with boto3 imported, ready for the next cold start (localcloud.lambda_spare)
+        self.spares = Spares(self._process_env(), workdir / "lambda-spare") if spares else None
 
     # -- code ---------------------------------------------------------------------------
     def _code_dir(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
@@ -165,6 +169,14 @@ class LambdaRuntime:
         return folder, handler, image_env
 
     # -- environments -------------------------------------------------------------------
+    def _process_env(self) -> dict[str, str]:
+        """What every environment's variables start with (a spare's are exactly these)."""
+        env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
+        env.update(self.child_env)
+        env.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                    "PYTHONUNBUFFERED": "1", "TZ": "UTC"})
+        return env
+
     def _start(self, spec: FunctionSpec) -> _Environment:
         code_dir, handler, image_env = self._code_dir(spec)
         env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
@@ -191,11 +203,13 @@ class LambdaRuntime:
             "TZ": "UTC",
         })
         started = time.monotonic()
-        process = process_group.start(
-            [sys.executable, "-m", "localcloud.lambda_bootstrap"],
-            cwd=code_dir, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
+        process = self.spares.take(env, code_dir) if self.spares and not self._closed else None
+        if process is None:
+            process = process_group.start(
+                [sys.executable, "-m", "localcloud.lambda_bootstrap"],
+                cwd=code_dir, env=env, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )
         now = datetime.now(timezone.utc)
         environment = _Environment(process, queue.Queue(), f"{now:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}")
         threading.Thread(target=_pump, args=(process.stdout, environment.replies), daemon=True).start()
@@ -314,8 +328,10 @@ class LambdaRuntime:
                 environment.close()
 
     def close(self) -> None:
-        """Stop every warm environment."""
+        """Stop every warm environment (and the spare)."""
         self._reaper_wake.set()
+        if self.spares:
+            self.spares.close()
         with self._slot_freed:
             self._closed = True
             self._slot_freed.notify_all()

@@ -27,7 +27,7 @@ leaked child in its group) cannot reach the next.
 
 Anything else (another program, interpreter options, an environment that changes how Python starts:
 ``PYTHON*``, ``LD_*``, thread counts other than the template's) runs cold, as before; so does every
-job when the cloud is started with ``--cold-jobs`` (or ``LOCALCLOUD_COLD_JOBS=1``).
+job when the cloud is started with ``--cold-jobs`` (or ``LOCALCLOUD_COLD_JOBS=1``); warm is the default.
 Known difference: forks share the template's string-hash seed (``PYTHONHASHSEED``), so set iteration
 order of strings is the same in every warm job (it is random per process when cold).
 
@@ -50,9 +50,9 @@ from pathlib import Path
 from localcloud import process_group
 
 COLD_ENV = "LOCALCLOUD_COLD_JOBS"  # "1": every job runs as a fresh process (the --cold-jobs flag sets it)
-# "1": jobs run warm (the --warm-jobs flag). Off by default for now: a warm preprocessing job ends before the
-# article chain's training job reads its data, so notebook 05 no longer shows the race that AWS always shows
-# (instances take minutes to start there). Emulating SageMaker's start-up time would let warm be the default.
+# Warm is the default. "0": cold (as COLD_ENV=1; kept for scripts that used to opt in with "1").
+# A warm job starts in milliseconds, yet notebook 05 still shows the article chain's race: jobs start in
+# the order AWS's start-up phases give them (localcloud.instances), not by how fast they start here.
 WARM_ENV = "LOCALCLOUD_WARM_JOBS"
 _JOB_SITE = Path(__file__).with_name("job_site")
 _READY_TIMEOUT = 60.0  # the template's imports on a busy 2-core machine

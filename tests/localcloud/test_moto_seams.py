@@ -69,6 +69,13 @@ READ = [
 SOURCE = [
     # _lambda._Payload reports its size so that moto's own 6,000,000-byte check lets AWS's 6291556 through
     ("moto.awslambda.responses.LambdaResponse", "invoke", "sys.getsizeof(payload) > 6000000"),
+    # _stepfunctions.executions_busy keeps the Execution start_execution returns and reads its last history event
+    ("moto.stepfunctions.parser.models.StepFunctionsParserBackend", "start_execution", "return execution"),
+    ("moto.stepfunctions.parser.backend.execution.Execution", "to_history_output",
+     "env.event_manager.get_event_history()"),
+    ("moto.stepfunctions.parser.backend.execution.Execution", "start", "self.exec_status = ExecutionStatus.RUNNING"),
+    ("moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager", "_publish_history_event",
+     "self._history_event_list.append(history_event)"),
 ]
 
 

@@ -69,8 +69,8 @@ SLEEPER = textwrap.dedent('''
 
 @pytest.fixture(scope="module")
 def cloud():
-    """A cloud of this module's own with warm jobs on (they are opt-in: see localcloud.warm_jobs.WARM_ENV)."""
-    process = CloudProcess("--warm-jobs")
+    """A cloud of this module's own, started as a learner starts one: warm jobs are the default."""
+    process = CloudProcess()
     yield process
     process.stop()
 
@@ -303,3 +303,30 @@ class TestWhatRunsWarm:
         env = {**template_env(), "GREETING": "hi", **setting}
         assert warm_target([sys.executable, __file__], env, template_env()) is None
         assert warm_target([sys.executable, __file__], {**template_env(), "GREETING": "hi"}, template_env())
+
+
+class TestWarmIsTheDefault:
+    """Jobs run warm unless the cloud is asked for cold ones (--cold-jobs, LOCALCLOUD_COLD_JOBS=1)."""
+
+    @pytest.mark.parametrize("env, cold", [({}, False), ({"LOCALCLOUD_COLD_JOBS": "1"}, True),
+                                           ({"LOCALCLOUD_WARM_JOBS": "0"}, True),
+                                           ({"LOCALCLOUD_WARM_JOBS": "1"}, False)])
+    def test_the_environment_chooses(self, monkeypatch, env, cold):
+        """
+        1. Set (or clear) the two variables and make a LocalCloud without saying cold_jobs.
+        2. Its jobs are cold only when one of them asks for it; an explicit cold_jobs wins.
+        """
+        from localcloud.cloud import LocalCloud
+
+        for name in ("LOCALCLOUD_COLD_JOBS", "LOCALCLOUD_WARM_JOBS"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        cloud = LocalCloud()
+        explicit = LocalCloud(cold_jobs=not cold)
+        try:
+            assert cloud.cold_jobs is cold
+            assert explicit.cold_jobs is (not cold)
+        finally:
+            cloud.stop()
+            explicit.stop()

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import nbformat
@@ -304,3 +305,111 @@ class TestCliUnknownNotebook:
         assert "local cloud started" not in completed.stdout
         assert not out.exists()
         assert not (PROJECT_ROOT / "runs" / "77").exists()
+
+
+class TestKernelsStartAhead:
+    """The runner starts each notebook's kernel while the notebook before it runs; none outlives the run."""
+
+    def test_each_notebook_gets_its_own_fresh_kernel_and_none_is_left(self, tmp_path, monkeypatch, fake_papermill):
+        """
+        1. Run 01 and 02 (papermill faked; the kernels are real).
+        2. Each call got a kernel manager of its own, with a kernel running in the notebooks' folder that
+           sees the run's endpoint, as papermill's own kernels do.
+        3. After the run every one of those kernels is gone.
+        """
+        calls, _ = fake_papermill
+        seen: list[dict] = []
+        import papermill
+
+        recording = papermill.execute_notebook
+
+        def execute_notebook(input_path, output_path, parameters=None, **kwargs):
+            manager = kwargs["km"]
+            client = manager.blocking_client()
+            client.start_channels()
+            try:
+                client.wait_for_ready(timeout=60)
+                reply_id = client.execute("import os; print(os.getcwd(), os.environ.get('%s'))" % ENV_ENDPOINT)
+                printed = ""
+                while True:
+                    message = client.get_iopub_msg(timeout=30)
+                    if message["parent_header"].get("msg_id") != reply_id:
+                        continue
+                    if message["msg_type"] == "stream":
+                        printed += message["content"]["text"]
+                    if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                        break
+            finally:
+                client.stop_channels()
+            seen.append({"manager": manager, "pid": manager.provisioner.process.pid, "printed": printed})
+            return recording(input_path, output_path, parameters=parameters, **kwargs)
+
+        monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+        series.run_series(tmp_path / "out", series.select_notebooks("01,02"), {"target": "local"},
+                          endpoint="http://127.0.0.1:2222")
+        assert len(calls) == 2 and len({id(s["manager"]) for s in seen}) == 2
+        assert all(s["printed"].split() == [str(NOTEBOOKS_DIR), "http://127.0.0.1:2222"] for s in seen)
+        for kernel in seen:
+            with pytest.raises(ProcessLookupError):
+                os.kill(kernel["pid"], 0)
+
+
+class TestTheCloudStartsWithTheFirstKernel:
+    """The runner picks the cloud's ports, so the first kernel (which reads them at its start) starts with the cloud."""
+
+    class _Kernels:
+        def __init__(self):
+            self.calls: list[tuple[str, str | None]] = []
+
+        def start_next(self):
+            self.calls.append(("start", os.environ.get(ENV_ENDPOINT)))
+
+        def discard(self):
+            self.calls.append(("discard", None))
+
+    def test_kernel_starts_before_the_cloud_is_ready_with_its_url(self, monkeypatch):
+        """
+        1. Start the cloud through start_cloud (the cloud process faked: it records the ports it was given).
+        2. The kernel was started before the cloud, with PIPELINE_DREAMS_ENDPOINT already naming the cloud's port.
+        """
+        from helpers import cloud_process
+
+        kernels, seen = self._Kernels(), {}
+
+        def start(extra_args=(), ports=(0, 0), timeout=60):
+            seen["ports"], seen["kernel calls"] = ports, list(kernels.calls)
+            return types.SimpleNamespace(url=f"http://127.0.0.1:{ports[0]}", data_url=f"http://127.0.0.1:{ports[1]}")
+
+        monkeypatch.setattr(cloud_process.LocalCloudProcess, "start", staticmethod(start))
+        monkeypatch.delenv(ENV_ENDPOINT, raising=False)
+        monkeypatch.delenv("PIPELINE_DREAMS_DATA_URL", raising=False)
+        cloud = cloud_process.start_cloud([], kernels)
+        port, data_port = seen["ports"]
+        assert port and data_port and port != data_port
+        assert seen["kernel calls"] == [("start", f"http://127.0.0.1:{port}")]
+        assert os.environ[ENV_ENDPOINT] == cloud.url == f"http://127.0.0.1:{port}"
+        assert os.environ["PIPELINE_DREAMS_DATA_URL"] == f"http://127.0.0.1:{data_port}/iris.data"
+
+    def test_a_port_taken_meanwhile_starts_over_on_ports_the_cloud_picks(self, monkeypatch):
+        """
+        1. The first start fails (another program took the port); the second, with port 0, succeeds.
+        2. The early kernel is discarded (it was told the wrong port); the environment names the cloud's real URLs.
+        """
+        from helpers import cloud_process
+
+        kernels, starts = self._Kernels(), []
+
+        def start(extra_args=(), ports=(0, 0), timeout=60):
+            starts.append(ports)
+            if ports != (0, 0):
+                raise RuntimeError("the local cloud did not start: port in use")
+            return types.SimpleNamespace(url="http://127.0.0.1:1111", data_url="http://127.0.0.1:2222")
+
+        monkeypatch.setattr(cloud_process.LocalCloudProcess, "start", staticmethod(start))
+        monkeypatch.delenv(ENV_ENDPOINT, raising=False)
+        monkeypatch.delenv("PIPELINE_DREAMS_DATA_URL", raising=False)
+        cloud_process.start_cloud([], kernels)
+        assert len(starts) == 2 and starts[1] == (0, 0)
+        assert [name for name, _ in kernels.calls] == ["start", "discard"]
+        assert os.environ[ENV_ENDPOINT] == "http://127.0.0.1:1111"
+        assert os.environ["PIPELINE_DREAMS_DATA_URL"] == "http://127.0.0.1:2222/iris.data"

@@ -103,11 +103,13 @@ from localcloud.moto_seams._stepfunctions import (
     _aws_sdk_task,
     _boto_client_for,
     _start_execution,
+    executions_busy,
     _state_task_service_for,
     client_modules,
 )
 
-__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "cloud_account", "install", "role_credentials",
+__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "cloud_account", "executions_busy", "install",
+           "role_credentials",
            "serve_moto", "uninstall", "update_job", "write_logs"]
 _originals = _state.originals
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -147,8 +148,41 @@ def _state_task_service_for(service_name: str):
 # -- 6. unnamed executions -----------------------------------------------------------------
 def _start_execution(self, state_machine_arn: str, name: str = None, execution_input: str = None,
                      trace_header: str = None):
-    return _state.originals["sfn_start_execution"](self, state_machine_arn, name or str(mock_random.uuid4()),
-                                             execution_input, trace_header)
+    execution = _state.originals["sfn_start_execution"](self, state_machine_arn, name or str(mock_random.uuid4()),
+                                                        execution_input, trace_header)
+    with _executions_lock:  # for executions_busy (the jobs' start-up order, localcloud.instances)
+        _executions.add(execution)
+    return execution
+
+
+# -- which executions run quick steps (localcloud.instances) ------------------------------------
+_executions: set[Any] = set()  # moto's Execution objects started since the cloud started; pruned when ended
+_executions_lock = threading.Lock()
+# The last history event of an execution that waits: a Wait state, a .sync or callback task that has
+# submitted its work, an activity. Anything else is a step in progress (a Lambda Task, a Choice, ...).
+_WAITING = {"WaitStateEntered", "TaskSubmitted", "ActivityScheduled", "ActivityStarted"}
+
+
+def executions_busy() -> bool:
+    """True while a running execution is in a quick step (not waiting; see localcloud.instances)."""
+    with _executions_lock:
+        running = [e for e in _executions if _status(e) in (None, "RUNNING")]
+        _executions.intersection_update(running)
+    for execution in running:
+        worker = execution.exec_worker
+        env = getattr(worker, "env", None)
+        events = env.event_manager._history_event_list if env is not None else []
+        if not events:
+            return True  # starting
+        last = events[-1]["type"]
+        if str(getattr(last, "value", last)) not in _WAITING:
+            return True
+    return False
+
+
+def _status(execution: Any) -> str | None:
+    status = execution.exec_status
+    return None if status is None else str(getattr(status, "value", status))
 
 
 

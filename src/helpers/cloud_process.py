@@ -1,0 +1,118 @@
+"""The local cloud the series runner starts: ``python -m localcloud`` as a separate process.
+
+The runner never imports localcloud (``helpers`` stays ignorant of which cloud answers): it starts
+the cloud as a learner would in a terminal and reads its ready line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from helpers.config import ENV_DATA_URL, ENV_ENDPOINT
+from helpers.paths import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from helpers.kernels import KernelStarter
+
+_READY = re.compile(r"ready at (http://\S+) \(data at (\S+)\)")
+
+
+@dataclass
+class LocalCloudProcess:
+    """``python -m localcloud`` on a free port, stopped with SIGTERM; it stops itself if the runner dies."""
+
+    process: subprocess.Popen
+    url: str
+    data_url: str
+
+    @classmethod
+    def start(cls, timeout: float = 60, extra_args: list[str] | tuple[str, ...] = (),
+              ports: tuple[int, int] = (0, 0)) -> LocalCloudProcess:
+        """Start it; ``extra_args`` are more ``python -m localcloud`` options (``--account``, ``--image``, ``--mirror``).
+
+        ``ports``: the cloud's and its data server's TCP ports (0: any free one, told in the ready line).
+
+        Raises:
+            RuntimeError: it did not start; the message holds what it printed on stderr (a refused option).
+        """
+        # --exit-with-parent: a runner killed with SIGKILL cannot stop its cloud; the cloud notices instead.
+        # stderr goes to a file (not a pipe nobody reads, which would block the cloud once full) so that
+        # a refusal of an option can be shown.
+        errors = tempfile.TemporaryFile("w+")
+        process = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", str(ports[0]),
+                                    "--data-port", str(ports[1]), "--exit-with-parent", *extra_args],
+                                   cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                line = process.stdout.readline()
+                match = _READY.search(line)
+                if match:
+                    return cls(process, match.group(1), match.group(2))
+                if not line and process.poll() is not None:
+                    break
+            process.kill()
+            process.wait()
+            errors.seek(0)
+            said = " ".join(errors.read().strip().splitlines()[-3:])
+            raise RuntimeError("the local cloud did not start" + (f": {said}" if said else
+                               ": run `python -m localcloud --port 0` to see why"))
+        finally:
+            errors.close()  # the cloud keeps its own descriptor; the file goes when both are closed
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.process.stdout.close()
+
+
+def start_cloud(cloud_args: list[str] | tuple[str, ...], kernels: KernelStarter) -> LocalCloudProcess:
+    """The run's local cloud, on two ports picked here, so that the first kernel starts while the cloud does.
+
+    The kernels get the cloud's URLs from the environment at their start, and the cloud takes ~1 s to
+    import moto; knowing the ports beforehand lets both start at once. If a port was taken in between
+    (another program), the cloud is started again on ports it picks itself, and the kernel with it.
+
+    Raises:
+        RuntimeError: the cloud did not start (the message holds what it printed).
+    """
+    saved = os.environ.get(ENV_DATA_URL)
+    try:
+        ports = free_ports(2)
+        os.environ[ENV_ENDPOINT] = f"http://127.0.0.1:{ports[0]}"
+        os.environ.setdefault(ENV_DATA_URL, f"http://127.0.0.1:{ports[1]}/iris.data")
+        kernels.start_next()
+        cloud = LocalCloudProcess.start(extra_args=cloud_args, ports=ports)
+        if cloud.url == os.environ[ENV_ENDPOINT]:
+            return cloud
+        cloud.stop()  # not where the kernel was told (a --host among the cloud args): start over
+    except RuntimeError:
+        pass
+    kernels.discard()
+    if saved is None:
+        os.environ.pop(ENV_DATA_URL, None)
+    cloud = LocalCloudProcess.start(extra_args=cloud_args)
+    os.environ[ENV_ENDPOINT] = cloud.url
+    os.environ.setdefault(ENV_DATA_URL, f"{cloud.data_url}/iris.data")
+    return cloud
+
+
+def free_ports(count: int) -> tuple[int, ...]:
+    """``count`` distinct TCP ports on 127.0.0.1 that were free a moment ago."""
+    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
+    try:
+        return tuple(s.getsockname()[1] for s in sockets)
+    finally:
+        for s in sockets:
+            s.close()
