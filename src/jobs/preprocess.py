@@ -19,17 +19,13 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
-# split_rows follows train_test_split's steps with its own (private) helpers; tests/unit/test_scale_identity.py
-# fails if a scikit-learn upgrade makes the two disagree.
-from sklearn.model_selection._split import _validate_shuffle_split
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
-from sklearn.utils.extmath import _approximate_mode
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import LabelEncoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # csv_dataset.py sits beside this script in the image
 try:
@@ -194,6 +190,8 @@ def preprocess(
     features = list(features or FEATURES)
     classes = list(classes) if classes else (IRIS_CLASSES if label == LABEL and features == FEATURES
                                              else sorted(df[label].unique()))
+    from sklearn.preprocessing import LabelEncoder  # here, not at the top: 02's preview reads data with this module
+
     encoder = LabelEncoder().fit(classes)
     labels = _encode(encoder, df[label])
     try:  # split row numbers, not the frame: the same split (it depends on the labels alone), no copies
@@ -316,8 +314,14 @@ def split_rows(codes: np.ndarray, test_size: float, random_state: int) -> tuple[
     """The row numbers ``train_test_split(rows, test_size=…, random_state=…, stratify=codes)`` gives, bit for bit.
 
     sklearn gathers them in Python lists (~40 bytes a row); these are its steps with arrays, the same random draws
-    in the same order. A case it refuses goes to it, for its message.
+    in the same order. A case it refuses goes to it, for its message. tests/unit/test_scale_identity.py fails if
+    a scikit-learn upgrade makes the two disagree (the helpers below are scikit-learn's private ones).
     """
+    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection._split import _validate_shuffle_split
+    from sklearn.utils import check_random_state
+    from sklearn.utils.extmath import _approximate_mode
+
     try:
         n_train, n_test = _validate_shuffle_split(len(codes), test_size, None, default_test_size=0.25)
         classes, counts = np.unique(codes, return_counts=True)
