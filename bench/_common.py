@@ -212,3 +212,14 @@ def kit_hyperparameters(**overrides: Any) -> dict[str, str]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return {k: str(v) for k, v in {**module.DEFAULT_HYPERPARAMETERS, **overrides}.items()}
+
+
+def report_goal(figure: str, value: str, goal: str, met: bool | None) -> None:
+    """Note one headline figure for bench/summary.py's table (``make bench`` sets BENCH_GOALS to a file).
+
+    Printed by the caller as usual; this only appends a JSON line when BENCH_GOALS names a file.
+    """
+    path = os.environ.get("BENCH_GOALS")
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"figure": figure, "value": value, "goal": goal, "met": met}) + "\n")

@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, load_note, machine_line  # noqa: E402
+from _common import ROOT, load_note, machine_line, report_goal  # noqa: E402
 
 GOAL_RATIO, GOAL_SECONDS = 1.5, 20.0  # issue 13 (it was ≤ 30 s in the first benchmark issue)
 _IMPORT = re.compile(r"^(import|from)\s+\S+")
@@ -188,6 +188,9 @@ def main() -> None:
     for seconds, name, index, first in cells:
         print(f"  {seconds:5.2f} s  {name} cell {index:<3} {first}")
     ratio = series_seconds / floor_seconds
+    report_goal("series 01→05 (whole command)", f"{series_seconds:.1f} s", "≤ 20 s", series_seconds <= GOAL_SECONDS)
+    report_goal("series ÷ its floor", f"{ratio:.2f}× (floor {floor_seconds:.1f} s)", f"≤ {GOAL_RATIO}×",
+                ratio <= GOAL_RATIO)
     print(f"\nseries {series_seconds:.1f} s = {ratio:.2f}× the floor {floor_seconds:.1f} s "
           f"(goal ≤ {GOAL_RATIO}×: {'PASS' if ratio <= GOAL_RATIO else 'FAIL'}; "
           f"goal ≤ {GOAL_SECONDS:.0f} s: {'PASS' if series_seconds <= GOAL_SECONDS else 'FAIL'}) — after the runs, {load_note()}")
