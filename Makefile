@@ -10,6 +10,10 @@ LAB_STAMP := $(LAB_VENV)/.installed-$(shell cat requirements-lab.lock | cksum | 
 # make lab's cloud port: 0 picks a free one (a fixed port is easy for a web page to guess)
 LAB_PORT  ?= 0
 PYTEST := $(PY) -m pytest -p no:cacheprovider
+# make test's pytest-xdist workers (each has a local cloud of its own). loadgroup keeps a test module, and all the
+# notebooks nbval checks, on one worker in order; conftest.py names the groups and hands out the longest first.
+TEST_WORKERS  ?= 2
+TEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 .PHONY: venv run test lab notebooks lint lock clean bench handout chromium
 
@@ -27,9 +31,9 @@ $(STAMP): requirements.lock pyproject.toml
 run: venv
 	$(PY) -m helpers run
 
-## test: unit tests, the local cloud's behaviour, nbval over every notebook, the end-to-end series
+## test: unit tests, the local cloud's behaviour, nbval over every notebook, the end-to-end series (TEST_WORKERS=2 processes)
 test: venv $(LAB_STAMP)
-	$(PYTEST) tests notebooks --nbval --nbval-sanitize-with tests/notebooks/sanitize.cfg --nbval-current-env
+	$(PYTEST) $(TEST_PARALLEL) tests notebooks --nbval --nbval-sanitize-with tests/notebooks/sanitize.cfg --nbval-current-env
 
 ## notebooks: re-execute every committed notebook in place (01-07, then 99_cleanup) with their default parameters
 notebooks: venv

@@ -1,22 +1,42 @@
-"""For ``pytest --nbval``: a local cloud for the notebooks' kernels, started before any kernel.
+"""For ``pytest --nbval``: a local cloud for the notebooks' kernels; for ``make test``: how workers share tests.
 
-nbval starts a notebook's kernel when it collects the file, before fixtures run, so the
-cloud is started in ``pytest_sessionstart`` and its URLs reach the kernels through the
-environment, as ``make lab`` and the series runner give them.
+nbval starts a notebook's kernel when the notebook's first cell is set up, before any fixture, so
+the cloud is started just before that (the first notebook cell this process runs) and its URLs
+reach the kernels through the environment, as ``make lab`` and the series runner give them.
+Under pytest-xdist only the worker that runs the notebooks starts it (tests/parallel.py).
 """
 
 import os
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
+
+import parallel  # noqa: E402  (tests/parallel.py)
 
 _cloud = None
 
 
-def pytest_sessionstart(session):
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker: the longest groups of tests first (every worker orders them the same)."""
+    if hasattr(config, "workerinput"):
+        parallel.order_longest_first(items)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup``: our groups (tests/parallel.py says why not xdist's own marks)."""
+    if config.getvalue("dist") == "loadgroup":
+        return parallel.GroupScheduling(config, log)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before nbval's first cell (whose set-up starts the kernel): the notebooks' cloud."""
     global _cloud
-    if not session.config.getoption("nbval", default=False):
+    if _cloud is not None or parallel.group_of(item.nodeid) != parallel.NOTEBOOKS:
         return
     from conftest_cloud import CloudProcess  # tests/conftest_cloud.py
 

@@ -51,6 +51,7 @@ class TestTwoExecutionsAtTheSameTime:
 class TestManyExecutionsLeakNothing:
     """20 executions in a row on a cloud of the test's own: no processes, folders or threads pile up."""
 
+    @pytest.mark.slow(17)
     def test_twenty_executions(self, tmp_path):
         """
         1. Start a local cloud (its workdir under tmp_path); deploy a light pipeline: a Lambda, then a small

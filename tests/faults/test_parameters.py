@@ -189,6 +189,7 @@ class TestEndpointWithoutDataUrl:
     cloud says where it serves its data (GET /_localcloud/info) and the notebooks download from there.
     """
 
+    @pytest.mark.slow(10)
     def test_ingest_downloads_from_the_clouds_data_server(self, cloud, tmp_path):
         """
         1. `python -m helpers run --endpoint <cloud> --notebooks 01,02` with no data_url anywhere.

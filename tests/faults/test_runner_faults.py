@@ -33,6 +33,7 @@ def bad_url(files: FileServer) -> str:
 class TestRunnerStopsAtTheProcessingJob:
     """01-05 on a file with a non-numeric feature: notebook 03's job fails, the runner says where and why."""
 
+    @pytest.mark.slow(25)
     def test_exit_1_naming_notebook_cell_and_cause(self, cloud, kit_made, bad_url, tmp_path):
         """
         1. `python -m helpers run --notebooks 01,02,03,04,05 -p data_url <bad file>` with a new run id.
@@ -61,6 +62,7 @@ class TestRunnerStopsAtTheProcessingJob:
 class TestRunnerShowsThePipelinesFailure:
     """05 alone on the bad file: the fixed pipeline's execution FAILS, and the runner prints its readable cause."""
 
+    @pytest.mark.slow(8)
     def test_exit_1_with_the_executions_cause(self, cloud, kit_made, bad_url, tmp_path):
         """
         1. `python -m helpers run --notebooks 05 -p data_url <bad file>` (02-04 made the functions).
@@ -83,6 +85,7 @@ class TestRunnerShowsThePipelinesFailure:
 class TestCleanupRunsAfterAFailure:
     """`--cleanup` promises nothing is left behind: 99 runs even when a notebook failed (issue 9)."""
 
+    @pytest.mark.slow(13)
     def test_failed_run_is_cleaned_and_says_so(self, cloud, bad_url, tmp_path):
         """
         1. `python -m helpers run --notebooks 01,02,03 --cleanup` on the bad file, under a prefix of its own:

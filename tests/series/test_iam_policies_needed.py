@@ -28,7 +28,7 @@ from faults_support import Deployed, connect, deploy_pipeline, new_prefix  # noq
 import helpers  # noqa: E402
 from helpers.paths import IAM_DIR  # noqa: E402
 
-pytestmark = pytest.mark.series
+pytestmark = [pytest.mark.series, pytest.mark.slow(1.5)]  # each: one step, the kit deployed once (30 s in all)
 
 # (role, Sid) -> why no offline step can fail without it
 NOT_SHOWN = {

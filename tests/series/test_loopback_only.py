@@ -1,10 +1,11 @@
 """Offline means offline: the whole series connects to nothing but 127.0.0.1, and reads none of the user's AWS settings.
 
-``python -m helpers run`` (notebooks 01-07, with a local cloud of its own) runs with
-``tests/series/audit_site`` on PYTHONPATH, so every Python process of the run (the runner,
-the papermill kernels, the local cloud, its Lambda workers and job processes) installs an
-audit hook that logs and refuses any connection or name lookup that is not loopback.
-A second test proves that the hook really stops such a connection, before anything is sent.
+The shared series (``tests/series/conftest.py``: ``python -m helpers run``, notebooks 01-07, with a
+local cloud started with the same environment) runs with ``tests/series/audit_site`` on PYTHONPATH,
+so every Python process of the run (the runner, the papermill kernels, the local cloud, its Lambda
+workers and job processes) installs an audit hook that logs and refuses any connection or name lookup
+that is not loopback. A shorter run checks the cloud the runner starts itself the same way.
+Another test proves that the hook really stops such a connection, before anything is sent.
 The series runs as on a laptop that also has real AWS settings: a ``~/.aws`` folder, an
 ``AWS_PROFILE`` that names no profile there, and ``HTTP(S)_PROXY`` pointing at a listener that
 counts whoever comes through it. A local run must not open those files nor use that proxy.
@@ -13,94 +14,40 @@ counts whoever comes through it. A local run must not open those files nor use t
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import types
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from series_support import AUDIT_SITE, audited_env, counting_proxy, laptop_with_aws_settings, read_lines
 
 from localcloud import jobs, lambda_runtime
 
+# The whole series under the audit is the shared one (tests/series/conftest.py), read by test_series_e2e too.
 pytestmark = pytest.mark.series
 
-AUDIT_SITE = Path(__file__).resolve().parent / "audit_site"
-ENV_LOG = "LOOPBACK_AUDIT_LOG"
 # The kinds of process a series run starts, as they appear in their command lines. Jobs run warm by
 # default: each is a fork of the warm-job template, which armed the hook when it started, before any
 # fork; an audit hook cannot be removed and a fork inherits it
 # (https://docs.python.org/3/library/sys.html#sys.addaudithook), so the template's line stands for them.
 WARM_JOBS = "-m localcloud.warm_template"
-PROCESS_KINDS = {
-    "series runner": "-m helpers run",
-    "papermill kernel": "ipykernel_launcher",
-    "local cloud": "-m localcloud --port",
-    "Lambda worker": "localcloud.lambda_bootstrap",
+PROCESS_KINDS: dict[str, tuple[str, ...]] = {
+    "series runner": ("-m helpers run",),
+    "papermill kernel": ("ipykernel_launcher",),
+    "local cloud": ("-m localcloud --port",),
+    "Lambda worker": ("localcloud.lambda_bootstrap",),
     "training job (linear-learner stand-in)": ("localcloud.linear_learner", WARM_JOBS),
     "processing job (preprocess.py)": ("/opt/ml/code/preprocess.py", WARM_JOBS),
     "processing job (evaluate.py)": ("/opt/ml/code/evaluate.py", WARM_JOBS),
 }
 
 
-def audited_env(log: Path) -> dict[str, str]:
-    """This environment plus the audit folder first on PYTHONPATH and the log it writes to."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_DREAMS_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(AUDIT_SITE), os.environ.get("PYTHONPATH")]))
-    env[ENV_LOG] = str(log)
-    return env
-
-
-def read_lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
-def laptop_with_aws_settings(env: dict[str, str], home: Path, proxy_url: str) -> dict[str, str]:
-    """``env`` as on a laptop with real AWS settings: profiles and keys in ~/.aws, a profile and a proxy set."""
-    (home / ".aws").mkdir(parents=True)
-    (home / ".aws" / "config").write_text("[default]\nregion = us-west-2\n[profile work]\nregion = eu-west-2\n")
-    (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIDLAPTOP\n"
-                                               "aws_secret_access_key = laptop-secret\n")
-    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "NO_PROXY", "no_proxy"):
-        env.pop(name, None)
-    return {**env, "HOME": str(home), "AWS_PROFILE": "nosuchprofile", "HTTP_PROXY": proxy_url,
-            "HTTPS_PROXY": proxy_url, "ALL_PROXY": proxy_url}
-
-
-@contextmanager
-def counting_proxy() -> Iterator[tuple[str, list[str]]]:
-    """A listener on 127.0.0.1 that records the first line of every connection made to it, and closes it."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = server.accept()
-            except OSError:
-                continue
-            with connection:
-                connection.settimeout(1)
-                try:
-                    seen.append(connection.recv(200).split(b"\r\n")[0].decode("latin-1"))
-                except OSError:
-                    seen.append("(nothing sent)")
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}", seen
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        server.close()
+def never_armed(kinds, armed: list[str]) -> list[str]:
+    """The kinds of process none of whose command-line markers appears among the armed processes."""
+    return [kind for kind in kinds if not any(marker in line for line in armed for marker in PROCESS_KINDS[kind])]
 
 
 class TestTheHookStopsAConnection:
@@ -186,33 +133,54 @@ class TestLocalCloudPassesTheSiteOn:
 class TestSeriesStaysOnLoopback:
     """The default series, audited in every process, connects to nothing outside 127.0.0.1."""
 
-    def test_whole_series_under_the_audit_hook(self, tmp_path: Path) -> None:
+    @pytest.mark.slow(50)
+    def test_whole_series_under_the_audit_hook(self, shared_series) -> None:
         """
-        1. `python -m helpers run` (01-07, a local cloud of its own) with the audit folder on PYTHONPATH, on a
-           "laptop" whose ~/.aws has profiles and keys, with AWS_PROFILE=nosuchprofile and HTTP(S)_PROXY set to
-           a counting listener (issue 9: the cloud died of ProfileNotFound, and clients sent loopback traffic
-           to the proxy).
+        1. The shared series (tests/series/conftest.py): `python -m helpers run` (01-07) with the audit folder on
+           PYTHONPATH, against a local cloud started with the same environment, on a "laptop" whose ~/.aws has
+           profiles and keys, with AWS_PROFILE=nosuchprofile and HTTP(S)_PROXY set to a counting listener
+           (issue 9: the cloud died of ProfileNotFound, and clients sent loopback traffic to the proxy).
         2. Exit status 0: no process was refused anything it needed, and no profile lookup failed.
         3. The log of refused connections is empty.
         4. No process opened a file in ~/.aws, and nobody connected to the proxy.
         5. Every kind of process armed the hook (runner, kernels, cloud, Lambda workers, training and
            processing jobs), so none of them went unwatched.
         """
+        result = shared_series.result
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert shared_series.refused == [], "non-loopback connections:\n" + "\n".join(shared_series.refused)
+        assert shared_series.aws_files == [], ("processes that opened the user's AWS files:\n"
+                                               + "\n".join(shared_series.aws_files))
+        assert shared_series.proxied == [], f"requests sent through HTTP(S)_PROXY: {shared_series.proxied}"
+        armed = shared_series.armed
+        missing = never_armed(PROCESS_KINDS, armed)
+        assert not missing, f"processes that never armed the hook: {missing} (armed: {len(armed)} processes)"
+        print(f"series under audit: {shared_series.seconds:.0f} s, {len(armed)} processes watched")
+
+
+class TestRunnersOwnCloudStaysOnLoopback:
+    """The cloud the runner starts itself (no --endpoint) is audited too, with the laptop's settings."""
+
+    @pytest.mark.slow(8)
+    def test_runner_started_cloud_under_the_audit_hook(self, tmp_path: Path) -> None:
+        """
+        1. `python -m helpers run --notebooks 01` with no --endpoint (the runner starts `python -m localcloud`
+           and hands it its environment), audited, on the same "laptop" as the shared series.
+        2. Exit 0; nothing refused, no ~/.aws file opened, nothing through the proxy.
+        3. The runner, its kernel and the cloud it started armed the hook.
+        """
         log = tmp_path / "connections.log"
-        run_id = f"loopback-{time.time_ns() % 10**6}"
-        started = time.monotonic()
         with counting_proxy() as (proxy_url, proxied):
             env = laptop_with_aws_settings(audited_env(log), tmp_path / "home", proxy_url)
             result = subprocess.run([sys.executable, "-m", "helpers", "run", "--out", str(tmp_path / "out"),
-                                     "-p", "run_id", run_id], env=env, capture_output=True, text=True, timeout=900)
+                                     "--notebooks", "01", "-p", "run_id", f"own-{time.time_ns() % 10**6}"],
+                                    env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "local cloud started at http://127.0.0.1:" in result.stdout
         assert read_lines(log) == [], "non-loopback connections:\n" + "\n".join(read_lines(log))
-        opened = read_lines(Path(f"{log}.aws-files"))
-        assert opened == [], "processes that opened the user's AWS files:\n" + "\n".join(opened)
+        assert read_lines(Path(f"{log}.aws-files")) == []
         assert proxied == [], f"requests sent through HTTP(S)_PROXY: {proxied}"
         armed = read_lines(Path(f"{log}.armed"))
-        missing = [kind for kind, markers in PROCESS_KINDS.items()
-                   if not any(marker in line for line in armed
-                              for marker in ((markers,) if isinstance(markers, str) else markers))]
-        assert not missing, f"processes that never armed the hook: {missing} (armed: {len(armed)} processes)"
-        print(f"series under audit: {time.monotonic() - started:.0f} s, {len(armed)} processes watched")
+        kinds = ("series runner", "papermill kernel", "local cloud")
+        missing = never_armed(kinds, armed)
+        assert not missing, f"processes that never armed the hook: {missing} (armed: {armed})"

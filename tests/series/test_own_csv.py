@@ -28,6 +28,7 @@ def notebook_text(path: Path) -> str:
 
 
 class TestWineCsv:
+    @pytest.mark.slow(38)
     def test_the_series_runs_on_a_wine_csv_with_a_header_and_a_named_label(self, cloud, tmp_path: Path) -> None:
         """
         1. Export load_wine as wine.csv: a header row, 13 numeric columns and the label column "cultivar".

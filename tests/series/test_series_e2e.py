@@ -1,17 +1,14 @@
-"""The series end to end: ``python -m helpers run`` executes notebooks 01-05 with papermill.
+"""The series end to end: ``python -m helpers run`` executes notebooks 01-07 with papermill.
 
-Runs against the session's local cloud (``--endpoint``) so that what the run left behind can
-be inspected afterwards: the S3 objects, the jobs and the model, which must predict the
-held-out rows with accuracy ≥ 0.9.
+The run is the shared series (tests/series/conftest.py), against a local cloud of its own that stays
+up, so that what the run left behind can be inspected afterwards: the S3 objects, the jobs and the
+model, which must predict the held-out rows with accuracy ≥ 0.9. Every test here uses that cloud.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
@@ -25,46 +22,26 @@ import pytest
 from helpers.config import settings
 from helpers.stepfunctions import pipeline_settings
 from localcloud import linear_learner
+from series_support import kit_bucket, lambda_job, pipeline_run, run_helpers
 
+# Reads the shared series, as test_loopback_only and test_python_versions do (one group: tests/parallel.py).
 pytestmark = pytest.mark.series
 
 
-def run_helpers(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-
-
-def kit_bucket(s3) -> str:
-    return next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("pipeline-dreams-"))
-
-
-def pipeline_run(s3, name: str) -> str:
-    """The run a notebook started as ``<run_id>-<label>``: its name ends in ``-<hash of its settings>``."""
-    listed = s3.list_objects_v2(Bucket=kit_bucket(s3), Prefix=f"runs/{name}-", Delimiter="/").get("CommonPrefixes", [])
-    runs = [p["Prefix"].split("/")[1] for p in listed if re.fullmatch(rf"{name}-[0-9a-f]{{6}}", p["Prefix"].split("/")[1])]
-    assert len(runs) == 1, (name, listed)
-    return runs[0]
-
-
-def lambda_job(sm, kind: str, base: str) -> list[dict]:
-    """Jobs a start_* Lambda made for ``base`` (``<base>-<hash of the request>``), newest first."""
-    method, key, field = {"processing": ("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobName"),
-                          "training": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobName")}[kind]
-    jobs = [j for j in getattr(sm, method)(NameContains=base)[key] if re.fullmatch(rf"{base}-[0-9a-f]{{6}}", j[field])]
-    return sorted(jobs, key=lambda j: j["CreationTime"], reverse=True)
+@pytest.fixture(scope="module")
+def series(shared_series) -> dict:
+    """The shared run of 01-07 (tests/series/conftest.py)."""
+    return {"result": shared_series.result, "out": shared_series.out, "run_id": shared_series.run_id}
 
 
 @pytest.fixture(scope="module")
-def series(cloud, tmp_path_factory) -> dict:
-    """Run 01-07 once for the module (about a minute)."""
-    out = tmp_path_factory.mktemp("series")
-    run_id = f"e2e-{time.time_ns() % 10**6}"
-    result = run_helpers("run", "--endpoint", cloud.url, "--out", str(out), "-p", "run_id", run_id,
-                         "-p", "data_url", f"{cloud.data_url}/iris.data")
-    return {"result": result, "out": out, "run_id": run_id}
+def cloud(shared_series):
+    """The shared series' own local cloud (not the session's): what the run left is there."""
+    return shared_series.cloud
 
 
 class TestSeriesRun:
+    @pytest.mark.slow(5)
     def test_every_notebook_ran_and_the_summary_is_printed(self, series: dict) -> None:
         """The runner reports success.
 
@@ -273,6 +250,7 @@ class TestRawMeasurements:
 
 
 class TestChangedSetting:
+    @pytest.mark.slow(12)
     def test_a_changed_epochs_under_the_same_run_id_trains_a_new_job(self, series: dict, cloud, tmp_path: Path) -> None:
         """What you change is what runs.
 
@@ -304,6 +282,7 @@ class TestChangedSetting:
 
 
 class TestShuffledLabels:
+    @pytest.mark.slow(6)
     def test_a_model_trained_on_shuffled_labels_fails_at_the_gate(self, series: dict, cloud, tmp_path: Path) -> None:
         """Garbage in must not be deployed.
 
@@ -344,69 +323,3 @@ class TestShuffledLabels:
         assert execution["status"] == "FAILED" and execution["error"] == "QualityGateFailed", execution
         accuracy = float(re.search(r"accuracy ([0-9.]+) is below min_accuracy 0.9", execution["cause"]).group(1))
         assert accuracy < 0.9
-
-
-def kit_resources(cloud, prefix: str) -> dict[str, list[str]]:
-    """Every service the kit uses, listed directly (not through helpers.cleanup)."""
-    sm = cloud.client("sagemaker")
-    return {
-        "s3": [b["Name"] for b in cloud.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)],
-        "lambda": [f["FunctionName"] for f in cloud.client("lambda").list_functions()["Functions"]
-                   if f["FunctionName"].startswith(prefix)],
-        "stepfunctions": [m["name"] for m in cloud.client("stepfunctions").list_state_machines()["stateMachines"]
-                          if m["name"].startswith(prefix)],
-        "endpoints": [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"] if e["EndpointName"].startswith(prefix)],
-        "endpoint configs": [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]
-                             if c["EndpointConfigName"].startswith(prefix)],
-        "models": [m["ModelName"] for m in sm.list_models()["Models"] if m["ModelName"].startswith(prefix)],
-        "rules": [r["Name"] for r in cloud.client("events").list_rules()["Rules"] if r["Name"].startswith(prefix)],
-        "ecr": [r["repositoryName"] for r in cloud.client("ecr").describe_repositories()["repositories"]
-                if r["repositoryName"].startswith(prefix)],
-        "iam": [r["RoleName"] for r in cloud.client("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)],
-        "log groups": [g["logGroupName"] for g in cloud.client("logs").describe_log_groups()["logGroups"]
-                       if g["logGroupName"].startswith(f"/aws/lambda/{prefix}")],
-    }
-
-
-class TestCleanup:
-    def test_run_with_cleanup_leaves_nothing_and_clean_is_safe_twice(self, cloud, tmp_path: Path) -> None:
-        """A whole series with --cleanup, under its own prefix so the other tests' resources stay.
-
-        1. `python -m helpers run --cleanup -p prefix clean-e2e`: 01-07 then 99; exit 0.
-        2. Before cleanup it had made resources in every service (the summary's facts came from them).
-        3. Listing every service directly finds nothing with the prefix.
-        4. `python -m helpers clean` again: exit 0, "nothing of the kit's was found", "left: 0".
-        """
-        prefix = "clean-e2e"
-        result = run_helpers("run", "--endpoint", cloud.url, "--out", str(tmp_path), "--cleanup", "-p", "prefix", prefix,
-                             "-p", "run_id", "c1", "-p", "data_url", f"{cloud.data_url}/iris.data")
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        assert (tmp_path / "99_cleanup.ipynb").exists() and "test accuracy:" in result.stdout
-        leftovers = kit_resources(cloud, prefix)
-        assert leftovers == {service: [] for service in leftovers}
-        again = run_helpers("clean", "--endpoint", cloud.url, "-p", "prefix", prefix, timeout=120)
-        assert again.returncode == 0 and "nothing of the kit's was found" in again.stdout and "left: 0" in again.stdout
-
-    def test_after_cleanup_the_same_run_id_runs_clean_again(self, cloud, tmp_path: Path) -> None:
-        """SageMaker never frees a job name, even after cleanup; the kit's names must not collide.
-
-        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProcessingJob.html (unique names)
-
-        1. Run 01-05 with --cleanup under its own prefix and run id r1.
-        2. Run 01-05 again with the same prefix and run id: exit 0.
-        3. Each step made new jobs that Completed (two processing and two training jobs of r1 exist).
-        """
-        prefix = "again-e2e"
-        args = ("run", "--endpoint", cloud.url, "--notebooks", "01,02,03,04,05", "-p", "prefix", prefix,
-                "-p", "run_id", "r1", "-p", "data_url", f"{cloud.data_url}/iris.data")
-        first = run_helpers(*args, "--out", str(tmp_path / "first"), "--cleanup")
-        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-        second = run_helpers(*args, "--out", str(tmp_path / "second"))
-        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-        sm = cloud.client("sagemaker")
-        for kind, step in (("processing", "preprocess"), ("training", "train")):
-            jobs = lambda_job(sm, kind, f"{prefix}-{step}-r1")
-            assert len(jobs) == 2, jobs
-            status = "ProcessingJobStatus" if kind == "processing" else "TrainingJobStatus"
-            assert all(j[status] == "Completed" for j in jobs), jobs
-

@@ -1,7 +1,7 @@
 """Loopback-only audit: every Python process started with this folder on PYTHONPATH refuses the network.
 
-``tests/series/test_loopback_only.py`` runs the whole series with
-``PYTHONPATH=<this folder>`` and ``LOOPBACK_AUDIT_LOG=<file>``. Python imports this module
+The shared series (``tests/series/conftest.py``, checked by ``tests/series/test_loopback_only.py``) runs
+the whole series with ``PYTHONPATH=<this folder>`` and ``LOOPBACK_AUDIT_LOG=<file>``. Python imports this module
 at start-up in every process of the run (runner, papermill kernels, the local cloud,
 Lambda workers, job processes, whose ``job_site/sitecustomize.py`` runs this one after its
 own set-up), and :func:`_hook` then watches, through ``sys.addaudithook``:

@@ -1,0 +1,65 @@
+"""How ``make test`` shares the suite between pytest-xdist workers (``-n 2 --dist loadgroup --no-loadscope-reorder``).
+
+* Each test module is one group, run whole on one worker, so a module fixture (a deployed kit, an executed
+  series) is made once.
+* The modules that read the one shared series (tests/series/conftest.py) are one group, ``SHARED_SERIES``,
+  so that it runs once.
+* Every notebook nbval checks is in one group, "notebooks": nbval runs a notebook's cells in order in one
+  kernel, and 02 reads the bucket 01 made in the same cloud (conftest.py starts it for the notebooks).
+* Groups are handed out longest first (xdist gives a free worker the next group in collection order, which
+  ``order_longest_first`` sets on every worker), so the workers finish together rather than one of them
+  starting a whole series at the end. A test costs its ``pytest.mark.slow(seconds)`` (measured on a quiet
+  2-core machine), else a typical test's time.
+
+The groups are named here from the test's node id, not with xdist's ``xdist_group`` mark: xdist 3.8 passes a
+mark's group on by renaming ``item._nodeid``, which pytest 9.2 no longer reads (the node id lives in
+``item._id``), so the mark never reaches the controller. ``GroupScheduling`` is xdist's loadscope scheduling
+with these groups as its scopes (conftest.py hands it to xdist).
+"""
+
+from __future__ import annotations
+
+import pytest
+from xdist.scheduler import LoadScopeScheduling
+
+NOTEBOOKS = "notebooks"
+SHARED_SERIES = "shared-series"
+SHARED_SERIES_MODULES = ("tests/series/test_loopback_only.py", "tests/series/test_python_versions.py",
+                         "tests/series/test_series_e2e.py")
+TYPICAL_TEST_SECONDS = 0.3  # the median test of tests/ (junit times of a whole `make test`)
+TYPICAL_CELL_SECONDS = 1.0  # nbval: 71 s for the 80 cells of 01-07 and 99
+
+
+def group_of(nodeid: str) -> str:
+    """The group of a test: "notebooks" for nbval's cells, ``SHARED_SERIES``, else the test's module."""
+    module = nodeid.split("::", 1)[0]
+    if module.endswith(".ipynb"):
+        return NOTEBOOKS
+    return SHARED_SERIES if module in SHARED_SERIES_MODULES else module
+
+
+def seconds_of(item: pytest.Item) -> float:
+    mark = item.get_closest_marker("slow")
+    if mark is not None:
+        return float(mark.args[0])
+    return TYPICAL_CELL_SECONDS if group_of(item.nodeid) == NOTEBOOKS else TYPICAL_TEST_SECONDS
+
+
+def order_longest_first(items: list[pytest.Item]) -> None:
+    """Reorder ``items`` in place: whole groups, by cost, longest first.
+
+    Within a group the collection order stays (a module's tests, a notebook's cells, 01 before 02).
+    """
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        groups.setdefault(group_of(item.nodeid), []).append(item)
+    cost = {name: sum(map(seconds_of, members)) for name, members in groups.items()}
+    items[:] = [item for name in sorted(groups, key=lambda name: -cost[name]) for item in groups[name]]
+
+
+class GroupScheduling(LoadScopeScheduling):
+    """xdist's loadscope scheduling (a whole scope to one worker, the next one to whoever is free first),
+    with ``group_of`` as the scope."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return group_of(nodeid)
