@@ -64,6 +64,8 @@ READ = [
     ("moto.iam.models.IAMBackend", "get_role_by_arn", ["self", "arn"]),
     ("moto.iam.models.IAMBackend", "get_user", ["self", "name"]),
     ("moto.iam.models.IAMBackend", "get_groups_for_user", ["self", "user_name"]),
+    # _warmup.warm_stepfunctions parses a sample definition with moto's parser (test_stepfunctions_warmup)
+    ("moto.stepfunctions.parser.asl.parse.asl_parser.AmazonStateLanguageParser", "parse", ["definition"]),
 ]
 # moto source the seams rely on, beyond names and signatures: (module or class, attribute, text it holds)
 SOURCE = [
