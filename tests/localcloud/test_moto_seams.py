@@ -76,6 +76,9 @@ SOURCE = [
     ("moto.stepfunctions.parser.backend.execution.Execution", "to_history_output",
      "env.event_manager.get_event_history()"),
     ("moto.stepfunctions.parser.backend.execution.Execution", "start", "self.exec_status = ExecutionStatus.RUNNING"),
+    # _imports.import_ec2_models shares one botocore session among the Session()s of this class body
+    ("moto.ec2.models.availability_zones_and_regions", "RegionsAndZonesBackend",
+     'Session().get_available_regions("ec2")'),
     ("moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager", "_publish_history_event",
      "self._history_event_list.append(history_event)"),
 ]
