@@ -88,6 +88,8 @@ def start_cloud(cloud_args: list[str] | tuple[str, ...], kernels: KernelStarter)
         RuntimeError: the cloud did not start (the message holds what it printed).
     """
     saved = os.environ.get(ENV_DATA_URL)
+    # the series reaches Step Functions in notebook 05: the cloud builds its parser's tables meanwhile
+    cloud_args = ["--warm-stepfunctions", *cloud_args]
     try:
         ports = free_ports(2)
         os.environ[ENV_ENDPOINT] = f"http://127.0.0.1:{ports[0]}"

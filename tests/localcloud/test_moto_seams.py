@@ -64,6 +64,8 @@ READ = [
     ("moto.iam.models.IAMBackend", "get_role_by_arn", ["self", "arn"]),
     ("moto.iam.models.IAMBackend", "get_user", ["self", "name"]),
     ("moto.iam.models.IAMBackend", "get_groups_for_user", ["self", "user_name"]),
+    # _warmup.warm_stepfunctions parses a sample definition with moto's parser (test_stepfunctions_warmup)
+    ("moto.stepfunctions.parser.asl.parse.asl_parser.AmazonStateLanguageParser", "parse", ["definition"]),
 ]
 # moto source the seams rely on, beyond names and signatures: (module or class, attribute, text it holds)
 SOURCE = [
@@ -74,6 +76,9 @@ SOURCE = [
     ("moto.stepfunctions.parser.backend.execution.Execution", "to_history_output",
      "env.event_manager.get_event_history()"),
     ("moto.stepfunctions.parser.backend.execution.Execution", "start", "self.exec_status = ExecutionStatus.RUNNING"),
+    # _imports.import_ec2_models shares one botocore session among the Session()s of this class body
+    ("moto.ec2.models.availability_zones_and_regions", "RegionsAndZonesBackend",
+     'Session().get_available_regions("ec2")'),
     ("moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager", "_publish_history_event",
      "self._history_event_list.append(history_event)"),
 ]

@@ -371,19 +371,21 @@ class TestTheCloudStartsWithTheFirstKernel:
         """
         1. Start the cloud through start_cloud (the cloud process faked: it records the ports it was given).
         2. The kernel was started before the cloud, with PIPELINE_DREAMS_ENDPOINT already naming the cloud's port.
+        3. The cloud was asked to warm its Step Functions parser (notebook 05), besides the user's own options.
         """
         from helpers import cloud_process
 
         kernels, seen = self._Kernels(), {}
 
         def start(extra_args=(), ports=(0, 0), timeout=60):
-            seen["ports"], seen["kernel calls"] = ports, list(kernels.calls)
+            seen["ports"], seen["kernel calls"], seen["args"] = ports, list(kernels.calls), list(extra_args)
             return types.SimpleNamespace(url=f"http://127.0.0.1:{ports[0]}", data_url=f"http://127.0.0.1:{ports[1]}")
 
         monkeypatch.setattr(cloud_process.LocalCloudProcess, "start", staticmethod(start))
         monkeypatch.delenv(ENV_ENDPOINT, raising=False)
         monkeypatch.delenv("PIPELINE_DREAMS_DATA_URL", raising=False)
-        cloud = cloud_process.start_cloud([], kernels)
+        cloud = cloud_process.start_cloud(["--account", "210987654321"], kernels)
+        assert seen["args"] == ["--warm-stepfunctions", "--account", "210987654321"]
         port, data_port = seen["ports"]
         assert port and data_port and port != data_port
         assert seen["kernel calls"] == [("start", f"http://127.0.0.1:{port}")]

@@ -45,13 +45,21 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
 hangs on a busy port and cannot take middleware; the test checks those names (``READ``).
+``_imports.import_ec2_models`` imports ``moto.ec2.models`` with one botocore session for the three
+region lists its class body builds (checked by ``SOURCE`` and test_moto_import).
+``_warmup.warm_in_background`` parses one definition with moto's ASL parser so that ANTLR's tables are
+built before the first CreateStateMachine (``--warm-stepfunctions``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from moto.awslambda import models as lambda_models
+from localcloud.moto_seams._imports import import_ec2_models
+
+import_ec2_models()  # before any other moto import reaches moto.ec2 (see _imports: the cloud starts sooner)
+
+from moto.awslambda import models as lambda_models  # noqa: E402
 from moto.awslambda.responses import LambdaResponse
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.config import default_user_config
@@ -96,6 +104,7 @@ from localcloud.moto_seams._sagemaker import (
     _stop_transform_job,
     _update_endpoint,
 )
+from localcloud.moto_seams._warmup import warm_in_background
 from localcloud.moto_seams._validation import _lambda_call_action, _sagemaker_call_action
 from localcloud.moto_seams._stepfunctions import (
     _SYNC_POLL_SECONDS,
@@ -110,7 +119,7 @@ from localcloud.moto_seams._stepfunctions import (
 
 __all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "cloud_account", "executions_busy", "install",
            "role_credentials",
-           "serve_moto", "uninstall", "update_job", "write_logs"]
+           "serve_moto", "uninstall", "update_job", "warm_in_background", "write_logs"]
 _originals = _state.originals
 
 SEAMS = {
