@@ -56,7 +56,7 @@ def cleaned_run(shared_series, cloud, tmp_path_factory) -> CleanedRun:
 
 
 class TestCleanup:
-    @pytest.mark.slow(6)
+    @pytest.mark.slow(8)
     def test_run_with_cleanup_leaves_nothing_and_clean_is_safe_twice(self, cleaned_run: CleanedRun, cloud) -> None:
         """A whole series, then 99 with --cleanup: nothing of the kit's is left.
 
