@@ -48,7 +48,8 @@ def cleaned_run(shared_series, cloud, tmp_path_factory) -> CleanedRun:
     """`python -m helpers run --cleanup --notebooks 99` on the shared run, then every service listed directly."""
     out, run_id, sm = tmp_path_factory.mktemp("cleaned"), shared_series.run_id, cloud.client("sagemaker")
     before = kit_resources(cloud, PREFIX)
-    jobs = {kind: {j[name] for j in lambda_job(sm, kind, f"{PREFIX}-{step}-{run_id}")} for kind, step, name, _ in JOBS}
+    jobs = {kind: {j[name] for j in lambda_job(sm, kind, f"{PREFIX}-{step}-{run_id}")}
+            for kind, step, name, _ in JOBS}
     result = run_helpers("run", "--endpoint", cloud.url, "--out", str(out), "--cleanup", "--notebooks", "99",
                          "-p", "run_id", run_id, "-p", "data_url", f"{cloud.data_url}/iris.data",
                          env={"PIPELINE_DREAMS_CONTINUE_RUN": "1"})  # the run's own cleanup: it continues it

@@ -40,7 +40,8 @@ def sdk():
     from sagemaker.core import common_utils, image_uris
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(common_utils, "_botocore_resolver", functools.lru_cache(maxsize=1)(common_utils._botocore_resolver))
+        resolver = functools.lru_cache(maxsize=1)(common_utils._botocore_resolver)
+        patch.setattr(common_utils, "_botocore_resolver", resolver)
         yield image_uris
 
 
