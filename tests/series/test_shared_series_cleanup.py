@@ -63,7 +63,8 @@ class TestCleanup:
 
         1. The shared series (01-07, default prefix) exited 0 and printed a test accuracy.
         2. Before cleanup it had made resources in every service (the summary's facts came from them).
-        3. `python -m helpers run --cleanup --notebooks 99` on its cloud, continuing its run id: exit 0, the executed 99 is in --out.
+        3. `python -m helpers run --cleanup --notebooks 99` on its cloud, continuing its run id:
+           exit 0, the executed 99 is in --out.
         4. Listing every service directly finds nothing with the prefix.
         5. `python -m helpers clean` again: exit 0, "nothing of the kit's was found", "left: 0".
         """
