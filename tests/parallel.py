@@ -61,6 +61,12 @@ def order_longest_first(items: list[pytest.Item]) -> None:
     items[:] = [item for name in sorted(groups, key=lambda name: -cost[name]) for item in groups[name]]
 
 
+def shared_series_cleanup_last(items: list[pytest.Item]) -> None:
+    """Without xdist: the module that cleans the shared series up runs after every other test, whatever the
+    order of the paths given (pytest keeps it); everything else keeps its order."""
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] == SHARED_SERIES_MODULES[-1])
+
+
 class GroupScheduling(LoadScopeScheduling):
     """xdist's loadscope scheduling (a whole scope to one worker, the next one to whoever is free first),
     with ``group_of`` as the scope."""
