@@ -20,9 +20,12 @@ _cloud = None
 
 
 def pytest_collection_modifyitems(config, items):
-    """On an xdist worker: the longest groups of tests first (every worker orders them the same)."""
+    """On an xdist worker: the longest groups of tests first (every worker orders them the same); without
+    xdist, the shared series' cleanup last (tests/parallel.py)."""
     if hasattr(config, "workerinput"):
         parallel.order_longest_first(items)
+    else:
+        parallel.shared_series_cleanup_last(items)
 
 
 def pytest_xdist_make_scheduler(config, log):

@@ -3,7 +3,8 @@
 * Each test module is one group, run whole on one worker, so a module fixture (a deployed kit, an executed
   series) is made once.
 * The modules that read the one shared series (tests/series/conftest.py) are one group, ``SHARED_SERIES``,
-  so that it runs once.
+  so that it runs once. They run in the order of ``SHARED_SERIES_MODULES``: the last one cleans the series
+  up, after every other has read it (their file names sort in that order too, for a run without xdist).
 * Every notebook nbval checks is in one group, "notebooks": nbval runs a notebook's cells in order in one
   kernel, and 02 reads the bucket 01 made in the same cloud (conftest.py starts it for the notebooks).
 * Groups are handed out longest first (xdist gives a free worker the next group in collection order, which
@@ -25,7 +26,7 @@ from xdist.scheduler import LoadScopeScheduling
 NOTEBOOKS = "notebooks"
 SHARED_SERIES = "shared-series"
 SHARED_SERIES_MODULES = ("tests/series/test_loopback_only.py", "tests/series/test_python_versions.py",
-                         "tests/series/test_series_e2e.py")
+                         "tests/series/test_series_e2e.py", "tests/series/test_shared_series_cleanup.py")
 TYPICAL_TEST_SECONDS = 0.3  # the median test of tests/ (junit times of a whole `make test`)
 TYPICAL_CELL_SECONDS = 1.0  # nbval: 71 s for the 80 cells of 01-07 and 99
 
@@ -48,13 +49,22 @@ def seconds_of(item: pytest.Item) -> float:
 def order_longest_first(items: list[pytest.Item]) -> None:
     """Reorder ``items`` in place: whole groups, by cost, longest first.
 
-    Within a group the collection order stays (a module's tests, a notebook's cells, 01 before 02).
+    Within a group the collection order stays (a module's tests, a notebook's cells, 01 before 02), except
+    that the shared series' modules go in the order of ``SHARED_SERIES_MODULES`` (the cleanup last).
     """
     groups: dict[str, list[pytest.Item]] = {}
     for item in items:
         groups.setdefault(group_of(item.nodeid), []).append(item)
+    if SHARED_SERIES in groups:  # list.sort is stable: a module's tests keep their order
+        groups[SHARED_SERIES].sort(key=lambda item: SHARED_SERIES_MODULES.index(item.nodeid.split("::", 1)[0]))
     cost = {name: sum(map(seconds_of, members)) for name, members in groups.items()}
     items[:] = [item for name in sorted(groups, key=lambda name: -cost[name]) for item in groups[name]]
+
+
+def shared_series_cleanup_last(items: list[pytest.Item]) -> None:
+    """Without xdist: the module that cleans the shared series up runs after every other test, whatever the
+    order of the paths given (pytest keeps it); everything else keeps its order."""
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] == SHARED_SERIES_MODULES[-1])
 
 
 class GroupScheduling(LoadScopeScheduling):

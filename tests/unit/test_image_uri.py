@@ -8,6 +8,7 @@ give exactly what the SDK gives, in every region the SDK knows.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -30,9 +31,18 @@ def _regions(algorithm: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def sdk():
-    from sagemaker.core import image_uris
+    """The SDK's ``image_uris``, its endpoint resolver made once for the module.
 
-    return image_uris
+    ``retrieve`` builds a new botocore resolver on every call (``common_utils._botocore_resolver``: a new loader
+    parses botocore's endpoints.json, ~70 ms), 2 s for the ~30 regions of one algorithm. The resolver is a pure
+    function of the installed botocore data, so one per module gives the same answers.
+    """
+    from sagemaker.core import common_utils, image_uris
+
+    with pytest.MonkeyPatch.context() as patch:
+        resolver = functools.lru_cache(maxsize=1)(common_utils._botocore_resolver)
+        patch.setattr(common_utils, "_botocore_resolver", resolver)
+        yield image_uris
 
 
 class TestSameAnswerAsTheSdk:
