@@ -16,7 +16,7 @@ import threading
 
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-_ARN = "arn:aws:lambda:us-east-1:000000000000:function:warm"  # a placeholder: nothing runs
+_ARN = f"arn:aws:lambda:us-east-1:{'0' * 12}:function:warm"  # a placeholder account and function: nothing runs
 _JOB = {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
         "Parameters": {"ProcessingJobName.$": "$.job_names.preprocess", "RoleArn": "r",
                        "AppSpecification": {"ImageUri": "i", "ContainerArguments": ["--a", "/b"]},
