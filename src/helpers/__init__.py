@@ -2,16 +2,37 @@
 
 ``helpers`` never imports ``localcloud``: which cloud answers is decided by
 :func:`helpers.config.connect` from its settings, nowhere else.
+
+The submodules (``helpers.s3``, ``helpers.sagemaker``, …) are imported when first used (PEP 562), so
+that ``python -m helpers run`` starts its local cloud without first importing pandas for modules it
+does not use; ``from helpers import *`` imports them all.
 """
 
-import json
+from __future__ import annotations
 
-from helpers import (cleanup, diagrams, display, ecr, evaluation, events, iam, lambdas, paths, plan, preflight, retry,
-                     s3, sagemaker, settings_file, stepfunctions)
+import importlib
+import json
+from typing import TYPE_CHECKING, Any
+
 from helpers.config import Kit, connect
 
-__all__ = ["Kit", "cleanup", "connect", "diagrams", "display", "ecr", "evaluation", "events", "iam", "json_tags",
-           "lambdas", "paths", "plan", "preflight", "retry", "s3", "sagemaker", "settings_file", "stepfunctions"]
+if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
+    from helpers import (cleanup, diagrams, display, ecr, evaluation, events, iam, lambdas, paths, plan, preflight,
+                         retry, s3, sagemaker, settings_file, stepfunctions)
+
+SUBMODULES = ("cleanup", "diagrams", "display", "ecr", "evaluation", "events", "iam", "lambdas", "paths", "plan",
+              "preflight", "retry", "s3", "sagemaker", "settings_file", "stepfunctions")
+__all__ = ["Kit", "connect", "json_tags", *SUBMODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in SUBMODULES:
+        return importlib.import_module(f"helpers.{name}")  # binds it on the package: asked once
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def json_tags(kit: Kit) -> str:

@@ -81,6 +81,8 @@ def claim_run_id(parameters: dict[str, Any], run_id: str) -> None:
     import helpers
     from helpers.config import ConfigError
 
+    kernels_module.wait_preload()  # its imports include helpers.s3: one thread imports them, never two at once
+
     if os.environ.get(ENV_CONTINUE_RUN, "").lower() in ("1", "true", "yes"):
         return
     try:
@@ -202,7 +204,7 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
     out_dir = Path(out_dir or PROJECT_ROOT / "runs" / run_id)
     cloud = None
     saved_env = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL)}
-    kernels = KernelStarter(NOTEBOOKS_DIR)
+    kernels = KernelStarter(NOTEBOOKS_DIR, notebooks)
     try:
         kernels_module.preload()  # papermill's imports (~0.3 s) while the cloud starts
         if parameters.get("target", "local") == "local":
@@ -267,6 +269,8 @@ def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, r
     """
     kernels_module.wait_preload()
     import papermill
+
+    from helpers.papermill_engine import ENGINE_NAME
     from papermill.exceptions import PapermillExecutionError
 
     target = out_dir / notebook.name
@@ -276,7 +280,7 @@ def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, r
         kernels.start_next()
     try:
         papermill.execute_notebook(str(notebook), str(target), parameters=parameters, cwd=str(NOTEBOOKS_DIR),
-                                   kernel_name=KERNEL_NAME, progress_bar={"desc": notebook.stem, "leave": True},
+                                   kernel_name=KERNEL_NAME, engine_name=ENGINE_NAME, progress_bar={"desc": notebook.stem, "leave": True},
                                    log_output=False, extra_arguments=KERNEL_ARGUMENTS,
                                    # a wait's line is rewritten with \r: keep only its final text
                                    coalesce_streams=True, **({"km": manager} if manager else {}))

@@ -1,0 +1,257 @@
+"""Tests for what the series runner does around papermill: warmed kernels, its engine, a light ``import helpers``.
+
+Real kernels are started here (no cloud): a notebook must run in a warmed kernel exactly as in a fresh one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from helpers import kernels, papermill_engine
+from helpers.kernels import KernelStarter, imported_modules, warm_up_code
+
+
+def write_notebook(path: Path, *sources: str) -> Path:
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                 "language": "python"}})
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(notebook, path)
+    return path
+
+
+def execute(source: Path, target: Path, manager=None, **kwargs) -> nbformat.NotebookNode:
+    papermill.execute_notebook(str(source), str(target), kernel_name="python3", progress_bar=False,
+                               cwd=str(source.parent), **({"km": manager} if manager else {}), **kwargs)
+    return nbformat.read(target, as_version=4)
+
+
+def outputs(notebook: nbformat.NotebookNode) -> list[str]:
+    """Each cell's stream text and results, in order."""
+    texts = []
+    for cell in notebook.cells:
+        texts.append("".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.outputs))
+    return texts
+
+
+class TestImportedModules:
+    """imported_modules() names what a notebook's import lines import, as the warm-up will import it."""
+
+    def test_import_forms(self, tmp_path):
+        """
+        1. A notebook with `import a as b, c.d`, `from e.f import g`, an indented import, a relative one,
+           a comment, a multi-line `from … import (`, a repeat, and an import inside a string.
+        2. The unindented absolute ones, in order, once each.
+        """
+        notebook = write_notebook(tmp_path / "n.ipynb",
+                                  "import json\nimport pandas as pd, numpy.linalg  # why not\n",
+                                  "from helpers import display\nif True:\n    import csv\nfrom . import sibling\n",
+                                  "from collections import (\n    OrderedDict,\n)\nimport json\ntext = 'import os'\n")
+        assert imported_modules(notebook) == ["json", "pandas", "numpy.linalg", "helpers", "collections"]
+
+    def test_the_series_notebooks(self):
+        """
+        1. Read 01-05.
+        2. Each names json, pandas and helpers: what the runner's kernels import ahead (and the bench's floor
+           cell imports).
+        """
+        from helpers.series import select_notebooks
+
+        for notebook in select_notebooks("01,02,03,04,05"):
+            assert imported_modules(notebook) == ["json", "pandas", "helpers"], notebook.name
+
+
+class TestWarmedKernel:
+    """A kernel warmed for a notebook runs it exactly as a fresh one would, with its modules already imported."""
+
+    def test_modules_imported_namespace_untouched(self, tmp_path):
+        """
+        1. Start a kernel warmed for a notebook that imports wave and email.mime.text.
+        2. Before the notebook imports anything, both are in sys.modules.
+        3. The notebook's namespace and execution counts are those of the same notebook in papermill's own
+           fresh kernel (no wave, no name of the warm-up's).
+        """
+        notebook = write_notebook(tmp_path / "n.ipynb",
+                                  "import sys\nprint(sorted(m for m in ('wave', 'email.mime.text') if m in sys.modules))",
+                                  "print(sorted(k for k in globals() if k not in ('_i2', '_ii', '_iii')))",
+                                  "import wave\nimport email.mime.text")
+        fresh = execute(notebook, tmp_path / "fresh.ipynb")
+        starter = KernelStarter(tmp_path, [notebook])
+        starter.start_next()
+        manager = starter.take()
+        try:
+            done = execute(notebook, tmp_path / "out.ipynb", manager)
+        finally:
+            starter.stop(manager)
+            starter.close()
+        assert outputs(done)[0].strip() == "['email.mime.text', 'wave']"
+        assert outputs(fresh)[0].strip() == "[]"
+        assert "wave" not in outputs(done)[1] and "_module" not in outputs(done)[1]
+        assert outputs(done)[1] == outputs(fresh)[1]
+        assert [cell.execution_count for cell in done.cells] == [cell.execution_count for cell in fresh.cells] == [1, 2, 3]
+
+    def test_a_missing_module_fails_in_the_notebooks_own_cell(self, tmp_path):
+        """
+        1. Warm a kernel for a notebook that imports a module that does not exist.
+        2. The warm-up swallows it; the notebook's own import cell fails with ModuleNotFoundError naming it.
+        """
+        notebook = write_notebook(tmp_path / "n.ipynb", "print('before')", "import no_such_module_here")
+        starter = KernelStarter(tmp_path, [notebook])
+        starter.start_next()
+        manager = starter.take()
+        try:
+            with pytest.raises(papermill.PapermillExecutionError) as failure:
+                execute(notebook, tmp_path / "out.ipynb", manager)
+        finally:
+            starter.stop(manager)
+            starter.close()
+        assert failure.value.ename == "ModuleNotFoundError" and "no_such_module_here" in failure.value.evalue
+        assert failure.value.cell_index == 1
+
+    def test_warm_up_code_binds_nothing(self):
+        """
+        1. Run the warm-up code for json and a missing module in a fresh namespace.
+        2. No error; the namespace gained nothing but __builtins__.
+        """
+        namespace: dict = {}
+        exec(warm_up_code(["json", "no_such_module_here"]), namespace)
+        assert set(namespace) == {"__builtins__"}
+
+
+class TestKernelsAhead:
+    """The starter keeps two kernels starting ahead, one per upcoming notebook, and leaves none behind."""
+
+    def test_two_ahead_then_one_per_take(self, tmp_path, monkeypatch):
+        """
+        1. Three notebooks; start_next() with kernel start replaced by a recorder.
+        2. Kernels start for the first two notebooks, warmed for each one's modules.
+        3. After take(), start_next() starts the third notebook's; after the next take(), nothing more.
+        """
+        started = []
+        monkeypatch.setattr(KernelStarter, "_start", lambda self, box, modules: started.append(modules))
+        notebooks = [write_notebook(tmp_path / f"{n}.ipynb", f"import mod{n}") for n in "abc"]
+        starter = KernelStarter(tmp_path, notebooks)
+        starter.start_next()
+        assert started_after(starter, started) == [["moda"], ["modb"]]
+        starter.take()
+        starter.start_next()
+        assert started_after(starter, started) == [["moda"], ["modb"], ["modc"]]
+        starter.take()
+        starter.start_next()
+        starter.take()
+        starter.start_next()
+        assert started_after(starter, started) == [["moda"], ["modb"], ["modc"]] and not starter.started
+
+
+def started_after(starter: KernelStarter, started: list) -> list:
+    for thread, _ in starter._pending:
+        thread.join()
+    return started
+
+
+class TestReadyClient:
+    """The runner's kernel client is ready at its kernel_info's idle status; nothing a cell prints is lost."""
+
+    def test_first_cells_output_arrives(self, tmp_path):
+        """
+        1. Ten times: a fresh kernel from the starter (its client class is the ready client), then a notebook
+           whose first cell prints at once.
+        2. Every run has the first cell's output and the second's.
+        """
+        notebook = write_notebook(tmp_path / "n.ipynb", "print('first')", "print('second')")
+        starter = KernelStarter(tmp_path)
+        try:
+            for attempt in range(10):
+                starter.start_next()
+                manager = starter.take()
+                assert manager.client_factory.__name__ == "ReadyClient"
+                done = execute(notebook, tmp_path / f"out{attempt}.ipynb", manager)
+                starter.stop(manager)
+                assert outputs(done) == ["first\n", "second\n"], attempt
+        finally:
+            starter.close()
+
+
+class TestThrottledSavesEngine:
+    """The runner's papermill engine writes the notebook less often, and the same notebook in the end."""
+
+    def test_fewer_writes_same_result(self, tmp_path, monkeypatch):
+        """
+        1. Execute a 20-cell notebook with papermill's engine, then with the runner's, counting writes.
+        2. papermill's writes twice a cell (42); the runner's at the start, the end and at most once a second.
+        3. Both files have every output, and papermill's metadata (each cell completed, with a duration).
+        """
+        import papermill.engines
+
+        notebook = write_notebook(tmp_path / "n.ipynb", *[f"print({n})" for n in range(20)])
+        writes = []
+        real_write = papermill.engines.write_ipynb
+        monkeypatch.setattr(papermill.engines, "write_ipynb", lambda nb, path: (writes.append(path), real_write(nb, path)))
+        plain = execute(notebook, tmp_path / "plain.ipynb")
+        plain_writes, writes[:] = len(writes), []
+        ours = execute(notebook, tmp_path / "ours.ipynb", engine_name=papermill_engine.ENGINE_NAME)
+        assert plain_writes == 42
+        assert 2 <= len(writes) <= 4, writes
+        assert outputs(ours) == outputs(plain) == [f"{n}\n" for n in range(20)]
+        for cell in ours.cells:
+            assert cell.metadata.papermill["status"] == "completed" and cell.metadata.papermill["duration"] is not None
+        assert ours.metadata.papermill["duration"] is not None
+
+    def test_a_failed_cell_is_written(self, tmp_path):
+        """
+        1. Execute a notebook whose second cell raises, with the runner's engine.
+        2. papermill raises; the file holds the traceback and the failed status (the final write is never skipped).
+        """
+        notebook = write_notebook(tmp_path / "n.ipynb", "print('ok')", "raise ValueError('bad row 7')", "print('never')")
+        with pytest.raises(papermill.PapermillExecutionError):
+            execute(notebook, tmp_path / "out.ipynb", engine_name=papermill_engine.ENGINE_NAME)
+        done = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+        failed = [c for c in done.cells if c.cell_type == "code" and c.metadata.papermill.get("exception")]
+        assert len(failed) == 1 and failed[0].outputs[0]["evalue"] == "bad row 7"
+
+    def test_a_slow_cell_is_seen_running(self, tmp_path, monkeypatch):
+        """
+        1. Execute `print('a')`, then a cell that sleeps 1.5 s, with the runner's engine, recording each write.
+        2. Some write made before the notebook ended shows the sleeping cell running: a long cell on AWS is
+           seen in the file as with papermill's engine.
+        """
+        import papermill.engines
+
+        notebook = write_notebook(tmp_path / "n.ipynb", "print('a')", "import time; time.sleep(1.5)", "print('b')")
+        seen = []
+        real_write = papermill.engines.write_ipynb
+        monkeypatch.setattr(papermill.engines, "write_ipynb", lambda nb, path: (
+            seen.append([c.metadata.papermill["status"] for c in nb.cells]), real_write(nb, path)))
+        execute(notebook, tmp_path / "out.ipynb", engine_name=papermill_engine.ENGINE_NAME)
+        assert ["completed", "running", "pending"] in seen
+
+
+class TestLightImport:
+    """`import helpers` imports its submodules when first used; `python -m helpers` does not import pandas."""
+
+    def test_runner_import_leaves_pandas_out(self):
+        """
+        1. In a fresh Python, import helpers.__main__ (what `python -m helpers run` imports before its cloud).
+        2. pandas was not imported; helpers.s3 works once asked for, and `from helpers import *` gives every
+           submodule; an unknown name raises AttributeError naming it.
+        """
+        code = ("import sys, helpers.__main__\n"
+                "print('pandas' in sys.modules)\n"
+                "import helpers\n"
+                "print(helpers.s3.__name__)\n"
+                "ns = {}\nexec('from helpers import *', ns)\n"
+                "print(all(n in ns for n in helpers.SUBMODULES))\n"
+                "try:\n    helpers.nope\nexcept AttributeError as e:\n    print(e)\n")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == ["False", "helpers.s3", "True", "module 'helpers' has no attribute 'nope'"]
+
+
+def test_warm_up_seconds_is_bounded():
+    """The warm-up never holds a kernel longer than papermill's own start-up wait (60 s)."""
+    assert 0 < kernels.WARM_UP_SECONDS <= 60
