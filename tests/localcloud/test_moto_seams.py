@@ -44,13 +44,13 @@ EXPECTED = {
     "states_update": ["self"],
     "events_put_targets": ["self"],
     "sfn_boto_client_for": ["region", "service", "state_credentials"],
+    "sfn_get_backend": ["account", "region"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
     ("moto.s3.notifications", "_send_sqs_message", ["account_id", "event_body", "queue_name", "region_name"]),
     ("moto.s3.notifications", "_send_sns_message", ["account_id", "event_body", "topic_arn", "region_name"]),
     ("moto.sagemaker.models.FakeEndpoint", "_process_production_variants", ["self", "production_variants"]),
-    ("moto.stepfunctions.responses", "get_backend", ["account", "region"]),
     # moto_seams._server.serve_moto builds moto's HTTP server from these (ThreadedMotoServer hangs on a busy port)
     ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", ["create_app"]),
     ("moto.moto_server.werkzeug_app", "create_backend_app", ["service"]),
@@ -86,7 +86,7 @@ SOURCE = [
 
 def _moto_value(seam: str):
     """What moto itself has at the seam, whether or not this process installed the patches."""
-    owner, attribute = moto_seams.SEAMS[seam]
+    owner, attribute = moto_seams.all_seams()[seam]
     if seam in moto_seams._originals:
         return moto_seams._originals[seam]
     assert hasattr(owner, attribute), f"moto changed under localcloud seam {seam}: {owner!r} has no {attribute!r}"
@@ -111,16 +111,19 @@ class TestPinnedMoto:
 
 
 class TestSeams:
-    """Every seam in localcloud.moto_seams.SEAMS exists on moto with the expected shape."""
+    """Every seam in localcloud.moto_seams (SEAMS and the Step Functions ones) exists on moto with the expected shape."""
 
     def test_every_seam_is_checked(self):
         """
-        1. Compare the SEAMS names with the names this test knows.
+        1. Compare the names of every seam (installed at once or at Step Functions' first use) with the
+           names this test knows.
         2. They are the same set: a new seam needs an expectation here.
         """
-        assert set(moto_seams.SEAMS) == set(EXPECTED), (
-            f"localcloud seams changed: add expectations for {sorted(set(moto_seams.SEAMS) - set(EXPECTED))}, "
-            f"drop {sorted(set(EXPECTED) - set(moto_seams.SEAMS))}")
+        seams = moto_seams.all_seams()
+        assert set(seams) == set(EXPECTED), (
+            f"localcloud seams changed: add expectations for {sorted(set(seams) - set(EXPECTED))}, "
+            f"drop {sorted(set(EXPECTED) - set(seams))}")
+        assert set(moto_seams.all_patches()) == set(seams)
 
     @pytest.mark.parametrize("seam", sorted(EXPECTED))
     def test_seam_has_expected_shape(self, seam):
@@ -146,18 +149,21 @@ class TestSeams:
         1. Take localcloud's replacement for the seam.
         2. Its parameter names are those of moto's original, so moto's callers still fit it.
         """
-        assert _parameters(moto_seams._PATCHES[seam]) == _parameters(_moto_value(seam)), (
+        patch = moto_seams.all_patches()[seam]
+        assert _parameters(patch) == _parameters(_moto_value(seam)), (
             f"moto changed under localcloud seam {seam}: moto has {inspect.signature(_moto_value(seam))}, "
-            f"localcloud's patch has {inspect.signature(moto_seams._PATCHES[seam])}")
+            f"localcloud's patch has {inspect.signature(patch)}")
 
     def test_sagemaker_service_overrides_exist_on_moto_base(self):
         """
         1. List the methods StateTaskServiceSageMaker overrides (everything but its own helpers).
         2. Each exists on moto's StateTaskServiceCallback with the same parameter names.
         """
-        base = moto_seams.callback_module.StateTaskServiceCallback
+        from localcloud.moto_seams import _stepfunctions
+
+        base = _stepfunctions.callback_module.StateTaskServiceCallback
         own_helpers = {"_client"}
-        for name, method in vars(moto_seams.StateTaskServiceSageMaker).items():
+        for name, method in vars(_stepfunctions.StateTaskServiceSageMaker).items():
             if not callable(method) or name in own_helpers or name.startswith("__"):
                 continue
             assert hasattr(base, name), (
@@ -372,3 +378,64 @@ class TestInProcessCloud:
             owner, attribute = moto_seams.SEAMS[seam]
             assert attribute not in vars(owner), f"uninstall left localcloud's {seam} on {owner.__name__}"
 
+
+
+class TestStepFunctionsSeamsAtFirstUse:
+    """Seam 17: moto's Step Functions parser (and the EC2 models it pulls in) is imported at its first use."""
+
+    def test_starting_a_cloud_imports_no_parser(self):
+        """
+        1. In a fresh Python, import what `python -m localcloud` imports to start (localcloud.cloud).
+        2. Neither moto's Step Functions parser nor moto.ec2.models was imported: a cloud that never runs a
+           state machine does not pay for them (~0.6 s of its start).
+        """
+        import subprocess
+        import sys
+
+        code = ("import sys, localcloud.cloud\n"
+                "print(sorted(m for m in ('moto.stepfunctions.parser.models', 'moto.ec2.models') if m in sys.modules))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "[]"
+
+    def test_first_request_installs_them_and_uninstall_removes_them(self, monkeypatch):
+        """
+        1. Start an in-process cloud without IAM; the Step Functions seams are not installed yet.
+        2. Create a Pass state machine and start an unnamed execution: the seams are now in (the execution got
+           a fresh name, seam 6, and SUCCEEDED: moto executed it).
+        3. After uninstall, moto's own functions are back at every Step Functions seam.
+        """
+        import json
+        import time
+
+        from localcloud.moto_seams import _stepfunctions
+
+        monkeypatch.delenv("MOTO_PORT", raising=False)
+        originals = {seam: getattr(owner, attribute) for seam, (owner, attribute) in moto_seams.stepfunctions_seams().items()
+                     if seam not in moto_seams._originals}
+        try:
+            with LocalCloud(port=0, iam=False) as cloud:
+                assert "sfn_boto_client_for" not in moto_seams._originals
+                sfn = boto3.session.Session().client("stepfunctions", region_name="eu-west-1", endpoint_url=cloud.url,
+                                                     aws_access_key_id="testing", aws_secret_access_key="testing")
+                arn = sfn.create_state_machine(
+                    name="first-use", roleArn=f"arn:aws:iam::{moto_seams.cloud_account()}:role/any",
+                    definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+                )["stateMachineArn"]
+                assert "sfn_boto_client_for" in moto_seams._originals
+                assert _stepfunctions.state_task_factory.state_task_service_for is _stepfunctions._state_task_service_for
+                execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+                assert not execution.endswith(":None")
+                for _ in range(100):
+                    status = sfn.describe_execution(executionArn=execution)["status"]
+                    if status != "RUNNING":
+                        break
+                    time.sleep(0.05)
+                assert status == "SUCCEEDED"
+                sfn.close()
+        finally:
+            moto_seams.uninstall()
+        for seam, (owner, attribute) in moto_seams.stepfunctions_seams().items():
+            if seam in originals:
+                assert getattr(owner, attribute) is originals[seam], f"uninstall left localcloud's {seam}"
+            assert seam not in moto_seams._originals

@@ -41,25 +41,27 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     the service, and the caller must hold ``iam:PassRole`` (``_iam_create``).
 16. ``boto_client_for`` as imported by moto's Step Functions modules — the interpreter's calls act
     as the state machine's role (moto signed them with ``ak``/``sk``).
+17. ``moto.stepfunctions.responses.get_backend`` — the one way to moto's Step Functions interpreter
+    (its API and EventBridge's targets): the first call installs seams 4-6 and 16, which import moto's
+    Step Functions parser and, through it, ``moto.ec2.models`` (~0.6 s). A cloud that never runs a state
+    machine never pays it; ``--warm-stepfunctions`` pays it in the background after the ready line.
+    ``SEAMS`` holds the seams installed at once, :func:`stepfunctions_seams` the others.
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
 hangs on a busy port and cannot take middleware; the test checks those names (``READ``).
 ``_imports.import_ec2_models`` imports ``moto.ec2.models`` with one botocore session for the three
-region lists its class body builds (checked by ``SOURCE`` and test_moto_import).
-``_warmup.warm_in_background`` parses one definition with moto's ASL parser so that ANTLR's tables are
-built before the first CreateStateMachine (``--warm-stepfunctions``).
+region lists its class body builds (checked by ``SOURCE`` and test_moto_import), before 17 imports the parser.
+``_warmup.warm_in_background`` installs seams 4-6 and 16 and parses one definition with moto's ASL parser,
+so that ANTLR's tables are built before the first CreateStateMachine (``--warm-stepfunctions``).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from localcloud.moto_seams._imports import import_ec2_models
-
-import_ec2_models()  # before any other moto import reaches moto.ec2 (see _imports: the cloud starts sooner)
-
-from moto.awslambda import models as lambda_models  # noqa: E402
+from moto.awslambda import models as lambda_models
 from moto.awslambda.responses import LambdaResponse
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.config import default_user_config
@@ -68,21 +70,12 @@ from moto.events.responses import EventsHandler
 from moto.s3 import notifications as s3_notifications
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
-from moto.stepfunctions.parser import models as sfn_parser_models
-from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
+from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.responses import StepFunctionResponse
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
-    state_task_factory,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service_callback as callback_module,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
-    StateTaskServiceAwsSdk,
-)
 
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._events import _s3_send_event, _send_to_targets
+from localcloud.moto_seams._executions import executions_busy
 from localcloud.moto_seams._iam import _authorize, role_credentials
 from localcloud.moto_seams._iam_create import (
     _events_put_targets,
@@ -92,6 +85,7 @@ from localcloud.moto_seams._iam_create import (
     _states_create,
     _states_update,
 )
+from localcloud.moto_seams._imports import import_ec2_models
 from localcloud.moto_seams._lambda import _lambda_invoke
 from localcloud.moto_seams._records import cloud_account, update_job, write_logs
 from localcloud.moto_seams._server import serve_moto
@@ -104,37 +98,30 @@ from localcloud.moto_seams._sagemaker import (
     _stop_transform_job,
     _update_endpoint,
 )
-from localcloud.moto_seams._warmup import warm_in_background
 from localcloud.moto_seams._validation import _lambda_call_action, _sagemaker_call_action
-from localcloud.moto_seams._stepfunctions import (
-    _SYNC_POLL_SECONDS,
-    StateTaskServiceSageMaker,
-    _aws_sdk_task,
-    _boto_client_for,
-    _start_execution,
-    executions_busy,
-    _state_task_service_for,
-    client_modules,
-)
 
-__all__ = ["ADDITIONS", "SEAMS", "StateTaskServiceSageMaker", "cloud_account", "executions_busy", "install",
-           "role_credentials",
-           "serve_moto", "uninstall", "update_job", "warm_in_background", "write_logs"]
+__all__ = ["ADDITIONS", "SEAMS", "all_patches", "all_seams", "cloud_account", "executions_busy", "install",
+           "install_stepfunctions", "role_credentials", "serve_moto", "stepfunctions_patches", "stepfunctions_seams",
+           "uninstall", "update_job", "warm_in_background", "write_logs"]
 _originals = _state.originals
+
+
+def _get_backend(account: str, region: str) -> Any:
+    """moto's ``get_backend``, once the Step Functions seams are in (seam 17)."""
+    if default_user_config["stepfunctions"].get("execute_state_machine"):
+        install_stepfunctions()
+    return _originals["sfn_get_backend"](account, region)
+
 
 SEAMS = {
     "lambda_invoke": (lambda_models.LambdaFunction, "invoke"),
     "create_processing_job": (SageMakerResponse, "create_processing_job"),
     "create_training_job": (SageMakerResponse, "create_training_job"),
     "stop_processing_job": (SageMakerResponse, "stop_processing_job"),
-    "sfn_service_factory": (state_task_factory, "state_task_service_for"),
-    "sfn_sync_delay": (callback_module, "_DELAY_SECONDS_SYNC_CONDITION_CHECK"),
-    "sfn_start_execution": (sfn_parser_models.StepFunctionsParserBackend, "start_execution"),
     "invoke_endpoint": (SageMakerRuntimeResponse, "invoke_endpoint"),
     "create_transform_job": (SageMakerResponse, "create_transform_job"),
     "events_send_to_targets": (events_models.Rule, "send_to_targets"),
     "s3_send_event": (s3_notifications, "send_event"),
-    "sfn_aws_sdk_task": (StateTaskServiceAwsSdk, "_eval_service_task"),
     "lambda_call_action": (LambdaResponse, "call_action"),
     "sagemaker_call_action": (SageMakerResponse, "call_action"),
     "iam_authorize": (ActionAuthenticatorMixin, "_authenticate_and_authorize_action"),
@@ -144,7 +131,7 @@ SEAMS = {
     "states_create": (StepFunctionResponse, "create_state_machine"),
     "states_update": (StepFunctionResponse, "update_state_machine"),
     "events_put_targets": (EventsHandler, "put_targets"),
-    "sfn_boto_client_for": (boto_client_module, "boto_client_for"),
+    "sfn_get_backend": (sfn_responses, "get_backend"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -155,14 +142,10 @@ _PATCHES = {
     "create_processing_job": _create_processing_job,
     "create_training_job": _create_training_job,
     "stop_processing_job": _stop_job("processing", "processing_job_status", "ProcessingJobName"),
-    "sfn_service_factory": _state_task_service_for,
-    "sfn_sync_delay": _SYNC_POLL_SECONDS,
-    "sfn_start_execution": _start_execution,
     "invoke_endpoint": _invoke_endpoint,
     "create_transform_job": _create_transform_job,
     "events_send_to_targets": _send_to_targets,
     "s3_send_event": _s3_send_event,
-    "sfn_aws_sdk_task": _aws_sdk_task,
     "lambda_call_action": _lambda_call_action,
     "sagemaker_call_action": _sagemaker_call_action,
     "iam_authorize": _authorize,
@@ -172,50 +155,119 @@ _PATCHES = {
     "states_create": _states_create,
     "states_update": _states_update,
     "events_put_targets": _events_put_targets,
-    "sfn_boto_client_for": _boto_client_for,
+    "sfn_get_backend": _get_backend,
 }
 _INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),
           "stop_transform_job": _stop_transform_job, "update_endpoint": _update_endpoint}
+_stepfunctions_lock = threading.Lock()
 
 
-def install(cloud: Any) -> None:
-    """Point the seams at ``cloud``'s executors (once per process) and turn execution on.
+def stepfunctions_seams() -> dict[str, tuple[Any, str]]:
+    """Seams 4-6 and 16, on moto's Step Functions parser (importing it: see seam 17)."""
+    import_ec2_models()  # before the parser reaches moto.ec2 (see _imports)
+    from localcloud.moto_seams import _stepfunctions as sfn
 
-    IAM is enforced unless ``cloud.iam`` is False; executors get the roles' keys through
-    ``credentials`` (see :func:`._iam.role_credentials`).
-    """
-    _state.cloud = cloud
-    _state.iam_enforced = bool(getattr(cloud, "iam", True))
-    default_user_config["stepfunctions"]["execute_state_machine"] = True
-    if _originals:
-        return
-    for seam, (owner, attribute) in SEAMS.items():
+    return {
+        "sfn_service_factory": (sfn.state_task_factory, "state_task_service_for"),
+        "sfn_sync_delay": (sfn.callback_module, "_DELAY_SECONDS_SYNC_CONDITION_CHECK"),
+        "sfn_start_execution": (sfn.sfn_parser_models.StepFunctionsParserBackend, "start_execution"),
+        "sfn_aws_sdk_task": (sfn.StateTaskServiceAwsSdk, "_eval_service_task"),
+        "sfn_boto_client_for": (sfn.boto_client_module, "boto_client_for"),
+    }
+
+
+def stepfunctions_patches() -> dict[str, Any]:
+    """What :func:`stepfunctions_seams` puts in place."""
+    from localcloud.moto_seams import _stepfunctions as sfn
+
+    return {"sfn_service_factory": sfn._state_task_service_for, "sfn_sync_delay": sfn._SYNC_POLL_SECONDS,
+            "sfn_start_execution": sfn._start_execution, "sfn_aws_sdk_task": sfn._aws_sdk_task,
+            "sfn_boto_client_for": sfn._boto_client_for}
+
+
+def all_seams() -> dict[str, tuple[Any, str]]:
+    """Every seam, those installed at first use included (imports moto's Step Functions parser)."""
+    return {**SEAMS, **stepfunctions_seams()}
+
+
+def all_patches() -> dict[str, Any]:
+    return {**_PATCHES, **stepfunctions_patches()}
+
+
+def _patch(seams: dict[str, tuple[Any, str]], patches: dict[str, Any]) -> None:
+    for seam, (owner, attribute) in seams.items():
         _originals[seam] = getattr(owner, attribute)
         if isinstance(owner, type) and attribute not in vars(owner):
             _INHERITED.add(seam)
-        setattr(owner, attribute, _PATCHES[seam])
-    for module in client_modules():  # each Step Functions module that imported boto_client_for by name
-        module.boto_client_for = _boto_client_for
-    for name, (owner, attribute) in ADDITIONS.items():
-        setattr(owner, attribute, _ADDED[name])
+        setattr(owner, attribute, patches[seam])
 
 
-def uninstall() -> None:
-    """Put moto back as it was (tests use this to prove the seams are what changes behaviour)."""
-    if "sfn_boto_client_for" in _originals:
-        for module in client_modules():
-            module.boto_client_for = _originals["sfn_boto_client_for"]
-    for seam, (owner, attribute) in SEAMS.items():
+def _unpatch(seams: dict[str, tuple[Any, str]]) -> None:
+    for seam, (owner, attribute) in seams.items():
         if seam in _INHERITED:
             _originals.pop(seam, None)
             _INHERITED.discard(seam)
             delattr(owner, attribute)
         elif seam in _originals:
             setattr(owner, attribute, _originals.pop(seam))
+
+
+def install(cloud: Any) -> None:
+    """Point the seams at ``cloud``'s executors (once per process) and turn execution on.
+
+    IAM is enforced unless ``cloud.iam`` is False; executors get the roles' keys through
+    ``credentials`` (see :func:`._iam.role_credentials`). The Step Functions seams follow at first use.
+    """
+    _state.cloud = cloud
+    _state.iam_enforced = bool(getattr(cloud, "iam", True))
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    if "lambda_invoke" in _originals:
+        return
+    _patch(SEAMS, _PATCHES)
+    for name, (owner, attribute) in ADDITIONS.items():
+        setattr(owner, attribute, _ADDED[name])
+
+
+def install_stepfunctions() -> None:
+    """Install seams 4-6 and 16 (once; a no-op without an installed cloud). Thread-safe: the first
+    Step Functions request waits here for a warm-up thread that is installing them."""
+    with _stepfunctions_lock:
+        if _state.cloud is None or "sfn_boto_client_for" in _originals:
+            return
+        from localcloud.moto_seams._stepfunctions import _boto_client_for, client_modules
+
+        _patch(stepfunctions_seams(), stepfunctions_patches())
+        for module in client_modules():  # each Step Functions module that imported boto_client_for by name
+            module.boto_client_for = _boto_client_for
+
+
+def uninstall() -> None:
+    """Put moto back as it was (tests use this to prove the seams are what changes behaviour)."""
+    with _stepfunctions_lock:
+        if "sfn_boto_client_for" in _originals:
+            from localcloud.moto_seams._stepfunctions import client_modules
+
+            for module in client_modules():
+                module.boto_client_for = _originals["sfn_boto_client_for"]
+            _unpatch(stepfunctions_seams())
+    _unpatch(SEAMS)
     for owner, attribute in ADDITIONS.values():
         if attribute in vars(owner):
             delattr(owner, attribute)
     default_user_config["stepfunctions"]["execute_state_machine"] = False
     _state.cloud = None
     _state.iam_enforced = False
+
+
+def warm_in_background() -> threading.Thread:
+    """Install the Step Functions seams and warm moto's parser in a daemon thread (``--warm-stepfunctions``)."""
+    from localcloud.moto_seams._warmup import warm_stepfunctions
+
+    def warm() -> None:
+        install_stepfunctions()
+        warm_stepfunctions()
+
+    thread = threading.Thread(target=warm, daemon=True, name="localcloud-warm-stepfunctions")
+    thread.start()
+    return thread

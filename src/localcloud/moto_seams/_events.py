@@ -10,7 +10,7 @@ from moto.awslambda import models as lambda_models
 from moto.core.utils import unix_time
 from moto.events import models as events_models
 from moto.s3 import notifications as s3_notifications
-from moto.stepfunctions.responses import get_backend as sfn_backend
+from moto.stepfunctions import responses as sfn_responses
 
 from localcloud import events as shapes
 from localcloud.moto_seams import _state
@@ -47,7 +47,7 @@ def _deliver(target: dict[str, Any], event: dict[str, Any], rule_arn: str, rule:
                 _state.log.warning("rule %s: role %s may not start %s (FailedInvocations)", rule,
                                    target.get("RoleArn"), arn)
                 return
-            sfn_backend(account, region).start_execution(arn, None, text)
+            sfn_responses.get_backend(account, region).start_execution(arn, None, text)  # seam 17 first
         else:
             _invoke_function(account, region, arn, shapes.json_or_text(text))
     except Exception as exc:  # noqa: BLE001 - AWS counts a FailedInvocation; the event is dropped

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +25,15 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: F401  (seam 6's owner)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # noqa: F401  (seam 4's owner)
+    state_task_factory,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback as callback_module,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,  # noqa: F401  (the aws-sdk task's owner)
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
     ResourceCondition,
@@ -41,6 +47,7 @@ from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_modul
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from localcloud.moto_seams import _state
+from localcloud.moto_seams._executions import started
 from localcloud.moto_seams._iam import boto_keys, role_credentials
 
 _SYNC_POLL_SECONDS = 0.1
@@ -150,40 +157,8 @@ def _start_execution(self, state_machine_arn: str, name: str = None, execution_i
                      trace_header: str = None):
     execution = _state.originals["sfn_start_execution"](self, state_machine_arn, name or str(mock_random.uuid4()),
                                                         execution_input, trace_header)
-    with _executions_lock:  # for executions_busy (the jobs' start-up order, localcloud.instances)
-        _executions.add(execution)
+    started(execution)  # for executions_busy (the jobs' start-up order, localcloud.instances)
     return execution
-
-
-# -- which executions run quick steps (localcloud.instances) ------------------------------------
-_executions: set[Any] = set()  # moto's Execution objects started since the cloud started; pruned when ended
-_executions_lock = threading.Lock()
-# The last history event of an execution that waits: a Wait state, a .sync or callback task that has
-# submitted its work, an activity. Anything else is a step in progress (a Lambda Task, a Choice, ...).
-_WAITING = {"WaitStateEntered", "TaskSubmitted", "ActivityScheduled", "ActivityStarted"}
-
-
-def executions_busy() -> bool:
-    """True while a running execution is in a quick step (not waiting; see localcloud.instances)."""
-    with _executions_lock:
-        running = [e for e in _executions if _status(e) in (None, "RUNNING")]
-        _executions.intersection_update(running)
-    for execution in running:
-        worker = execution.exec_worker
-        env = getattr(worker, "env", None)
-        events = env.event_manager._history_event_list if env is not None else []
-        if not events:
-            return True  # starting
-        last = events[-1]["type"]
-        if str(getattr(last, "value", last)) not in _WAITING:
-            return True
-    return False
-
-
-def _status(execution: Any) -> str | None:
-    status = execution.exec_status
-    return None if status is None else str(getattr(status, "value", status))
-
 
 
 # -- the interpreter's AWS calls act as the state machine's role ---------------------------------

@@ -12,9 +12,6 @@ asks, in a thread started once the cloud serves (``python -m localcloud --warm-s
 from __future__ import annotations
 
 import json
-import threading
-
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 _ARN = f"arn:aws:lambda:us-east-1:{'0' * 12}:function:warm"  # a placeholder account and function: nothing runs
 _JOB = {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
@@ -60,11 +57,6 @@ DEFINITION = json.dumps({
 
 def warm_stepfunctions() -> None:
     """Parse :data:`DEFINITION` once (a refusal would raise: the test checks it parses)."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
     AmazonStateLanguageParser.parse(DEFINITION)
-
-
-def warm_in_background() -> threading.Thread:
-    """Start :func:`warm_stepfunctions` in a daemon thread (a cloud stopping meanwhile does not wait for it)."""
-    thread = threading.Thread(target=warm_stepfunctions, daemon=True, name="localcloud-warm-stepfunctions")
-    thread.start()
-    return thread
