@@ -5,19 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import boto3
-import botocore.loaders
-import botocore.session
+from localcloud import clients
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# One botocore data loader for every test client: it keeps the service models and endpoints.json it parsed,
-# which a new session's loader parses again (~90 ms of CPU a client, hundreds of clients a run).
-_LOADER = botocore.loaders.create_loader()
-_LOADER_LOCK = threading.Lock()
 
 
 class CloudProcess:
@@ -44,15 +37,11 @@ class CloudProcess:
         self.url, self.data_url = match.group(1), match.group(2)
 
     def client(self, service: str, region: str = "eu-west-1"):
-        """A new client in a new session (reading the environment as it is now), on the shared data loader."""
-        with _LOADER_LOCK:
-            core = botocore.session.get_session()
-            core.register_component("data_loader", _LOADER)
-            session = boto3.session.Session(botocore_session=core)
-            # boto3 appends its own data folder to the loader's search path for every session: keep it once
-            _LOADER.search_paths[:] = list(dict.fromkeys(_LOADER.search_paths))
-            return session.client(service, region_name=region, endpoint_url=self.url,
-                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        """A new client in a new session (reading the environment as it is now), on one shared data loader:
+        it keeps the service models it parsed, which a new session's loader parses again (~90 ms of CPU a
+        client, hundreds of clients a run)."""
+        return clients.client(service, region, self.url, {"AWS_ACCESS_KEY_ID": "testing",
+                                                           "AWS_SECRET_ACCESS_KEY": "testing"})
 
     def stop(self) -> int:
         self.process.terminate()

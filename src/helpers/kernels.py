@@ -18,6 +18,7 @@ own cell to fail on, with its real error.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import re
 import threading
 import time
@@ -38,18 +39,21 @@ _IMPORT_LINE = re.compile(r"^(?:from\s+(?P<origin>[A-Za-z_][\w.]*)\s+import\b|im
 WARM_UP_SECONDS = 60.0
 
 
-def preload() -> None:
-    """Import papermill (and with it nbclient and jupyter_client, ~0.3 s) in the background, once, and the
-    modules of the run's closing summary (~0.4 s with pandas), which would otherwise be imported after the last
-    notebook."""
+def preload(modules: list[str] | None = None) -> None:
+    """Import papermill (and with it nbclient and jupyter_client, ~0.3 s) in the background, once; with
+    ``modules``, import those too, in the background, after what is being imported already."""
     global _imports
     if _imports is None:
         _imports = threading.Thread(target=_import_papermill, daemon=True, name="helpers-import-papermill")
         _imports.start()
+    if modules:
+        _imports = threading.Thread(target=_import_after, args=(_imports, modules), daemon=True,
+                                    name="helpers-import-modules")
+        _imports.start()
 
 
 def wait_preload() -> None:
-    """Wait for :func:`preload`'s imports: one thread imports them, never two at once (jupyter_client's
+    """Wait for :func:`preload`'s imports: one thread imports at a time, never two at once (jupyter_client's
     modules import each other, and two threads importing them together see half-made modules)."""
     if _imports is not None:
         _imports.join()
@@ -59,8 +63,12 @@ def _import_papermill() -> None:
     import papermill  # noqa: F401
 
     import helpers.papermill_engine  # noqa: F401  (registers the runner's engine with papermill)
-    import helpers.s3  # noqa: F401
-    import helpers.sagemaker  # noqa: F401
+
+
+def _import_after(before: threading.Thread, modules: list[str]) -> None:
+    before.join()
+    for name in modules:
+        importlib.import_module(name)
 
 
 def imported_modules(notebook: Path) -> list[str]:
@@ -92,7 +100,9 @@ class KernelStarter:
     """Starts kernels in the background; :meth:`take` returns one (or None: let papermill start its own).
 
     Given the run's notebooks, it keeps kernels starting for the next ``ahead`` of them (the first
-    notebook is short: the second's kernel starts with it, with the cloud), each warmed for its notebook.
+    notebook is short: the second's kernel is on its way before it ends), each warmed for its notebook.
+    Each kernel starts once the one before it is ready: on two cores, the first kernel, which the run
+    waits for, does not share them with the second.
     """
 
     def __init__(self, cwd: Path, notebooks: list[Path] | tuple[Path, ...] = (), ahead: int = 2) -> None:
@@ -108,13 +118,15 @@ class KernelStarter:
         wanted = 1 if self._upcoming is None else min(self._ahead, len(self._upcoming))
         while len(self._pending) < wanted:
             modules = imported_modules(self._upcoming[len(self._pending)]) if self._upcoming else []
-            box: dict[str, Any] = {}
+            box: dict[str, Any] = {"after": self._pending[-1][0] if self._pending else None}
             thread = threading.Thread(target=self._start, args=(box, modules), daemon=True,
                                       name="helpers-next-kernel")
             thread.start()
             self._pending.append((thread, box))
 
     def _start(self, box: dict[str, Any], modules: list[str]) -> None:
+        if box["after"] is not None:
+            box["after"].join()
         wait_preload()
         from jupyter_client.manager import AsyncKernelManager
 

@@ -21,10 +21,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
-from localcloud import linear_model, model_artifacts
+from localcloud import clients, linear_model, model_artifacts
 from localcloud.inference_contract import (
     ACCEPT_JSON,
     ACCEPTS,
@@ -69,10 +68,8 @@ class Inference:
             # the account that owns the endpoint or job, not always the default one.
             key = ref.account if ref.account.isdigit() and len(ref.account) == 12 else "localcloud"
             keys = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": "localcloud"}
-        return boto3.session.Session().client(  # as the model's role when IAM is enforced
-            "s3", region_name=region, endpoint_url=self.endpoint_url, aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"], aws_session_token=keys.get("AWS_SESSION_TOKEN"),
-            config=Config(retries={"max_attempts": 2}))
+        # as the model's role when IAM is enforced
+        return clients.client("s3", region, self.endpoint_url, keys, config=Config(retries={"max_attempts": 2}))
 
     def load(self, region: str, ref: ModelRef) -> dict[str, Any]:
         """The stand-in model behind ``ref`` (cached by ModelDataUrl and ETag).

@@ -25,11 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localcloud import process_group
+from localcloud import clients, process_group
 from localcloud.images import ImageCatalog, ImageNotFound, parse_image_uri
 from localcloud.instances import InstanceStarts
 from localcloud.job_files import JobError, split_s3_uri
@@ -159,10 +158,7 @@ class JobRunner:
         return self.credentials(request.get("RoleArn", ""), f"SageMaker-{name}"[:64]) or dict(_ROOT_KEYS)
 
     def _s3(self, region: str, keys: dict[str, str]):
-        return boto3.session.Session().client(
-            "s3", region_name=region, endpoint_url=self.endpoint_url,
-            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"], aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=keys.get("AWS_SESSION_TOKEN"), config=Config(retries={"max_attempts": 2}))
+        return clients.client("s3", region, self.endpoint_url, keys, config=Config(retries={"max_attempts": 2}))
 
     def _status_field(self, job: _Job) -> str:
         return "processing_job_status" if job.kind == "processing" else "training_job_status"

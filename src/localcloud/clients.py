@@ -1,0 +1,38 @@
+"""boto3 clients the cloud makes for itself (a job's S3 transfers, a model's download), on one data loader.
+
+A new boto3 session has a data loader of its own, which reads and parses botocore's service model and
+endpoint files again: ~0.1 s of CPU a client, 0.12-0.3 s measured between a processing job's creation and
+its container while a state machine kept the cloud busy. Sessions made here share one loader, which keeps
+what it parsed; each client still has its own session, credentials and configuration.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+import botocore.loaders
+import botocore.session
+
+_LOADER = botocore.loaders.create_loader()
+_LOCK = threading.Lock()
+
+
+def session() -> boto3.session.Session:
+    """A new boto3 session (reading the environment as it is now) on the shared data loader."""
+    with _LOCK:
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _LOADER)
+        made = boto3.session.Session(botocore_session=core)
+        # boto3 appends its own data folder to the loader's search path for every session: keep it once
+        _LOADER.search_paths[:] = list(dict.fromkeys(_LOADER.search_paths))
+        return made
+
+
+def client(service: str, region: str, endpoint_url: str, keys: dict[str, str], **options: Any) -> Any:
+    """A ``service`` client at ``endpoint_url`` signing with ``keys`` (AWS_ACCESS_KEY_ID, ..., as a job's env)."""
+    return session().client(service, region_name=region, endpoint_url=endpoint_url,
+                            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+                            aws_session_token=keys.get("AWS_SESSION_TOKEN"), **options)
