@@ -23,9 +23,22 @@ def pytest_collection_modifyitems(config, items):
     """On an xdist worker: the longest groups of tests first (every worker orders them the same); without
     xdist, the shared series' cleanup last (tests/parallel.py)."""
     if hasattr(config, "workerinput"):
-        parallel.order_longest_first(items)
+        parallel.order_longest_first(items, shared_series_at=2 if parallel.OTHER_VENV_KEY in config.workerinput else 0)
     else:
         parallel.shared_series_cleanup_last(items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist's controller, before a worker starts: where the shared series' other Python gets its venv (made by
+    the controller once the scheduling sees the shared series; tests/other_venv.py)."""
+    if node.config.getvalue("dist") == "loadgroup":
+        node.workerinput[parallel.OTHER_VENV_KEY] = parallel.other_venv_folder(node.config)
+
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        parallel.remove_other_venv(config)
 
 
 def pytest_xdist_make_scheduler(config, log):

@@ -15,13 +15,21 @@
 The groups are named here from the test's node id, not with xdist's ``xdist_group`` mark: xdist 3.8 passes a
 mark's group on by renaming ``item._nodeid``, which pytest 9.2 no longer reads (the node id lives in
 ``item._id``), so the mark never reaches the controller. ``GroupScheduling`` is xdist's loadscope scheduling
-with these groups as its scopes (conftest.py hands it to xdist).
+with these groups as its scopes (conftest.py hands it to xdist). Once it knows the shared series was collected,
+it starts making the other Python's venv that the series runs on (tests/other_venv.py) in the controller, which
+runs no test, while the workers start.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 from xdist.scheduler import LoadScopeScheduling
+
+import other_venv
 
 NOTEBOOKS = "notebooks"
 SHARED_SERIES = "shared-series"
@@ -29,6 +37,8 @@ SHARED_SERIES_MODULES = ("tests/series/test_loopback_only.py", "tests/series/tes
                          "tests/series/test_series_e2e.py", "tests/series/test_shared_series_cleanup.py")
 TYPICAL_TEST_SECONDS = 0.3  # the median test of tests/ (junit times of a whole `make test`)
 TYPICAL_CELL_SECONDS = 1.0  # nbval: 71 s for the 80 cells of 01-07 and 99
+OTHER_VENV_KEY = "pipeline_dreams_other_venv"  # workerinput: the folder the controller makes the venv in
+_OTHER_VENV = pytest.StashKey[dict]()  # the controller's: {"folder": ..., "thread": ...}
 
 
 def group_of(nodeid: str) -> str:
@@ -46,11 +56,13 @@ def seconds_of(item: pytest.Item) -> float:
     return TYPICAL_CELL_SECONDS if group_of(item.nodeid) == NOTEBOOKS else TYPICAL_TEST_SECONDS
 
 
-def order_longest_first(items: list[pytest.Item]) -> None:
+def order_longest_first(items: list[pytest.Item], shared_series_at: int = 0) -> None:
     """Reorder ``items`` in place: whole groups, by cost, longest first.
 
     Within a group the collection order stays (a module's tests, a notebook's cells, 01 before 02), except
     that the shared series' modules go in the order of ``SHARED_SERIES_MODULES`` (the cleanup last).
+    ``shared_series_at``: the shared series' place among the groups at least (2 when the controller makes its
+    venv: each worker starts on another long group meanwhile, rather than one of them waiting for pip).
     """
     groups: dict[str, list[pytest.Item]] = {}
     for item in items:
@@ -58,7 +70,11 @@ def order_longest_first(items: list[pytest.Item]) -> None:
     if SHARED_SERIES in groups:  # list.sort is stable: a module's tests keep their order
         groups[SHARED_SERIES].sort(key=lambda item: SHARED_SERIES_MODULES.index(item.nodeid.split("::", 1)[0]))
     cost = {name: sum(map(seconds_of, members)) for name, members in groups.items()}
-    items[:] = [item for name in sorted(groups, key=lambda name: -cost[name]) for item in groups[name]]
+    order = sorted(groups, key=lambda name: -cost[name])
+    if SHARED_SERIES in order and order.index(SHARED_SERIES) < shared_series_at:
+        order.remove(SHARED_SERIES)
+        order.insert(min(shared_series_at, len(order)), SHARED_SERIES)
+    items[:] = [item for name in order for item in groups[name]]
 
 
 def shared_series_cleanup_last(items: list[pytest.Item]) -> None:
@@ -73,3 +89,24 @@ class GroupScheduling(LoadScopeScheduling):
 
     def _split_scope(self, nodeid: str) -> str:
         return group_of(nodeid)
+
+    def schedule(self) -> None:
+        venv = self.config.stash.get(_OTHER_VENV, None)
+        if venv and "thread" not in venv and any(group_of(nodeid) == SHARED_SERIES for nodeid in self.collection):
+            venv["thread"] = other_venv.start(Path(venv["folder"]))
+        super().schedule()
+
+
+def other_venv_folder(config: pytest.Config) -> str:
+    """The controller's folder for the other Python's venv (made once; removed by :func:`remove_other_venv`)."""
+    venv = config.stash.setdefault(_OTHER_VENV, {})
+    if "folder" not in venv:
+        venv["folder"] = tempfile.mkdtemp(prefix="pipeline-dreams-other-venv-")
+    return venv["folder"]
+
+
+def remove_other_venv(config: pytest.Config) -> None:
+    """At the controller's end: the venv's folder goes (the workers, which used it, have ended)."""
+    venv = config.stash.get(_OTHER_VENV, None)
+    if venv:
+        shutil.rmtree(venv["folder"], ignore_errors=True)

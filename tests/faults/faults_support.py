@@ -89,12 +89,12 @@ class Deployed:
         return arn
 
     def wait(self, execution_arn: str, timeout: float = 180) -> dict[str, Any]:
-        """Poll DescribeExecution every 0.2 s until the execution ends (a test's deadline, no progress bar)."""
+        """Poll DescribeExecution every 0.1 s until the execution ends (a test's deadline, no progress bar)."""
         sfn = self.kit.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while (execution := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
             assert time.monotonic() < deadline, f"{execution_arn} still RUNNING after {timeout:g} s"
-            time.sleep(0.2)
+            time.sleep(0.1)
         return execution
 
     def keys(self, prefix: str) -> list[str]:

@@ -24,7 +24,10 @@ from pathlib import Path
 
 import pytest
 from conftest_cloud import CloudProcess
-from series_support import ROOT, audited_env, counting_proxy, laptop_with_aws_settings, other_python, read_lines
+from series_support import ROOT, audited_env, counting_proxy, laptop_with_aws_settings, read_lines
+
+import other_venv  # tests/other_venv.py
+from parallel import OTHER_VENV_KEY
 
 
 @dataclass
@@ -45,27 +48,19 @@ class SharedSeries:
     seconds: float = 0.0
 
 
-def other_python_venv(python: str, venv: Path) -> tuple[str | None, list[subprocess.CompletedProcess]]:
-    """`make venv`'s steps with ``python``: a venv, requirements.lock, the kit editable; its python if all passed.
-
-    ``--no-compile``: pip would byte-compile every installed module (moto's thousands), half the time of the
-    install; Python compiles what the run imports anyway.
-    """
-    steps = [subprocess.run([python, "-m", "venv", str(venv)], capture_output=True, text=True, timeout=120)]
-    pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
-    for args in (["-r", str(ROOT / "requirements.lock")], ["--no-deps", "-e", str(ROOT)]):
-        if steps[-1].returncode != 0:
-            return None, steps
-        steps.append(subprocess.run([*pip, *args], capture_output=True, text=True, timeout=1200))
-    return (str(venv / "bin/python") if steps[-1].returncode == 0 else None), steps
-
-
 @pytest.fixture(scope="session")
-def shared_series(tmp_path_factory) -> Iterator[SharedSeries]:
-    """Run 01-07 once: on another Python when there is one, audited, against a local cloud that stays up."""
+def shared_series(request, tmp_path_factory) -> Iterator[SharedSeries]:
+    """Run 01-07 once: on another Python when there is one, audited, against a local cloud that stays up.
+
+    Under ``make test`` the other Python's venv was started by the xdist controller (tests/other_venv.py).
+    """
     base = tmp_path_factory.mktemp("shared-series")
-    other = other_python()
-    runner_python, venv_steps = other_python_venv(other, base / "venv") if other else (None, [])
+    made_by_controller = getattr(request.config, "workerinput", {}).get(OTHER_VENV_KEY)
+    if made_by_controller:
+        other, runner_python, venv_steps = other_venv.result(Path(made_by_controller))
+    else:
+        other = other_venv.other_python()
+        runner_python, venv_steps = other_venv.build(other, base / "venv") if other else (None, [])
     log = base / "connections.log"
     run_id = f"e2e-{time.time_ns() % 10**6}"
     with ExitStack() as stack:

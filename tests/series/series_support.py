@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,11 +20,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 AUDIT_SITE = Path(__file__).resolve().parent / "audit_site"
 ENV_LOG = "LOOPBACK_AUDIT_LOG"
-# Another supported Python for the kit (not the suite's own version): the first of these that exists.
-OTHER_PYTHONS = [os.environ.get("PIPELINE_DREAMS_OTHER_PYTHON", ""),
-                 str(Path.home() / ".pyenv/versions/3.13.0/bin/python"),
-                 str(Path.home() / ".pyenv/versions/3.12.1/bin/python"),
-                 shutil.which("python3.13") or "", shutil.which("python3.12") or ""]
 
 
 def run_helpers(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -51,18 +45,6 @@ def lambda_job(sm, kind: str, base: str) -> list[dict]:
                           "training": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobName")}[kind]
     jobs = [j for j in getattr(sm, method)(NameContains=base)[key] if re.fullmatch(rf"{base}-[0-9a-f]{{6}}", j[field])]
     return sorted(jobs, key=lambda j: j["CreationTime"], reverse=True)
-
-
-def other_python() -> str | None:
-    """An interpreter of 3.12 or 3.13 (not the suite's own version), or None."""
-    for candidate in filter(None, OTHER_PYTHONS):
-        if not Path(candidate).exists():
-            continue
-        version = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
-                                 capture_output=True, text=True).stdout.strip()
-        if version in ("(3, 12)", "(3, 13)") and version != str(sys.version_info[:2]):
-            return candidate
-    return None
 
 
 def audited_env(log: Path) -> dict[str, str]:

@@ -44,7 +44,7 @@ def statements() -> list[tuple[str, str]]:
             for s in json.loads(path.read_text())["Statement"]]
 
 
-def wait(probe, timeout: float = 240, interval: float = 0.5) -> Any:
+def wait(probe, timeout: float = 240, interval: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := probe()):
         assert time.monotonic() < deadline, "timed out"
