@@ -91,10 +91,10 @@ class GroupScheduling(LoadScopeScheduling):
         return group_of(nodeid)
 
     def schedule(self) -> None:
+        super().schedule()  # sets self.collection, the tests every worker collected
         venv = self.config.stash.get(_OTHER_VENV, None)
-        if venv and "thread" not in venv and any(group_of(nodeid) == SHARED_SERIES for nodeid in self.collection):
+        if venv and "thread" not in venv and any(group_of(nodeid) == SHARED_SERIES for nodeid in self.collection or []):
             venv["thread"] = other_venv.start(Path(venv["folder"]))
-        super().schedule()
 
 
 def other_venv_folder(config: pytest.Config) -> str:
