@@ -22,8 +22,9 @@ import importlib
 import re
 import threading
 import time
-from queue import Empty
+from collections.abc import Callable
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import nbformat
@@ -39,15 +40,15 @@ _IMPORT_LINE = re.compile(r"^(?:from\s+(?P<origin>[A-Za-z_][\w.]*)\s+import\b|im
 WARM_UP_SECONDS = 60.0
 
 
-def preload(modules: list[str] | None = None) -> None:
+def preload(modules: list[str] | None = None, then: Callable[[], None] | None = None) -> None:
     """Import papermill (and with it nbclient and jupyter_client, ~0.3 s) in the background, once; with
-    ``modules``, import those too, in the background, after what is being imported already."""
+    ``modules``, import those too, in the background, after what is being imported already, then call ``then``."""
     global _imports
     if _imports is None:
         _imports = threading.Thread(target=_import_papermill, daemon=True, name="helpers-import-papermill")
         _imports.start()
     if modules:
-        _imports = threading.Thread(target=_import_after, args=(_imports, modules), daemon=True,
+        _imports = threading.Thread(target=_import_after, args=(_imports, modules, then), daemon=True,
                                     name="helpers-import-modules")
         _imports.start()
 
@@ -65,10 +66,12 @@ def _import_papermill() -> None:
     import helpers.papermill_engine  # noqa: F401  (registers the runner's engine with papermill)
 
 
-def _import_after(before: threading.Thread, modules: list[str]) -> None:
+def _import_after(before: threading.Thread, modules: list[str], then: Callable[[], None] | None) -> None:
     before.join()
     for name in modules:
         importlib.import_module(name)
+    if then is not None:
+        then()
 
 
 def imported_modules(notebook: Path) -> list[str]:

@@ -225,8 +225,9 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
             kernels.start_next()
         for position, notebook in enumerate(notebooks):
             if collect and position == len(notebooks) - 1:
-                # the summary's modules (~0.4 s with pandas) while the last notebook mostly waits for the cloud
-                kernels_module.preload(["helpers.s3", "helpers.sagemaker"])
+                # the summary's modules (~0.4 s with pandas) and clients while the last notebook mostly waits for
+                # the cloud (one core is idle then)
+                kernels_module.preload(["helpers.s3", "helpers.sagemaker"], then=getattr(collect, "prepare", None))
             if collect and not collected and notebook.stem.startswith(CLEANUP_NOTEBOOK):
                 kernels_module.wait_preload()
                 collect(result)  # before the cleanup removes what the summary describes

@@ -2,7 +2,8 @@
 
 moto's Step Functions parser imports ``moto.ec2.models``, whose region table is built at import by three
 ``boto3.Session().get_available_regions(...)`` calls; each fresh session parsed botocore's EC2 model again.
-The cloud imports the parser when Step Functions is first used (``moto_seams.stepfunctions_seams``).
+The cloud imports the parser when Step Functions is first used (``moto_seams.stepfunctions_seams``), and the
+parser reaches EC2 only through the ``moto.batch`` package, whose models the seams load on first use.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ def load_data(self, name, *args, **kwargs):
     return original(self, name, *args, **kwargs)
 botocore.loaders.Loader.load_data = load_data
 module = importlib.import_module(sys.argv[1])
-if len(sys.argv) > 2:
-    getattr(module, sys.argv[2])()
+for call in sys.argv[2:]:
+    if call == "batch_backends":
+        from moto.backends import get_backend
+        get_backend("batch")
+    else:
+        getattr(module, call)()
 print(json.dumps(loaded))
 """
 
@@ -43,12 +48,14 @@ class TestOneSessionForTheRegionTable:
     def test_ec2_model_loaded_once(self):
         """
         1. In a fresh interpreter, import moto.ec2.models directly and count EC2 model loads.
-        2. In another, import localcloud.moto_seams and ask for its Step Functions seams (which import the
-           parser, and so moto.ec2.models), and count again.
-        3. moto alone loads it three times (its three Session()s); through the seam, once.
+        2. In another, import localcloud.moto_seams, ask for its Step Functions seams (which import the parser),
+           then ask moto's registry for the Batch backends (which import moto.ec2.models), counting after each.
+        3. moto alone loads it three times (its three Session()s); the parser through the seams, never; Batch
+           through the seams, once.
         """
         assert _ec2_model_loads("moto.ec2.models") == 3, "moto changed how it builds its region table"
-        assert _ec2_model_loads("localcloud.moto_seams", "stepfunctions_seams") == 1
+        assert _ec2_model_loads("localcloud.moto_seams", "stepfunctions_seams") == 0
+        assert _ec2_model_loads("localcloud.moto_seams", "stepfunctions_seams", "batch_backends") == 1
 
 
 class TestSameRegionsNoSharedSessionLeft:
@@ -59,7 +66,9 @@ class TestSameRegionsNoSharedSessionLeft:
         1. Read the regions moto's EC2 backend lists (imported through the seams).
         2. They are botocore's EC2 regions of the aws, aws-us-gov and aws-cn partitions, in that order.
         """
-        moto_seams.stepfunctions_seams()
+        from moto.backends import get_backend
+
+        get_backend("batch")  # imports moto.ec2.models through the seams' shim
         from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
 
         session = boto3.session.Session()
@@ -69,13 +78,52 @@ class TestSameRegionsNoSharedSessionLeft:
 
     def test_real_session_restored_everywhere(self):
         """
-        1. Import the Step Functions seams (and with them moto.ec2.models) as the cloud does at first use.
+        1. Import the Step Functions seams and moto's Batch backends (and with them moto.ec2.models) as the cloud
+           does at first use.
         2. boto3.Session is boto3's own class again.
         3. No imported module (moto's included) holds the stand-in under the name Session.
         """
+        from moto.backends import get_backend
+
         moto_seams.stepfunctions_seams()
+        get_backend("batch")
         assert MODULE in sys.modules
         assert boto3.Session is boto3.session.Session
         left = [name for name, module in list(sys.modules.items())
                 if type(getattr(module, "Session", None)) is type and module.Session.__name__ == "_SharedSession"]
         assert left == []
+
+
+class TestBatchModelsLoadOnFirstUse:
+    """``defer_batch_models``: moto.batch without its __init__'s model import, the same names on first use."""
+
+    def test_package_init_is_what_the_shim_replaces(self):
+        """
+        1. Read moto/batch/__init__.py.
+        2. Its only statement imports batch_backends from .models: the shim, which serves every name of
+           moto.batch.models on first use, offers what it did.
+        """
+        import importlib.util
+        from pathlib import Path
+
+        source = Path(importlib.util.find_spec("moto.batch").origin).read_text()
+        lines = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        assert lines == ["from .models import batch_backends  # noqa: F401"], (
+            f"moto changed under localcloud's deferred Batch models: moto/batch/__init__.py is now {lines}")
+
+    def test_step_functions_without_batch_then_batch_works(self):
+        """
+        1. In a fresh interpreter, import the seams and the Step Functions seams: neither Batch's nor EC2's models
+           are imported, though the parser imported moto.batch.utils.
+        2. moto's registry then gives the Batch backends, a real BackendDict, and a Batch backend answers.
+        """
+        code = ("import sys\n"
+                "from localcloud import moto_seams\n"
+                "moto_seams.stepfunctions_seams()\n"
+                "print(sorted(m for m in ('moto.batch.models', 'moto.ec2.models', 'moto.batch.utils') if m in sys.modules))\n"
+                "from moto.backends import get_backend\n"
+                "backend = get_backend('batch')['123456789012']['eu-west-1']\n"
+                "print(type(backend).__name__, backend.describe_compute_environments())\n")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == ["['moto.batch.utils']", "BatchBackend []"]

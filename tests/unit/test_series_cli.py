@@ -415,3 +415,44 @@ class TestTheCloudStartsWithTheFirstKernel:
         assert [name for name, _ in kernels.calls] == ["start", "discard"]
         assert os.environ[ENV_ENDPOINT] == "http://127.0.0.1:1111"
         assert os.environ["PIPELINE_DREAMS_DATA_URL"] == "http://127.0.0.1:2222/iris.data"
+
+
+class TestFactsCollector:
+    """The summary's kit is made ahead (while the last notebook runs) and used by the collection."""
+
+    def test_prepared_kit_is_used_once_made(self, monkeypatch):
+        """
+        1. prepare() with summary_kit replaced by a recorder; then collect a result of the same run id.
+        2. The kit was made once, ahead, and collect_facts got it.
+        3. A result of another run id (not what was prepared) gets a kit of its own.
+        """
+        made, collected = [], []
+
+        class FakeKit:
+            def __init__(self, run_id):
+                self.settings = types.SimpleNamespace(run_id=run_id)
+
+        monkeypatch.setattr(cli, "summary_kit", lambda parameters, run_id: made.append(run_id) or FakeKit(run_id))
+        monkeypatch.setattr(cli, "collect_facts", lambda result, parameters, kit=None: collected.append(kit))
+        collector = cli.FactsCollector({"run_id": "r1"})
+        collector.prepare()
+        collector(SeriesResult("r1", Path("out")))
+        assert made == ["r1"] and collected[0].settings.run_id == "r1"
+        collector(SeriesResult("r2", Path("out")))
+        assert collected[1] is None  # collect_facts makes its own for r2
+
+    def test_a_failed_preparation_leaves_it_to_the_collection(self, monkeypatch):
+        """
+        1. prepare() whose kit cannot be made (no cloud answers).
+        2. No error escapes; the collection is called without a kit and makes (and reports on) its own.
+        """
+        def unreachable(parameters, run_id):
+            raise ConnectionError("nothing listens at 127.0.0.1:9")
+
+        collected = []
+        monkeypatch.setattr(cli, "summary_kit", unreachable)
+        monkeypatch.setattr(cli, "collect_facts", lambda result, parameters, kit=None: collected.append(kit))
+        collector = cli.FactsCollector({"run_id": "r1"})
+        collector.prepare()
+        collector(SeriesResult("r1", Path("out")))
+        assert collected == [None]

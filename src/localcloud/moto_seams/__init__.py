@@ -43,7 +43,7 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     as the state machine's role (moto signed them with ``ak``/``sk``).
 17. ``moto.stepfunctions.responses.get_backend`` — the one way to moto's Step Functions interpreter
     (its API and EventBridge's targets): the first call installs seams 4-6 and 16, which import moto's
-    Step Functions parser and, through it, ``moto.ec2.models`` (~0.6 s). A cloud that never runs a state
+    Step Functions parser (~0.3 s). A cloud that never runs a state
     machine never pays it; ``--warm-stepfunctions`` pays it in the background after the ready line.
     ``SEAMS`` holds the seams installed at once, :func:`stepfunctions_seams` the others.
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
@@ -51,7 +51,8 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
 hangs on a busy port and cannot take middleware; the test checks those names (``READ``).
 ``_imports.import_ec2_models`` imports ``moto.ec2.models`` with one botocore session for the three
-region lists its class body builds (checked by ``SOURCE`` and test_moto_import), before 17 imports the parser.
+region lists its class body builds (checked by ``SOURCE`` and test_moto_import), and ``_imports.defer_batch_models``
+keeps moto's Batch models (and so EC2's) unloaded until a Batch request: the parser imports ``moto.batch.utils``.
 ``_warmup.warm_in_background`` installs seams 4-6 and 16 and parses one definition with moto's ASL parser,
 so that ANTLR's tables are built before the first CreateStateMachine (``--warm-stepfunctions``).
 """
@@ -61,7 +62,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from moto.awslambda import models as lambda_models
+from localcloud.moto_seams._imports import defer_batch_models
+
+defer_batch_models()  # before the Step Functions parser imports moto.batch.utils (see _imports)
+
+from moto.awslambda import models as lambda_models  # noqa: E402
 from moto.awslambda.responses import LambdaResponse
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.config import default_user_config
@@ -85,7 +90,6 @@ from localcloud.moto_seams._iam_create import (
     _states_create,
     _states_update,
 )
-from localcloud.moto_seams._imports import import_ec2_models
 from localcloud.moto_seams._lambda import _lambda_invoke
 from localcloud.moto_seams._records import cloud_account, update_job, write_logs
 from localcloud.moto_seams._server import serve_moto
@@ -165,7 +169,6 @@ _stepfunctions_lock = threading.Lock()
 
 def stepfunctions_seams() -> dict[str, tuple[Any, str]]:
     """Seams 4-6 and 16, on moto's Step Functions parser (importing it: see seam 17)."""
-    import_ec2_models()  # before the parser reaches moto.ec2 (see _imports)
     from localcloud.moto_seams import _stepfunctions as sfn
 
     return {
