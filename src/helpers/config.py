@@ -25,15 +25,13 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
-
-import boto3
-import botocore.session
-from botocore.config import Config
-from botocore.exceptions import ConnectionClosedError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from typing import TYPE_CHECKING, Any
 
 from helpers import settings_file
+
+if TYPE_CHECKING:  # boto3 and botocore are imported where used: `python -m helpers run` starts its cloud first
+    import boto3
+    import botocore.session
 
 KIT = "pipeline-dreams"
 TARGETS = ("local", "aws")
@@ -223,14 +221,19 @@ def _settings(target: str | None = None, region: str | None = None, prefix: str 
     target = (target or os.environ.get(ENV_TARGET) or "local").lower()
     if target not in TARGETS:
         raise ConfigError(f"target {target!r} is not one of {', '.join(TARGETS)}")
-    region = region or os.environ.get(ENV_REGION) or (
-        boto3.session.Session().region_name if target == "aws" else None) or DEFAULT_REGION
+    if not region and not os.environ.get(ENV_REGION) and target == "aws":
+        import boto3
+
+        region = boto3.session.Session().region_name
+    region = region or os.environ.get(ENV_REGION) or DEFAULT_REGION
     if not _REGION.match(region):
         raise ConfigError(f"region {region!r} does not look like an AWS region (e.g. eu-west-1)")
     if region not in known_regions():
         # Fix: a well-formed but unknown region (eu-moon-1) passed, and the local cloud then made the
         # bucket and roles before Lambda answered 500; AWS fails later too. Refuse it before anything is made.
-        raise ConfigError(f"region {region!r} is not an AWS region botocore {botocore.__version__} knows "
+        from botocore import __version__ as botocore_version
+
+        raise ConfigError(f"region {region!r} is not an AWS region botocore {botocore_version} knows "
                           f"(e.g. eu-west-1, us-east-1, ap-southeast-2); a region newer than that needs a newer boto3")
     prefix = prefix or KIT
     if not _PREFIX.match(prefix):
@@ -314,6 +317,8 @@ class Kit:
         return self._clients[service]
 
     def _new_client(self, service: str):
+        from botocore.config import Config
+
         retries = {"max_attempts": 2, "mode": "standard"} if self.settings.target == "local" else {"mode": "standard"}
         local = self.settings.target == "local"
         # Local: no proxy, whatever HTTP(S)_PROXY says (loopback traffic must not go through one).
@@ -330,6 +335,9 @@ class Kit:
         Fix: when the local cloud stopped in the middle of a run, a waiter failed with botocore's
         ``EndpointConnectionError`` and no hint that the cloud had gone or how to bring it back.
         """
+        from botocore.exceptions import ConnectionClosedError
+        from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
         if isinstance(exception, (BotocoreConnectionError, ConnectionClosedError)):
             operation = ".".join(event_name.split(".")[1:]) or "a request"
             port = urllib.parse.urlparse(self.settings.endpoint_url).port
@@ -372,6 +380,8 @@ def _isolated_botocore_session() -> botocore.session.Session:
     Fix: ``botocore.session.get_session()`` looked up ``AWS_PROFILE`` in ``~/.aws/config`` even to read
     its bundled region list, so ``AWS_PROFILE=nosuchprofile`` broke a local run (ProfileNotFound).
     """
+    import botocore.session
+
     return botocore.session.Session(session_vars={
         "profile": (None, None, None, None),
         "config_file": (None, None, os.devnull, None),
@@ -395,6 +405,8 @@ def without_user_aws_settings() -> Iterator[None]:
 
 
 def _session(settings: Settings) -> boto3.session.Session:
+    import boto3
+
     if settings.target == "aws":
         return boto3.session.Session(region_name=settings.region)
     core = _isolated_botocore_session()
