@@ -61,7 +61,7 @@ chromium:
 bench: venv
 	@mkdir -p build && rm -f build/bench-goals.jsonl
 	BENCH_GOALS=build/bench-goals.jsonl $(PY) bench/localcloud_bench.py
-	BENCH_GOALS=build/bench-goals.jsonl $(PY) bench/series_bench.py --cold
+	BENCH_GOALS=build/bench-goals.jsonl $(PY) bench/series_bench.py --cold --repeat 3
 	BENCH_GOALS=build/bench-goals.jsonl $(PY) bench/scale_bench.py
 	$(PY) bench/summary.py build/bench-goals.jsonl
 
