@@ -104,8 +104,7 @@ class KernelStarter:
 
     Given the run's notebooks, it keeps kernels starting for the next ``ahead`` of them (the first
     notebook is short: the second's kernel is on its way before it ends), each warmed for its notebook.
-    Each kernel starts once the one before it is ready: on two cores, the first kernel, which the run
-    waits for, does not share them with the second.
+    (Starting the second only once the first was ready was 0.18 s slower over 7 runs each.)
     """
 
     def __init__(self, cwd: Path, notebooks: list[Path] | tuple[Path, ...] = (), ahead: int = 2) -> None:
@@ -121,15 +120,13 @@ class KernelStarter:
         wanted = 1 if self._upcoming is None else min(self._ahead, len(self._upcoming))
         while len(self._pending) < wanted:
             modules = imported_modules(self._upcoming[len(self._pending)]) if self._upcoming else []
-            box: dict[str, Any] = {"after": self._pending[-1][0] if self._pending else None}
+            box: dict[str, Any] = {}
             thread = threading.Thread(target=self._start, args=(box, modules), daemon=True,
                                       name="helpers-next-kernel")
             thread.start()
             self._pending.append((thread, box))
 
     def _start(self, box: dict[str, Any], modules: list[str]) -> None:
-        if box["after"] is not None:
-            box["after"].join()
         wait_preload()
         from jupyter_client.manager import AsyncKernelManager
 
