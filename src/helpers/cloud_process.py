@@ -88,8 +88,9 @@ def start_cloud(cloud_args: list[str] | tuple[str, ...], kernels: KernelStarter)
         RuntimeError: the cloud did not start (the message holds what it printed).
     """
     saved = os.environ.get(ENV_DATA_URL)
-    # the series reaches Step Functions in notebook 05: the cloud builds its parser's tables meanwhile
-    cloud_args = ["--warm-stepfunctions", *cloud_args]
+    # the series reaches Step Functions in notebook 05, and its first job in 03: the cloud builds its parser's
+    # tables and reads the S3 model of its jobs' clients meanwhile
+    cloud_args = ["--warm-stepfunctions", "--warm-clients", *cloud_args]
     try:
         ports = free_ports(2)
         os.environ[ENV_ENDPOINT] = f"http://127.0.0.1:{ports[0]}"

@@ -36,3 +36,9 @@ def client(service: str, region: str, endpoint_url: str, keys: dict[str, str], *
                             aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
                             aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
                             aws_session_token=keys.get("AWS_SESSION_TOKEN"), **options)
+
+
+def warm(service: str) -> None:
+    """Read ``service``'s model and endpoint rules into the shared loader (a client made and dropped: no request)."""
+    client(service, "us-east-1", "http://127.0.0.1:9", {"AWS_ACCESS_KEY_ID": "warm", "AWS_SECRET_ACCESS_KEY": "warm"}
+           ).close()

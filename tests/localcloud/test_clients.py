@@ -35,3 +35,27 @@ class TestSharedLoader:
         a, b = clients.session(), clients.session()
         assert a is not b
         assert a._session.get_component("data_loader") is b._session.get_component("data_loader") is clients._LOADER
+
+
+class TestWarm:
+    """``python -m localcloud --warm-clients``: the first job's S3 client finds the model already read."""
+
+    def test_after_warm_a_client_reads_no_model(self, monkeypatch):
+        """
+        1. Warm S3 on a fresh shared loader, counting the data files it loads.
+        2. The warm-up read S3's service model; a client made afterwards (a job's, with its keys) reads none.
+        """
+        import botocore.loaders
+
+        fresh = botocore.loaders.create_loader()
+        monkeypatch.setattr(clients, "_LOADER", fresh)
+        loaded = []
+        original = fresh.load_data_with_path
+        monkeypatch.setattr(fresh, "load_data_with_path", lambda name, *a, **k: (loaded.append(name),
+                                                                                 original(name, *a, **k))[1])
+        clients.warm("s3")
+        assert any(name.startswith("s3/") and name.endswith("/service-2") for name in loaded), loaded
+        loaded.clear()
+        clients.client("s3", "eu-west-1", "http://127.0.0.1:9", {"AWS_ACCESS_KEY_ID": "AKIAJOB000000000000",
+                                                                 "AWS_SECRET_ACCESS_KEY": "job"}).close()
+        assert [name for name in loaded if name.startswith("s3/")] == []

@@ -385,7 +385,7 @@ class TestTheCloudStartsWithTheFirstKernel:
         monkeypatch.delenv(ENV_ENDPOINT, raising=False)
         monkeypatch.delenv("PIPELINE_DREAMS_DATA_URL", raising=False)
         cloud = cloud_process.start_cloud(["--account", "210987654321"], kernels)
-        assert seen["args"] == ["--warm-stepfunctions", "--account", "210987654321"]
+        assert seen["args"] == ["--warm-stepfunctions", "--warm-clients", "--account", "210987654321"]
         port, data_port = seen["ports"]
         assert port and data_port and port != data_port
         assert seen["kernel calls"] == [("start", f"http://127.0.0.1:{port}")]
