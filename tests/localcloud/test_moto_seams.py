@@ -16,6 +16,7 @@ import boto3
 import moto
 import pytest
 from _support import IRIS_DATA
+from fresh_python import printed_lines
 
 from localcloud import LocalCloud, moto_seams
 
@@ -389,14 +390,9 @@ class TestStepFunctionsSeamsAtFirstUse:
         2. Neither moto's Step Functions parser nor moto.ec2.models was imported: a cloud that never runs a
            state machine does not pay for them (~0.6 s of its start).
         """
-        import subprocess
-        import sys
-
         code = ("import sys, localcloud.cloud\n"
                 "print(sorted(m for m in ('moto.stepfunctions.parser.models', 'moto.ec2.models') if m in sys.modules))")
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "[]"
+        assert printed_lines(code) == ["[]"]
 
     def test_first_request_installs_them_and_uninstall_removes_them(self, monkeypatch):
         """

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
+from fresh_python import printed_lines
 
 from helpers import diagrams, stepfunctions
 from helpers.paths import NOTEBOOKS_DIR, STATEMACHINES_DIR
@@ -78,18 +79,13 @@ class TestPngDrawing:
         1. In a fresh Python, draw the pipeline's picture (both formats, as a notebook shows it).
         2. matplotlib was not imported.
         """
-        import subprocess
-        import sys
-
         code = ("import sys\n"
                 "from helpers import diagrams, stepfunctions\n"
                 f"values = {VALUES!r}\n"
                 "bundle = diagrams.show_state_machine(stepfunctions.load_definition('pipeline', **values), 'p')\n"
                 "bundle._repr_mimebundle_()\n"
                 "print('matplotlib' in sys.modules)\n")
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "False"
+        assert printed_lines(code) == ["False"]
 
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
