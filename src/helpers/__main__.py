@@ -24,7 +24,7 @@ def _parse_value(text: str) -> Any:
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def summary_kit(parameters: dict[str, Any], run_id: str) -> Any:
+def summary_kit(parameters: dict[str, Any], run_id: str | None) -> Any:
     """The kit the summary reads the cloud with, its S3 and SageMaker clients made (~0.2 s of botocore)."""
     import helpers
 
@@ -44,7 +44,7 @@ class FactsCollector:
 
     def prepare(self) -> None:
         try:
-            self.kit = summary_kit(self.parameters, str(self.parameters.get("run_id")))
+            self.kit = summary_kit(self.parameters, self.parameters.get("run_id"))
         except Exception:  # noqa: BLE001 - collecting makes its own kit, and reports what is wrong
             self.kit = None
 

@@ -275,9 +275,9 @@ def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, r
     """
     kernels_module.wait_preload()
     import papermill
+    from papermill.exceptions import PapermillExecutionError
 
     from helpers.papermill_engine import ENGINE_NAME
-    from papermill.exceptions import PapermillExecutionError
 
     target = out_dir / notebook.name
     started = time.monotonic()
@@ -286,7 +286,8 @@ def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, r
         kernels.start_next()
     try:
         papermill.execute_notebook(str(notebook), str(target), parameters=parameters, cwd=str(NOTEBOOKS_DIR),
-                                   kernel_name=KERNEL_NAME, engine_name=ENGINE_NAME, progress_bar={"desc": notebook.stem, "leave": True},
+                                   kernel_name=KERNEL_NAME, engine_name=ENGINE_NAME,
+                                   progress_bar={"desc": notebook.stem, "leave": True},
                                    log_output=False, extra_arguments=KERNEL_ARGUMENTS,
                                    # a wait's line is rewritten with \r: keep only its final text
                                    coalesce_streams=True, **({"km": manager} if manager else {}))

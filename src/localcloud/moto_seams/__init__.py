@@ -235,6 +235,8 @@ def install(cloud: Any) -> None:
 def install_stepfunctions() -> None:
     """Install seams 4-6 and 16 (once; a no-op without an installed cloud). Thread-safe: the first
     Step Functions request waits here for a warm-up thread that is installing them."""
+    if "sfn_boto_client_for" in _originals:  # installed: every Step Functions request after the first
+        return
     with _stepfunctions_lock:
         if _state.cloud is None or "sfn_boto_client_for" in _originals:
             return
