@@ -34,7 +34,8 @@ KERNEL_NAME = "python3"
 # listens on 127.0.0.1 only (README, JupyterLab). papermill's runs pass the same.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 _HISTORY = "--HistoryManager.hist_file=:memory:"  # what nbclient adds when it starts a kernel itself
-_imports: threading.Thread | None = None
+_papermill: threading.Thread | None = None  # papermill's imports
+_imports: threading.Thread | None = None  # the last of the imports preload() started (papermill's or later ones)
 _IMPORT_LINE = re.compile(r"^(?:from\s+(?P<origin>[A-Za-z_][\w.]*)\s+import\b|import\s+(?P<names>[\w.]+(?:\s+as\s+\w+)?"
                           r"(?:\s*,\s*[\w.]+(?:\s+as\s+\w+)?)*)\s*(?:#.*)?$)")
 WARM_UP_SECONDS = 60.0
@@ -43,10 +44,11 @@ WARM_UP_SECONDS = 60.0
 def preload(modules: list[str] | None = None, then: Callable[[], None] | None = None) -> None:
     """Import papermill (and with it nbclient and jupyter_client, ~0.3 s) in the background, once; with
     ``modules``, import those too, in the background, after what is being imported already, then call ``then``."""
-    global _imports
-    if _imports is None:
-        _imports = threading.Thread(target=_import_papermill, daemon=True, name="helpers-import-papermill")
-        _imports.start()
+    global _imports, _papermill
+    if _papermill is None:
+        _papermill = _imports = threading.Thread(target=_import_papermill, daemon=True,
+                                                 name="helpers-import-papermill")
+        _papermill.start()
     if modules:
         _imports = threading.Thread(target=_import_after, args=(_imports, modules, then), daemon=True,
                                     name="helpers-import-modules")
@@ -58,6 +60,13 @@ def wait_preload() -> None:
     modules import each other, and two threads importing them together see half-made modules)."""
     if _imports is not None:
         _imports.join()
+
+
+def wait_papermill() -> None:
+    """Wait for papermill's imports only: the modules :func:`preload` was given later may go on importing
+    (the series' last notebook runs while the summary's modules import: ~0.4 s)."""
+    if _papermill is not None:
+        _papermill.join()
 
 
 def _import_papermill() -> None:
@@ -127,7 +136,7 @@ class KernelStarter:
             self._pending.append((thread, box))
 
     def _start(self, box: dict[str, Any], modules: list[str]) -> None:
-        wait_preload()
+        wait_papermill()
         from jupyter_client.manager import AsyncKernelManager
 
         manager = AsyncKernelManager(kernel_name=KERNEL_NAME, client_factory=ready_client_class())

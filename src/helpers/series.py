@@ -224,9 +224,10 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
         if not kernels.started:  # the environment the notebooks run with is set: their kernels may start
             kernels.start_next()
         for position, notebook in enumerate(notebooks):
-            if collect and position == len(notebooks) - 1:
+            if collect and position == len(notebooks) - 1 and position > 0:
                 # the summary's modules (~0.4 s with pandas) and clients while the last notebook mostly waits for
-                # the cloud (one core is idle then)
+                # the cloud (one core is idle then); not beside a first notebook, whose run makes papermill's own
+                # late imports (two threads importing jupyter_client's modules at once see half-made modules)
                 kernels_module.preload(["helpers.s3", "helpers.sagemaker"], then=getattr(collect, "prepare", None))
             if collect and not collected and notebook.stem.startswith(CLEANUP_NOTEBOOK):
                 kernels_module.wait_preload()
@@ -273,7 +274,7 @@ def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, r
     Raises:
         SeriesFailed: naming the notebook, the cell and the error.
     """
-    kernels_module.wait_preload()
+    kernels_module.wait_papermill()  # not the summary's imports: they go on while the last notebook runs
     import papermill
     from papermill.exceptions import PapermillExecutionError
 

@@ -5,6 +5,8 @@ Real kernels are started here (no cloud): a notebook must run in a warmed kernel
 
 from __future__ import annotations
 
+import threading
+import types
 from pathlib import Path
 
 import nbformat
@@ -12,7 +14,7 @@ import papermill
 import pytest
 from fresh_python import printed_lines
 
-from helpers import kernels, papermill_engine
+from helpers import kernels, papermill_engine, series
 from helpers.kernels import KernelStarter, imported_modules, warm_up_code
 
 
@@ -247,6 +249,55 @@ class TestLightImport:
                 "print(all(n in ns for n in helpers.SUBMODULES))\n"
                 "try:\n    helpers.nope\nexcept AttributeError as e:\n    print(e)\n")
         assert printed_lines(code) == ["False", "helpers.s3", "True", "module 'helpers' has no attribute 'nope'"]
+
+
+class TestSummaryPreparedBesideTheLastNotebook:
+    """The summary's imports and kit are made while the last notebook runs, not before it starts."""
+
+    class _Collector:
+        def __init__(self) -> None:
+            self.last_notebook_running = threading.Event()
+            self.events: list[str] = []
+
+        def prepare(self) -> None:
+            self.events.append(f"prepared, last notebook running: {self.last_notebook_running.wait(timeout=5)}")
+
+        def __call__(self, result) -> None:
+            self.events.append("collected")
+
+    def run(self, monkeypatch, tmp_path, selection: str) -> list[str]:
+        collector = self._Collector()
+
+        def execute_notebook(input_path, output_path, parameters=None, **kwargs):
+            collector.events.append(f"executing {Path(input_path).name[:2]}")
+            if Path(input_path).name.startswith(selection[-2:]):
+                collector.last_notebook_running.set()
+            nbformat.write(nbformat.read(input_path, as_version=4), output_path)
+
+        monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+        monkeypatch.setattr(series, "KernelStarter", lambda *args, **kwargs: types.SimpleNamespace(
+            started=False, start_next=lambda: None, take=lambda: None, stop=lambda manager: None,
+            close=lambda: None))
+        series.run_series(tmp_path, series.select_notebooks(selection), {"target": "local"},
+                          endpoint="http://127.0.0.1:9", collect=collector)
+        return collector.events
+
+    def test_the_last_notebook_starts_while_the_summary_prepares(self, monkeypatch, tmp_path):
+        """
+        1. Run 01,02 (papermill faked) with a collector whose prepare() waits (≤ 5 s) for notebook 02 to be running.
+        2. 02 started while prepare() waited (it did not wait for the summary's imports and kit), and the
+           collection came after both.
+        """
+        events = self.run(monkeypatch, tmp_path, "01,02")
+        assert events[0] == "executing 01"
+        assert "prepared, last notebook running: True" in events and events[-1] == "collected"
+
+    def test_a_single_notebook_is_not_run_beside_imports(self, monkeypatch, tmp_path):
+        """
+        1. Run 02 alone (its run makes papermill's own first imports, which must not meet another import thread).
+        2. Nothing is prepared beside it; the collection makes its own kit afterwards.
+        """
+        assert self.run(monkeypatch, tmp_path, "02") == ["executing 02", "collected"]
 
 
 def test_warm_up_seconds_is_bounded():
