@@ -67,6 +67,33 @@ class TestImportedModules:
             assert imported_modules(notebook) == ["json", "pandas", "helpers"], notebook.name
 
 
+    def test_warm_modules_add_what_helpers_imports_later(self, tmp_path):
+        """
+        1. A notebook importing json and helpers, and one importing only json.
+        2. The first's kernel is warmed with boto3 and botocore after them (helpers.connect imports those in the
+           notebook's first cell); the second's with json alone.
+        """
+        with_helpers = write_notebook(tmp_path / "a.ipynb", "import json\nfrom helpers import display")
+        without = write_notebook(tmp_path / "b.ipynb", "import json")
+        assert kernels.warm_modules(with_helpers) == ["json", "helpers", *kernels.IMPORTED_LATER["helpers"]]
+        assert kernels.warm_modules(without) == ["json"]
+
+    def test_helpers_imports_them_at_its_first_kit_not_before(self):
+        """
+        1. In a fresh Python (a port listening as the cloud), `from helpers import *`: none of IMPORTED_LATER's
+           modules is imported yet (warming them is not redundant).
+        2. After connect() and the kit's first client, every one of them is (the list is what helpers uses).
+        """
+        code = ("import os, socket, sys\n"
+                "listening = socket.create_server(('127.0.0.1', 0))\n"
+                "os.environ['PIPELINE_DREAMS_ENDPOINT'] = f'http://127.0.0.1:{listening.getsockname()[1]}'\n"
+                "from helpers import *\nimport helpers\nfrom helpers.kernels import IMPORTED_LATER\n"
+                "print(sorted(m for m in IMPORTED_LATER['helpers'] if m in sys.modules))\n"
+                "helpers.connect(target='local', run_id='r1', data_url='http://127.0.0.1:9/iris.data').client('s3')\n"
+                "print(sorted(m for m in IMPORTED_LATER['helpers'] if m not in sys.modules))\n")
+        assert printed_lines(code) == ["[]", "[]"]
+
+
 class TestWarmedKernel:
     """A kernel warmed for a notebook runs it exactly as a fresh one would, with its modules already imported."""
 
