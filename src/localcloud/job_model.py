@@ -31,6 +31,7 @@ class Job:
         self.fs = root / "fs"
         self.process: subprocess.Popen | WarmProcess | None = None
         self.stop_requested = threading.Event()
+        self.ended = threading.Event()  # set once its final status is recorded (JobRunner._finish)
         self.log_stream = f"{name}/algo-1-{int(time.time())}"
         self.status = "InProgress"  # the status it ended with (set by JobRunner._finish)
         self.image_env: dict[str, str] = {}  # the image's ENV

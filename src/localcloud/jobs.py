@@ -106,6 +106,15 @@ class JobRunner:
             process_group.kill(job.process)  # the job's children too, as when a container stops
         return True
 
+    def wait_ended(self, kind: str, region: str, name: str, timeout: float) -> bool:
+        """Return when the job's final status is recorded, or after ``timeout``; False at once for a job not
+        running here."""
+        job = self._jobs.get((kind, region, name))
+        if job is None:
+            return False
+        job.ended.wait(timeout)
+        return True
+
     def wait_all(self, timeout: float = 30.0) -> None:
         """Wait for running jobs (used on shutdown and in tests)."""
         deadline = time.monotonic() + timeout
@@ -177,6 +186,7 @@ class JobRunner:
         if reason:
             fields["failure_reason"] = reason[:1024]  # AWS caps it at 1024 characters
         self.update(job.kind, job.region, job.name, fields)
+        job.ended.set()
 
     def _run_command(self, job: _Job, command: list[str], env: dict[str, str], max_runtime: float) -> None:
         """Run the job's command with a deadline, streaming its output to CloudWatch Logs."""
