@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from helpers import settings_file
+from helpers import sessions, settings_file
 
 if TYPE_CHECKING:  # boto3 and botocore are imported where used: `python -m helpers run` starts its cloud first
     import boto3
-    import botocore.session
 
 KIT = "pipeline-dreams"
 TARGETS = ("local", "aws")
@@ -124,7 +123,7 @@ class Settings:
 @functools.cache
 def known_regions() -> frozenset[str]:
     """Every region of every partition the installed botocore knows (read from its bundled data, offline)."""
-    endpoints = _isolated_botocore_session().get_data("endpoints")
+    endpoints = sessions.isolated_botocore_session().get_data("endpoints")
     return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
 
 
@@ -374,20 +373,6 @@ class Kit:
                 "run id": self.settings.run_id, "bucket": self.names.bucket}
 
 
-def _isolated_botocore_session() -> botocore.session.Session:
-    """A botocore session that reads no profile, config or credentials file, whatever the environment says.
-
-    Fix: ``botocore.session.get_session()`` looked up ``AWS_PROFILE`` in ``~/.aws/config`` even to read
-    its bundled region list, so ``AWS_PROFILE=nosuchprofile`` broke a local run (ProfileNotFound).
-    """
-    import botocore.session
-
-    return botocore.session.Session(session_vars={
-        "profile": (None, None, None, None),
-        "config_file": (None, None, os.devnull, None),
-        "credentials_file": (None, None, os.devnull, None)})
-
-
 @contextlib.contextmanager
 def without_user_aws_settings() -> Iterator[None]:
     """Hide profiles and the ~/.aws files from code that builds a default boto3 session it does not need."""
@@ -405,13 +390,9 @@ def without_user_aws_settings() -> Iterator[None]:
 
 
 def _session(settings: Settings) -> boto3.session.Session:
-    import boto3
-
     if settings.target == "aws":
-        return boto3.session.Session(region_name=settings.region)
-    core = _isolated_botocore_session()
-    core.set_credentials("localcloud", "localcloud")
-    return boto3.session.Session(botocore_session=core, region_name=settings.region)
+        return sessions.aws_session(settings.region)
+    return sessions.local_session(settings.region)
 
 
 def _check_reachable(url: str) -> None:

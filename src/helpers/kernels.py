@@ -8,8 +8,8 @@ one: same kernel name, arguments, working directory and environment; each notebo
 kernel of its own, shut down after its notebook.
 
 Once started, the kernel imports the modules its notebook's import lines name (``import pandas as
-pd``, ``import helpers``: ~0.4 s a notebook) and the SDK that ``helpers`` imports in the notebook's
-first cell (boto3: ~0.23 s), as a warm Lambda has its runtime's imports done:
+pd``, ``import helpers``: ~0.4 s a notebook) and, for ``helpers``, loads boto3 and the kit's service
+models (``helpers.sessions.warm``: ~0.4 s), as a warm Lambda has its runtime's imports done:
 silently (no execution count, no output, no history), each as ``from M import *`` would, into a
 namespace that is thrown away. The notebook's own cells then find them in ``sys.modules``; its
 namespace holds nothing it did not make. A module that fails to import is left for the notebook's
@@ -40,9 +40,10 @@ _imports: threading.Thread | None = None  # the last of the imports preload() st
 _IMPORT_LINE = re.compile(r"^(?:from\s+(?P<origin>[A-Za-z_][\w.]*)\s+import\b|import\s+(?P<names>[\w.]+(?:\s+as\s+\w+)?"
                           r"(?:\s*,\s*[\w.]+(?:\s+as\s+\w+)?)*)\s*(?:#.*)?$)")
 WARM_UP_SECONDS = 60.0
-# What a notebook's `import helpers` goes on to import in its first cell (helpers.connect makes a boto3
-# session): its kernel imports these too (~0.23 s a notebook that a fresh kernel spends in that cell).
-IMPORTED_LATER = {"helpers": ("boto3", "botocore.session", "botocore.client", "botocore.config")}
+# What a notebook that imports helpers does next (helpers.connect: boto3 imported, a session, a client of each
+# service it uses): its kernel does that ahead, into the kit's shared data loader (helpers.sessions.warm):
+# ~0.23 s of imports and 0.1-0.2 s of service models a notebook, which a fresh kernel spends in its cells.
+WARM_CALLS = {"helpers": "helpers.sessions:warm"}
 
 
 def preload(modules: list[str] | None = None, then: Callable[[], None] | None = None) -> None:
@@ -102,20 +103,29 @@ def imported_modules(notebook: Path) -> list[str]:
     return modules
 
 
-def warm_modules(notebook: Path) -> list[str]:
-    """What a kernel warmed for ``notebook`` imports: its import lines' modules, then what those import later."""
-    modules = imported_modules(notebook)
-    for name in list(modules):
-        modules += [later for later in IMPORTED_LATER.get(name.split(".")[0], ()) if later not in modules]
-    return modules
+def warm_calls(modules: list[str]) -> list[str]:
+    """The ``module:function`` calls of :data:`WARM_CALLS` that ``modules`` (a notebook's imports) call for."""
+    calls: list[str] = []
+    for name in modules:
+        call = WARM_CALLS.get(name.split(".")[0])
+        if call and call not in calls:
+            calls.append(call)
+    return calls
 
 
 def warm_up_code(modules: list[str]) -> str:
-    """Code that imports ``modules`` (each as ``from M import *``) without binding a name where it runs."""
+    """Code that imports ``modules`` (each as ``from M import *``), then makes their :func:`warm_calls`, without
+    binding a name where it runs."""
     body = (f"for _module in {modules!r}:\n"
             "    try:\n"
             "        exec('from ' + _module + ' import *', {})\n"
             "    except Exception:  # the notebook's own import line meets the real error\n"
+            "        pass\n"
+            f"for _call in {warm_calls(modules)!r}:\n"
+            "    try:\n"
+            "        _name, _function = _call.split(':')\n"
+            "        getattr(__import__('importlib').import_module(_name), _function)()\n"
+            "    except Exception:  # what it warms is made again where the notebook needs it\n"
             "        pass\n")
     return f"exec({body!r}, {{}})"
 
@@ -140,7 +150,7 @@ class KernelStarter:
         """Start kernels in the background for the next notebooks that have none starting yet."""
         wanted = 1 if self._upcoming is None else min(self._ahead, len(self._upcoming))
         while len(self._pending) < wanted:
-            modules = warm_modules(self._upcoming[len(self._pending)]) if self._upcoming else []
+            modules = imported_modules(self._upcoming[len(self._pending)]) if self._upcoming else []
             box: dict[str, Any] = {}
             thread = threading.Thread(target=self._start, args=(box, modules), daemon=True,
                                       name="helpers-next-kernel")

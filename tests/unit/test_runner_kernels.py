@@ -67,31 +67,37 @@ class TestImportedModules:
             assert imported_modules(notebook) == ["json", "pandas", "helpers"], notebook.name
 
 
-    def test_warm_modules_add_what_helpers_imports_later(self, tmp_path):
+    def test_warm_calls_for_notebooks_that_import_helpers(self):
         """
-        1. A notebook importing json and helpers, and one importing only json.
-        2. The first's kernel is warmed with boto3 and botocore after them (helpers.connect imports those in the
-           notebook's first cell); the second's with json alone.
+        1. The warm-up calls for the imports of a notebook with helpers (twice, once as a submodule), and without.
+        2. helpers.sessions.warm once for the first; nothing for the second.
         """
-        with_helpers = write_notebook(tmp_path / "a.ipynb", "import json\nfrom helpers import display")
-        without = write_notebook(tmp_path / "b.ipynb", "import json")
-        assert kernels.warm_modules(with_helpers) == ["json", "helpers", *kernels.IMPORTED_LATER["helpers"]]
-        assert kernels.warm_modules(without) == ["json"]
+        assert kernels.warm_calls(["json", "helpers.display", "helpers"]) == ["helpers.sessions:warm"]
+        assert kernels.warm_calls(["json", "pandas"]) == []
 
-    def test_helpers_imports_them_at_its_first_kit_not_before(self):
+    @pytest.mark.parametrize("warmed", [True, False])
+    def test_a_warmed_kit_reads_no_service_model_again(self, warmed):
         """
-        1. In a fresh Python (a port listening as the cloud), `from helpers import *`: none of IMPORTED_LATER's
-           modules is imported yet (warming them is not redundant).
-        2. After connect() and the kit's first client, every one of them is (the list is what helpers uses).
+        1. In a fresh Python (a port listening as the cloud), `from helpers import *` (boto3 is not imported yet:
+           warming is not redundant); then, or not, the warm-up call helpers.sessions.warm().
+        2. connect() and a client of each of the kit's services.
+        3. Warmed: botocore read no data file for them (models, endpoint rules, partitions); not warmed: it did.
         """
         code = ("import os, socket, sys\n"
                 "listening = socket.create_server(('127.0.0.1', 0))\n"
                 "os.environ['PIPELINE_DREAMS_ENDPOINT'] = f'http://127.0.0.1:{listening.getsockname()[1]}'\n"
-                "from helpers import *\nimport helpers\nfrom helpers.kernels import IMPORTED_LATER\n"
-                "print(sorted(m for m in IMPORTED_LATER['helpers'] if m in sys.modules))\n"
-                "helpers.connect(target='local', run_id='r1', data_url='http://127.0.0.1:9/iris.data').client('s3')\n"
-                "print(sorted(m for m in IMPORTED_LATER['helpers'] if m not in sys.modules))\n")
-        assert printed_lines(code) == ["[]", "[]"]
+                "from helpers import *\nimport helpers\nfrom helpers import sessions\n"
+                "print('boto3' in sys.modules)\n"
+                f"if {warmed}:\n    sessions.warm()\n"
+                "import botocore.loaders\n"
+                "read, original = [], botocore.loaders.JSONFileLoader.load_file\n"
+                "botocore.loaders.JSONFileLoader.load_file = lambda self, path: read.append(path) or original(self, path)\n"
+                "kit = helpers.connect(target='local', run_id='r1', data_url='http://127.0.0.1:9/iris.data')\n"
+                "clients = [kit.client(service) for service in sessions.KIT_SERVICES]\n"
+                "print(len(read))\n")
+        before, reads = printed_lines(code)
+        assert before == "False"
+        assert (int(reads) == 0) is warmed, reads
 
 
 class TestWarmedKernel:
@@ -143,11 +149,11 @@ class TestWarmedKernel:
 
     def test_warm_up_code_binds_nothing(self):
         """
-        1. Run the warm-up code for json and a missing module in a fresh namespace.
+        1. Run the warm-up code for json, a missing module and helpers (with its warm call) in a fresh namespace.
         2. No error; the namespace gained nothing but __builtins__.
         """
         namespace: dict = {}
-        exec(warm_up_code(["json", "no_such_module_here"]), namespace)
+        exec(warm_up_code(["json", "no_such_module_here", "helpers"]), namespace)
         assert set(namespace) == {"__builtins__"}
 
 
