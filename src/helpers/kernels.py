@@ -113,15 +113,16 @@ def warm_calls(modules: list[str]) -> list[str]:
     return calls
 
 
-def warm_up_code(modules: list[str]) -> str:
-    """Code that imports ``modules`` (each as ``from M import *``), then makes their :func:`warm_calls`, without
-    binding a name where it runs."""
+def warm_up_code(modules: list[str], calls: list[str] | None = None) -> str:
+    """Code that imports ``modules`` (each as ``from M import *``), then makes ``calls`` (by default their
+    :func:`warm_calls`), without binding a name where it runs."""
+    calls = warm_calls(modules) if calls is None else calls
     body = (f"for _module in {modules!r}:\n"
             "    try:\n"
             "        exec('from ' + _module + ' import *', {})\n"
             "    except Exception:  # the notebook's own import line meets the real error\n"
             "        pass\n"
-            f"for _call in {warm_calls(modules)!r}:\n"
+            f"for _call in {calls!r}:\n"
             "    try:\n"
             "        _name, _function = _call.split(':')\n"
             "        getattr(__import__('importlib').import_module(_name), _function)()\n"
@@ -135,7 +136,8 @@ class KernelStarter:
 
     Given the run's notebooks, it keeps kernels starting for the next ``ahead`` of them (the first
     notebook is short: the second's kernel is on its way before it ends), each warmed for its notebook.
-    (Starting the second only once the first was ready was 0.18 s slower over 7 runs each.)
+    (Starting the second only once the first was ready was 0.18 s slower over 7 runs each.) The first
+    kernel only imports: its notebook waits for it, and would make its warm calls' clients itself, fewer.
     """
 
     def __init__(self, cwd: Path, notebooks: list[Path] | tuple[Path, ...] = (), ahead: int = 2) -> None:
@@ -145,19 +147,22 @@ class KernelStarter:
         self._ahead = ahead
         self._pending: list[tuple[threading.Thread, dict[str, Any]]] = []
         self._stopping: list[threading.Thread] = []
+        self._started_any = False
 
     def start_next(self) -> None:
         """Start kernels in the background for the next notebooks that have none starting yet."""
         wanted = 1 if self._upcoming is None else min(self._ahead, len(self._upcoming))
         while len(self._pending) < wanted:
             modules = imported_modules(self._upcoming[len(self._pending)]) if self._upcoming else []
+            calls = warm_calls(modules) if self._started_any else []
+            self._started_any = True
             box: dict[str, Any] = {}
-            thread = threading.Thread(target=self._start, args=(box, modules), daemon=True,
+            thread = threading.Thread(target=self._start, args=(box, modules, calls), daemon=True,
                                       name="helpers-next-kernel")
             thread.start()
             self._pending.append((thread, box))
 
-    def _start(self, box: dict[str, Any], modules: list[str]) -> None:
+    def _start(self, box: dict[str, Any], modules: list[str], calls: list[str]) -> None:
         wait_papermill()
         from jupyter_client.manager import AsyncKernelManager
 
@@ -169,7 +174,7 @@ class KernelStarter:
             return
         box["manager"] = manager
         if modules:
-            warm_up(manager, modules)
+            warm_up(manager, modules, calls)
 
     @property
     def started(self) -> bool:
@@ -250,7 +255,7 @@ def ready_client_class() -> type:
     return ReadyClient
 
 
-def warm_up(manager: Any, modules: list[str]) -> None:
+def warm_up(manager: Any, modules: list[str], calls: list[str] | None = None) -> None:
     """Run :func:`warm_up_code` in the kernel, silently, and wait until it is done (at most a minute).
 
     A kernel that does not answer in time is handed over as it is: papermill's own start-up wait and
@@ -260,7 +265,7 @@ def warm_up(manager: Any, modules: list[str]) -> None:
     client.start_channels()
     try:
         client.wait_for_ready(timeout=WARM_UP_SECONDS)
-        request = client.execute(warm_up_code(modules), silent=True, store_history=False)
+        request = client.execute(warm_up_code(modules, calls), silent=True, store_history=False)
         while True:
             reply = client.get_shell_msg(timeout=WARM_UP_SECONDS)
             if reply["parent_header"].get("msg_id") == request:

@@ -165,21 +165,25 @@ class TestKernelsAhead:
         1. Three notebooks; start_next() with kernel start replaced by a recorder.
         2. Kernels start for the first two notebooks, warmed for each one's modules.
         3. After take(), start_next() starts the third notebook's; after the next take(), nothing more.
+        4. The first kernel (its notebook waits for it) only imports; the others make helpers' warm call too.
         """
-        started = []
-        monkeypatch.setattr(KernelStarter, "_start", lambda self, box, modules: started.append(modules))
-        notebooks = [write_notebook(tmp_path / f"{n}.ipynb", f"import mod{n}") for n in "abc"]
+        started, calls = [], []
+        monkeypatch.setattr(KernelStarter, "_start", lambda self, box, modules, warm: (started.append(modules),
+                                                                                       calls.append(warm)))
+        notebooks = [write_notebook(tmp_path / f"{n}.ipynb", f"import mod{n}\nimport helpers") for n in "abc"]
         starter = KernelStarter(tmp_path, notebooks)
         starter.start_next()
-        assert started_after(starter, started) == [["moda"], ["modb"]]
+        assert started_after(starter, started) == [["moda", "helpers"], ["modb", "helpers"]]
         starter.take()
         starter.start_next()
-        assert started_after(starter, started) == [["moda"], ["modb"], ["modc"]]
+        assert started_after(starter, started) == [["moda", "helpers"], ["modb", "helpers"], ["modc", "helpers"]]
         starter.take()
         starter.start_next()
         starter.take()
         starter.start_next()
-        assert started_after(starter, started) == [["moda"], ["modb"], ["modc"]] and not starter.started
+        assert started_after(starter, started) == [["moda", "helpers"], ["modb", "helpers"], ["modc", "helpers"]]
+        assert not starter.started
+        assert calls == [[], ["helpers.sessions:warm"], ["helpers.sessions:warm"]]  # the first kernel only imports
 
 
 def started_after(starter: KernelStarter, started: list) -> list:
