@@ -173,7 +173,7 @@ class LocalCloud:
                 raise
             self.guard.ports.add(self._data_server.server_address[1])
             self.data_url = f"http://{self.host}:{self._data_server.server_address[1]}"
-            threading.Thread(target=self._data_server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+            threading.Thread(target=self._data_server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True,
                              name="localcloud-data").start()  # a short poll: stop() waits for it
         _wait_for_port(self.host, self.port)
 
