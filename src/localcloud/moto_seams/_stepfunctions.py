@@ -51,10 +51,10 @@ from localcloud.moto_seams import _state
 from localcloud.moto_seams._executions import started
 from localcloud.moto_seams._iam import boto_keys, role_credentials
 
-# moto's pause between two checks of a .sync task. The check of a job this cloud runs waits for the job's
-# end itself (up to _SYNC_WAIT_SECONDS): a 0.1 s poll noticed an ended job 0.05 s late on average, and
-# the pipeline runs two such tasks. Other .sync tasks (transform jobs) are checked every _SYNC_WAIT_SECONDS.
-_SYNC_POLL_SECONDS = 0.0
+_SYNC_POLL_SECONDS = 0.1  # moto's pause between two checks of its own .sync tasks (ECS, Batch, Glue, nested runs)
+# A SageMaker .sync task's check waits for a job this cloud runs to end (the job runner's signal, at most
+# _SYNC_WAIT_SECONDS at a time) instead of returning to moto's pause: a 0.1 s poll noticed an ended job
+# 0.05 s late on average, and the pipeline runs two such tasks. Other jobs (transform) are checked that often.
 _SYNC_WAIT_SECONDS = 0.1
 _JOB_KINDS = {"create_processing_job": "processing", "create_training_job": "training"}  # run by cloud.jobs
 # create action -> (describe action, name parameter, status field)
@@ -109,12 +109,15 @@ class StateTaskServiceSageMaker(callback_module.StateTaskServiceCallback):
         name = normalised_parameters[name_param]
 
         def resolve() -> dict[str, Any] | None:
-            job = getattr(client, describe)(**{name_param: name})
-            job.pop("ResponseMetadata", None)
-            job = _epoch_millis(job)
-            if job[status_field] in ("InProgress", "Stopping"):
+            while True:
+                job = getattr(client, describe)(**{name_param: name})
+                job.pop("ResponseMetadata", None)
+                job = _epoch_millis(job)
+                if job[status_field] not in ("InProgress", "Stopping"):
+                    break
+                if not env.is_running():  # the execution was stopped: moto's loop ends
+                    return None
                 _wait_for_job(action, resource_runtime_part.region, name)
-                return None
             if job[status_field] == "Completed":
                 return job
             raise FailureEventException(FailureEvent(
