@@ -26,7 +26,7 @@ import boto3
 import requests
 
 RAW_FILE_NAME = "iris.data"  # when the source's name gives none
-JOB_STEPS = ("preprocess", "train", "predict", "evaluate", "model")  # as helpers.config.JOB_STEPS
+JOB_STEPS = ("preprocess", "train", "predict", "evaluate", "model")  # as helpers.names.JOB_STEPS
 
 
 def _file_name(source: str) -> str:
@@ -52,7 +52,7 @@ def _run_id(event: dict[str, Any]) -> str:
 def job_name(prefix: str, run_id: str, step: str) -> str:
     """SageMaker name ``<prefix>-<step>-<run_id>``: ≤ 63 letters, digits and hyphens; cut + hash when longer.
 
-    A copy of helpers.config.job_name (this handler is a single file); a unit test checks both agree.
+    A copy of helpers.names.job_name (this handler is a single file); a unit test checks both agree.
     """
     full = "-".join(part for part in (prefix, "" if step == "model" else step, run_id) if part)
     name = re.sub(r"[^a-zA-Z0-9-]", "", full.replace("_", "-")).strip("-") or "job"

@@ -27,7 +27,7 @@ DEFAULT_HYPERPARAMETERS = {"predictor_type": "multiclass_classifier", "num_class
 def job_name(prefix: str, run_id: str, step: str, request: dict[str, Any] | None = None) -> str:
     """SageMaker name ``<prefix>-<step>-<run_id>``: ≤ 63 letters, digits and hyphens.
 
-    Without ``request``: a copy of helpers.config.job_name (this handler is a single file; a unit test checks
+    Without ``request``: a copy of helpers.names.job_name (this handler is a single file; a unit test checks
     both agree): cut and ended with a hash of the whole name when longer. With ``request``, the name ends in
     a short hash of what the job would do (the request without its name and tags, plus the event's
     ``input_version``): the same settings find the same job, a changed setting makes a new one. Job names
