@@ -46,6 +46,8 @@ EXPECTED = {
     "events_put_targets": ["self"],
     "sfn_boto_client_for": ["region", "service", "state_credentials"],
     "sfn_get_backend": ["account", "region"],
+    "s3_put_object": ["self"],
+    "s3_key_response_post": ["self", "request", "body", "bucket_name", "query", "key_name"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
@@ -70,6 +72,10 @@ READ = [
 ]
 # moto source the seams rely on, beyond names and signatures: (module or class, attribute, text it holds)
 SOURCE = [
+    # _s3 makes these checks and the writes after them one step: they must stay inside the methods it wraps
+    ("moto.s3.responses.S3Response", "put_object", 'if_none_match == "*"'),
+    ("moto.s3.responses.S3Response", "put_object", 'raise PreconditionFailed("If-Match")'),
+    ("moto.s3.responses.S3Response", "_key_response_post", 'self.headers.get("If-None-Match") == "*"'),
     # _lambda._Payload reports its size so that moto's own 6,000,000-byte check lets AWS's 6291556 through
     ("moto.awslambda.responses.LambdaResponse", "invoke", "sys.getsizeof(payload) > 6000000"),
     # _stepfunctions.executions_busy keeps the Execution start_execution returns and reads its last history event

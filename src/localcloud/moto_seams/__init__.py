@@ -46,6 +46,8 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     Step Functions parser (~0.3 s). A cloud that never runs a state
     machine never pays it; ``--warm-stepfunctions`` pays it in the background after the ready line.
     ``SEAMS`` holds the seams installed at once, :func:`stepfunctions_seams` the others.
+18. ``moto.s3.responses.S3Response.put_object`` / ``_key_response_post`` — a conditional PutObject or
+    CompleteMultipartUpload (``If-None-Match``, ``If-Match``) checks and writes in one step (``_s3``).
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
@@ -73,6 +75,7 @@ from moto.core.config import default_user_config
 from moto.events import models as events_models
 from moto.events.responses import EventsHandler
 from moto.s3 import notifications as s3_notifications
+from moto.s3.responses import S3Response
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.stepfunctions import responses as sfn_responses
@@ -92,6 +95,7 @@ from localcloud.moto_seams._iam_create import (
 )
 from localcloud.moto_seams._lambda import _lambda_invoke
 from localcloud.moto_seams._records import cloud_account, update_job, write_logs
+from localcloud.moto_seams._s3 import _key_response_post, _put_object
 from localcloud.moto_seams._server import serve_moto
 from localcloud.moto_seams._sagemaker import (
     _create_processing_job,
@@ -136,6 +140,8 @@ SEAMS = {
     "states_update": (StepFunctionResponse, "update_state_machine"),
     "events_put_targets": (EventsHandler, "put_targets"),
     "sfn_get_backend": (sfn_responses, "get_backend"),
+    "s3_put_object": (S3Response, "put_object"),
+    "s3_key_response_post": (S3Response, "_key_response_post"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -160,6 +166,8 @@ _PATCHES = {
     "states_update": _states_update,
     "events_put_targets": _events_put_targets,
     "sfn_get_backend": _get_backend,
+    "s3_put_object": _put_object,
+    "s3_key_response_post": _key_response_post,
 }
 _INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),
