@@ -90,9 +90,10 @@ def invoke(cloud, name: str, event: dict) -> tuple[dict, dict]:
 
 
 @pytest.fixture
-def own_cloud():
-    """A cloud of this test's own, to stop or kill."""
-    cloud = CloudProcess()
+def own_cloud(tmp_path):
+    """A cloud of this test's own, to stop or kill; its scratch folder is made in the test's tmp_path, so that
+    one a SIGKILL leaves behind goes with pytest's temporary folders instead of staying in /tmp."""
+    cloud = CloudProcess(env={**os.environ, "TMPDIR": str(tmp_path)})
     yield cloud
     if cloud.process.poll() is None:
         cloud.stop()

@@ -237,7 +237,9 @@ class TestWarmJobsAreProcessGroups:
         2. SIGKILL the cloud (no chance to clean up).
         3. Within 5 s the job, its sleep and the warm template are gone.
         """
-        own = CloudProcess("--warm-jobs")
+        scratch = tmp_path / "scratch"  # where the killed cloud's scratch folder stays (not /tmp)
+        scratch.mkdir()
+        own = CloudProcess("--warm-jobs", env={**os.environ, "TMPDIR": str(scratch)})
         try:
             own_bucket = create_bucket(own, unique_name("warm-kill"), REGION)
             own.client("sagemaker", region=REGION).create_processing_job(
