@@ -113,10 +113,9 @@ def warm_calls(modules: list[str]) -> list[str]:
     return calls
 
 
-def warm_up_code(modules: list[str], calls: list[str] | None = None) -> str:
-    """Code that imports ``modules`` (each as ``from M import *``), then makes ``calls`` (by default their
-    :func:`warm_calls`), without binding a name where it runs."""
-    calls = warm_calls(modules) if calls is None else calls
+def warm_up_code(modules: list[str], calls: list[str]) -> str:
+    """Code that imports ``modules`` (each as ``from M import *``), then makes ``calls`` (``module:function``,
+    see :func:`warm_calls`), without binding a name where it runs."""
     body = (f"for _module in {modules!r}:\n"
             "    try:\n"
             "        exec('from ' + _module + ' import *', {})\n"
@@ -255,7 +254,7 @@ def ready_client_class() -> type:
     return ReadyClient
 
 
-def warm_up(manager: Any, modules: list[str], calls: list[str] | None = None) -> None:
+def warm_up(manager: Any, modules: list[str], calls: list[str]) -> None:
     """Run :func:`warm_up_code` in the kernel, silently, and wait until it is done (at most a minute).
 
     A kernel that does not answer in time is handed over as it is: papermill's own start-up wait and

@@ -153,7 +153,8 @@ class TestWarmedKernel:
         2. No error; the namespace gained nothing but __builtins__.
         """
         namespace: dict = {}
-        exec(warm_up_code(["json", "no_such_module_here", "helpers"]), namespace)
+        modules = ["json", "no_such_module_here", "helpers"]
+        exec(warm_up_code(modules, kernels.warm_calls(modules)), namespace)
         assert set(namespace) == {"__builtins__"}
 
 

@@ -56,15 +56,12 @@ _SYNC_POLL_SECONDS = 0.1  # moto's pause between two checks of its own .sync tas
 # _SYNC_WAIT_SECONDS at a time) instead of returning to moto's pause: a 0.1 s poll noticed an ended job
 # 0.05 s late on average, and the pipeline runs two such tasks. Other jobs (transform) are checked that often.
 _SYNC_WAIT_SECONDS = 0.1
-_JOB_KINDS = {"create_processing_job": "processing", "create_training_job": "training"}  # run by cloud.jobs
-# create action -> (describe action, name parameter, status field)
+# create action -> (describe action, name parameter, status field, the kind cloud.jobs runs it as or None)
 _SYNC_JOBS = {
-    "create_processing_job": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
-    "create_training_job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
-    "create_transform_job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    "create_processing_job": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus", "processing"),
+    "create_training_job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus", "training"),
+    "create_transform_job": ("describe_transform_job", "TransformJobName", "TransformJobStatus", None),
 }
-_originals: dict[str, Any] = {}
-_cloud: Any = None  # the LocalCloud whose executors the seams call
 
 
 # -- 4. Step Functions: SageMaker integration with .sync ------------------------------------
@@ -103,7 +100,7 @@ class StateTaskServiceSageMaker(callback_module.StateTaskServiceCallback):
         action = self._get_boto_service_action()
         if action not in _SYNC_JOBS:
             return super()._build_sync_resolver(env, resource_runtime_part, normalised_parameters, state_credentials)
-        describe, name_param, status_field = _SYNC_JOBS[action]
+        describe, name_param, status_field, kind = _SYNC_JOBS[action]
         env.stack.pop()  # the Create* response; .sync returns the final Describe* instead
         client = self._client(resource_runtime_part, state_credentials)
         name = normalised_parameters[name_param]
@@ -117,7 +114,7 @@ class StateTaskServiceSageMaker(callback_module.StateTaskServiceCallback):
                     break
                 if not env.is_running():  # the execution was stopped: moto's loop ends
                     return None
-                _wait_for_job(action, resource_runtime_part.region, name)
+                _wait_for_job(kind, resource_runtime_part.region, name)
             if job[status_field] == "Completed":
                 return job
             raise FailureEventException(FailureEvent(
@@ -130,11 +127,10 @@ class StateTaskServiceSageMaker(callback_module.StateTaskServiceCallback):
         return resolve
 
 
-def _wait_for_job(action: str, region: str, name: str) -> None:
-    """Until the job ``action`` created ends (at most :data:`_SYNC_WAIT_SECONDS`), or that long."""
+def _wait_for_job(kind: str | None, region: str, name: str) -> None:
+    """Until the ``kind`` job ``name`` ends (at most :data:`_SYNC_WAIT_SECONDS`), or that long."""
     jobs = getattr(_state.cloud, "jobs", None)
-    if not (action in _JOB_KINDS and jobs is not None and jobs.wait_ended(_JOB_KINDS[action], region, name,
-                                                                          _SYNC_WAIT_SECONDS)):
+    if not (kind and jobs is not None and jobs.wait_ended(kind, region, name, _SYNC_WAIT_SECONDS)):
         time.sleep(_SYNC_WAIT_SECONDS)  # not a job of this cloud's runner: checked again in a while
 
 
