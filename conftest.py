@@ -57,7 +57,7 @@ def pytest_runtest_setup(item):
     from conftest_cloud import CloudProcess  # tests/conftest_cloud.py
 
     _cloud = CloudProcess()
-    os.environ["PIPELINE_DREAMS_ENDPOINT"] = _cloud.url
+    os.environ.update(_cloud.kit_env)
     os.environ["PIPELINE_DREAMS_DATA_URL"] = f"{_cloud.data_url}/iris.data"
     os.environ.pop("PIPELINE_DREAMS_RUN_ID", None)  # the committed outputs were made with the default run id
 

@@ -46,6 +46,11 @@ if ! grep -q '^localcloud ready at ' "$state/cloud.log"; then
 fi
 endpoint=$(sed -n 's/^localcloud ready at \(http:[^ ]*\) .*/\1/p' "$state/cloud.log")
 data_url=$(sed -n 's/^localcloud ready at .*(data at \([^)]*\)).*/\1/p' "$state/cloud.log")
+# The cloud answers only its own keys, kept in a runtime file only this user can read: the kernels get them.
+keys_file=$(sed -n 's/^localcloud ready at .*; keys in \(.*\)$/\1/p' "$state/cloud.log")
+read -r key_id secret < <("$kit_python" -c 'import json, sys; r = json.load(open(sys.argv[1]))
+print(r["aws_access_key_id"], r["aws_secret_access_key"])' "$keys_file")
+export PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID="$key_id" PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY="$secret"
 
 # The notebooks' kernel is the kit's Python (helpers, boto3, pandas); JupyterLab runs from its own venv.
 export JUPYTER_DATA_DIR="$state/data" JUPYTER_CONFIG_DIR="$state/config" JUPYTER_RUNTIME_DIR="$state/runtime"
@@ -53,7 +58,8 @@ export IPYTHONDIR="$state/ipython" JUPYTER_PATH="$state/data"
 "$kit_python" -m ipykernel install --prefix "$state/kernel" --name python3 --display-name "Python 3 (Pipeline Dreams)" > /dev/null
 mkdir -p "$state/data/kernels" && cp -r "$state/kernel/share/jupyter/kernels/python3" "$state/data/kernels/"
 export PIPELINE_DREAMS_ENDPOINT="$endpoint" PIPELINE_DREAMS_DATA_URL="$data_url/iris.data"
-echo "local cloud at $PIPELINE_DREAMS_ENDPOINT (refuses web pages other than JupyterLab's)"
+echo "local cloud at $PIPELINE_DREAMS_ENDPOINT (refuses web pages other than JupyterLab's, and keys other than its own)"
+echo "  your own scripts and the AWS CLI: eval \"\$($kit_python -m localcloud env --endpoint $PIPELINE_DREAMS_ENDPOINT)\""
 echo "JupyterLab at http://127.0.0.1:$lab_port; open notebooks/01_bucket.ipynb"
 root_flag=""
 [ "$(id -u)" -eq 0 ] && root_flag="--allow-root"  # workshop VMs and CI often run as root

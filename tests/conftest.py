@@ -22,6 +22,9 @@ def cloud() -> Iterator[CloudProcess]:
     process = CloudProcess()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    # the kit's own code in this process (helpers.connect) reaches the session's cloud with its keys
+    os.environ["PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID"] = process.keys["AWS_ACCESS_KEY_ID"]
+    os.environ["PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY"] = process.keys["AWS_SECRET_ACCESS_KEY"]
     yield process
     process.stop()
 

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from localcloud import clients
+from localcloud.keys import ENV_RUNTIME_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The clouds the tests start write their keys' runtime files here, not in the developer's home
+os.environ.setdefault(ENV_RUNTIME_DIR, tempfile.mkdtemp(prefix="localcloud-test-runtime-"))
+
+
+def keys_from_ready_line(line: str) -> dict[str, str]:
+    """The root keys of the cloud that printed ``line`` ("… keys in FILE"), as AWS_ACCESS_KEY_ID/SECRET variables."""
+    match = re.search(r"keys in (\S+)", line)
+    if not match:
+        raise RuntimeError(f"no keys file in localcloud's ready line: {line!r}")
+    record = json.loads(Path(match.group(1)).read_text())
+    return {"AWS_ACCESS_KEY_ID": record["aws_access_key_id"], "AWS_SECRET_ACCESS_KEY": record["aws_secret_access_key"]}
+
+
+def boto_keys(keys: dict[str, str]) -> dict[str, str]:
+    """``boto3.client`` keyword arguments for AWS_ACCESS_KEY_ID/SECRET variables."""
+    return {"aws_access_key_id": keys["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": keys["AWS_SECRET_ACCESS_KEY"]}
 
 
 class CloudProcess:
@@ -35,13 +55,24 @@ class CloudProcess:
             self.process.kill()
             raise RuntimeError(f"no ready line from localcloud: {self.ready_line!r}")
         self.url, self.data_url = match.group(1), match.group(2)
+        self.keys = keys_from_ready_line(self.ready_line)  # the cloud answers no other (localcloud.signing)
+
+    @property
+    def kit_env(self) -> dict[str, str]:
+        """The variables the series runner and `make lab` give the kit's kernels for this cloud."""
+        return {"PIPELINE_DREAMS_ENDPOINT": self.url, "PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID": self.keys["AWS_ACCESS_KEY_ID"],
+                "PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY": self.keys["AWS_SECRET_ACCESS_KEY"]}
+
+    @property
+    def script_env(self) -> dict[str, str]:
+        """What ``eval "$(python -m localcloud env)"`` sets for a script, the AWS CLI or an SDK."""
+        return {"AWS_ENDPOINT_URL": self.url, **self.keys}
 
     def client(self, service: str, region: str = "eu-west-1"):
         """A new client in a new session (reading the environment as it is now), on one shared data loader:
         it keeps the service models it parsed, which a new session's loader parses again (~90 ms of CPU a
         client, hundreds of clients a run)."""
-        return clients.client(service, region, self.url, {"AWS_ACCESS_KEY_ID": "testing",
-                                                           "AWS_SECRET_ACCESS_KEY": "testing"})
+        return clients.client(service, region, self.url, self.keys)
 
     def stop(self) -> int:
         self.process.terminate()

@@ -47,6 +47,8 @@ TAG_RUN = f"{KIT}:run-id"
 # Environment variables the series runner and `make lab` set for the notebooks' kernels.
 ENV_TARGET, ENV_REGION, ENV_ENDPOINT = "PIPELINE_DREAMS_TARGET", "PIPELINE_DREAMS_REGION", "PIPELINE_DREAMS_ENDPOINT"
 ENV_DATA_URL, ENV_RUN_ID = "PIPELINE_DREAMS_DATA_URL", "PIPELINE_DREAMS_RUN_ID"
+# the local cloud's keys (it answers only keys it issued); see helpers.sessions.local_session
+ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET = sessions.ENV_LOCAL_KEY_ID, sessions.ENV_LOCAL_SECRET
 
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 # A letter or digit at both ends: job names end with the run id, and SageMaker refuses a trailing hyphen.
@@ -225,7 +227,18 @@ class Kit:
         client = self.session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
         if self.settings.target == "local":
             client.meta.events.register("after-call-error", self._cloud_gone)
+            client.meta.events.register("after-call", self._keys_refused)
         return client
+
+    def _keys_refused(self, parsed: dict[str, Any] | None = None, **_: Any) -> None:
+        """Turn the local cloud's refusal of the kernel's keys into one line saying where keys come from."""
+        code = ((parsed or {}).get("Error") or {}).get("Code", "")
+        if code in KEYS_REFUSED_CODES:
+            raise CloudNotReachable(
+                f"the local cloud at {self.settings.endpoint_url} refused this kernel's keys ({code}): it answers "
+                "only the keys it issued. Open the notebooks from `make lab`, run them with `python -m helpers run`, "
+                f"or set {ENV_LOCAL_KEY_ID} and {ENV_LOCAL_SECRET} to the keys `python -m localcloud env "
+                f"--endpoint {self.settings.endpoint_url}` prints, then restart the kernel.")
 
     def _cloud_gone(self, exception: Exception | None = None, event_name: str = "", **_: Any) -> None:
         """Turn "connection refused/closed" into one line naming the endpoint and what to run.
@@ -286,6 +299,12 @@ def without_user_aws_settings() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+# what AWS (and the local cloud) answers to keys it did not issue
+KEYS_REFUSED_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId",
+                      "SignatureDoesNotMatch", "InvalidSignatureException", "MissingAuthenticationToken",
+                      "MissingAuthenticationTokenException"}
 
 
 def _session(settings: Settings) -> boto3.session.Session:

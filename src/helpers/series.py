@@ -21,8 +21,8 @@ from typing import Any
 
 import nbformat
 
-from helpers.cloud_process import LocalCloudProcess, start_cloud  # noqa: F401  (LocalCloudProcess: helpers.series' API)
-from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_RUN_ID, new_run_id
+from helpers.cloud_process import LocalCloudProcess, keys_of, start_cloud  # noqa: F401  (LocalCloudProcess: helpers.series' API)
+from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET, ENV_RUN_ID, new_run_id
 from helpers import kernels as kernels_module
 from helpers.kernels import KERNEL_ARGUMENTS, KERNEL_NAME, KernelStarter
 from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
@@ -203,13 +203,18 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
     run_id = str(parameters.get("run_id", "demo"))
     out_dir = Path(out_dir or PROJECT_ROOT / "runs" / run_id)
     cloud = None
-    saved_env = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL)}
+    saved_env = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET)}
     kernels = KernelStarter(NOTEBOOKS_DIR, notebooks)
     try:
         kernels_module.preload()  # papermill's imports (~0.3 s) while the cloud starts
         if parameters.get("target", "local") == "local":
             if endpoint:
                 os.environ[ENV_ENDPOINT] = endpoint
+                if not (os.environ.get(ENV_LOCAL_KEY_ID) and os.environ.get(ENV_LOCAL_SECRET)):
+                    try:
+                        os.environ.update(keys_of(endpoint))
+                    except RuntimeError as error:
+                        raise SeriesFailed(str(error)) from None
             else:
                 try:
                     cloud = start_cloud(cloud_args, kernels)

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 # Every service a notebook or helper makes a client of (service-quotas only on AWS, by preflight: left out).
 KIT_SERVICES = ("sts", "s3", "iam", "ecr", "lambda", "logs", "sagemaker", "stepfunctions", "events",
                 "sagemaker-runtime")
+# The local cloud answers only the keys it issued: the series runner and `make lab` hand its keys to the kernels
+# in these variables (never AWS_ACCESS_KEY_ID, which is the learner's own, for AWS).
+ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET = "PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID", "PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY"
 _loader: botocore.loaders.Loader | None = None
 _lock = threading.Lock()
 
@@ -75,9 +78,11 @@ def aws_session(region: str) -> boto3.session.Session:
 
 
 def local_session(region: str) -> boto3.session.Session:
-    """A session with the local cloud's dummy credentials that reads none of the user's AWS files."""
+    """A session with the local cloud's keys (from :data:`ENV_LOCAL_KEY_ID`/:data:`ENV_LOCAL_SECRET`) that reads
+    none of the user's AWS files; without them, keys the cloud refuses with a message saying where keys come from."""
     core = isolated_botocore_session()
-    core.set_credentials("localcloud", "localcloud")
+    core.set_credentials(os.environ.get(ENV_LOCAL_KEY_ID) or "NOLOCALCLOUDKEYSSET0",
+                         os.environ.get(ENV_LOCAL_SECRET) or "no-local-cloud-keys-set")
     return _boto3_session(core, region)
 
 

@@ -1,6 +1,8 @@
 """``python -m localcloud --port PORT [--host 127.0.0.1]``: serve the local cloud until SIGTERM/SIGINT/SIGHUP.
 
-It answers only loopback requests that no web page of another origin made (see localcloud.guard).
+It answers only loopback requests that no web page of another origin made (see localcloud.guard), signed
+with keys it issued (see localcloud.signing): its root keys are in a runtime file only you can read, and
+``eval "$(python -m localcloud env)"`` points a shell's boto3, AWS CLI and SDKs at it.
 Code written for AWS runs unmodified with ``--account ID`` (the account its ARNs name),
 ``--image REPO=DIR`` (its own Dockerfile folders) and ``--mirror URL=FILE`` (the URLs it downloads).
 """
@@ -81,7 +83,31 @@ def _own_code_options(args: argparse.Namespace) -> tuple[dict[str, Path], dict[s
     return images, mirrors, notes
 
 
+def env_main(argv: list[str]) -> int:
+    """``python -m localcloud env [--endpoint URL]``: the shell lines that point a process at a running cloud."""
+    from localcloud.keys import KeysError, read_runtime_file, shell_lines
+
+    parser = argparse.ArgumentParser(prog="python -m localcloud env", allow_abbrev=False, description=(
+        "Print the export lines (AWS_ENDPOINT_URL and the cloud's keys) for a local cloud you started; "
+        'use as eval "$(python -m localcloud env)".'))
+    parser.add_argument("--endpoint", metavar="URL", help="the cloud's URL (needed when several run)")
+    parser.add_argument("--region", help="also export AWS_DEFAULT_REGION")
+    args = parser.parse_args(argv)
+    try:
+        record = read_runtime_file(args.endpoint)
+    except KeysError as error:
+        print(f"localcloud env: {error}", file=sys.stderr, flush=True)
+        return 1
+    if args.region:
+        record = {**record, "region": args.region}
+    print("\n".join(shell_lines(record)), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["env"]:
+        return env_main(argv[1:])
     # allow_abbrev=False: --image must never be taken as an abbreviation of --images-dir.
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__, allow_abbrev=False)
     parser.add_argument("--port", type=int, default=5050, help="TCP port (0: any free port); default 5050")
@@ -142,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     isolation.isolate()  # before moto's imports build botocore sessions that read a profile or a proxy
     from localcloud.cloud import LocalCloud, PortInUse  # imports moto
+    from localcloud.keys import KeysError
 
     parent = os.getppid()
     stop = threading.Event()
@@ -153,16 +180,23 @@ def main(argv: list[str] | None = None) -> int:
                            allowed_origins=args.allow_origin, lambda_idle_seconds=args.lambda_idle_seconds,
                            iam=False if args.no_iam else None, account=args.account, images=images,
                            mirrors=mirrors,
-                           cold_jobs=True if args.cold_jobs else False if args.warm_jobs else None)
+                           cold_jobs=True if args.cold_jobs else False if args.warm_jobs else None,
+                           runtime_file=True)
+    except KeysError as error:  # keys handed over in the environment that are not keys
+        print(f"localcloud: {error}", file=sys.stderr, flush=True)
+        return 2
     except ValueError as error:  # a malformed --allow-origin
         parser.error(str(error))
     try:
         cloud.start()
+    except KeysError as error:  # the runtime folder is not private
+        print(f"localcloud: {error}", file=sys.stderr, flush=True)
+        return 2
     except PortInUse as error:  # taken between the quick test and the real bind
         print(f"localcloud: {error.strerror}" if "data port" in str(error) else in_use, file=sys.stderr, flush=True)
         return 1
     print(f"localcloud ready at {cloud.url} (data at {cloud.data_url or '-'}) "
-          f"IAM {'enforced' if cloud.iam else 'not enforced (--no-iam)'}", flush=True)
+          f"IAM {'enforced' if cloud.iam else 'not enforced (--no-iam)'}; keys in {cloud.runtime_file}", flush=True)
     if args.warm_stepfunctions:  # after the ready line: the runner's first kernel does not wait for it
         from localcloud import moto_seams
         moto_seams.warm_in_background()

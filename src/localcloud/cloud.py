@@ -21,8 +21,10 @@ from localcloud.images import ImageCatalog
 from localcloud.info import InfoRoute
 from localcloud.inference import Inference
 from localcloud.jobs import JobRunner
+from localcloud.keys import CloudKeys, write_runtime_file
 from localcloud.lambda_runtime import LambdaRuntime
 from localcloud.mirror import ENV_TABLE
+from localcloud.signing import Authenticator
 from localcloud.warm_jobs import COLD_ENV, WARM_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -83,6 +85,9 @@ class LocalCloud:
         data_port: the data folder server's TCP port, 0 for any free one.
         cold_jobs: start a fresh Python for every job instead of forking a warm one
             (:mod:`localcloud.warm_jobs`). Default: warm, unless ``LOCALCLOUD_COLD_JOBS=1``.
+        keys: the root access keys requests must be signed with; by default those a parent handed over in
+            ``LOCALCLOUD_ACCESS_KEY_ID``/``LOCALCLOUD_SECRET_ACCESS_KEY``, else new ones (:mod:`localcloud.keys`).
+        runtime_file: write the URL and keys to the owner's runtime file (``python -m localcloud env`` reads it).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
@@ -90,7 +95,8 @@ class LocalCloud:
                  allowed_origins: Iterable[str] = (), lambda_idle_seconds: float = 300.0,
                  iam: bool | None = None, account: str | None = None,
                  images: Mapping[str, Path] | None = None, mirrors: Mapping[str, Path] | None = None,
-                 cold_jobs: bool | None = None, data_port: int = 0) -> None:
+                 cold_jobs: bool | None = None, data_port: int = 0, keys: CloudKeys | None = None,
+                 runtime_file: bool = False) -> None:
         self.host, self.port = host, port
         self.data_port = data_port
         if account is not None and not (len(account) == 12 and account.isascii() and account.isdigit()):
@@ -98,6 +104,9 @@ class LocalCloud:
         self.account = account
         self._previous_account: str | None = None
         self.guard = RequestGuard(allowed_origins=allowed_origins)
+        self.keys = keys or CloudKeys.from_environment() or CloudKeys.generate()
+        self._write_runtime_file = runtime_file
+        self.runtime_file: Path | None = None
         self.lambda_idle_seconds = lambda_idle_seconds
         if iam is None:
             iam = os.environ.get("LOCALCLOUD_IAM", "on").strip().lower() not in ("0", "off", "false", "no")
@@ -135,13 +144,13 @@ class LocalCloud:
         return self
 
     def _start(self) -> None:
-        if self.account:  # moto reads it on every request (DESIGN.md: MOTO_ACCOUNT_ID sets its default account)
+        if self.account:  # moto reads MOTO_ACCOUNT_ID (its default account) on every request
             self._previous_account = os.environ.get("MOTO_ACCOUNT_ID")
             os.environ["MOTO_ACCOUNT_ID"] = self.account
         moto_seams.install(self)
         try:
-            self._server, _ = moto_seams.serve_moto(self.host, self.port,
-                                                    lambda app: GuardMiddleware(InfoRoute(app, self.info), self.guard))
+            self._server, _ = moto_seams.serve_moto(self.host, self.port, lambda app: GuardMiddleware(
+                InfoRoute(Authenticator(app, self.keys, moto_seams.issued_key), self.info), self.guard))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise PortInUse(error.errno, f"port {self.port} on {self.host} is already in use by another "
@@ -160,7 +169,7 @@ class LocalCloud:
         self.jobs.instances.busy = moto_seams.executions_busy  # jobs start in AWS's order (localcloud.instances)
         self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
         for executor in (self.lambda_runtime, self.jobs, self.inference):  # handlers and jobs act as their roles
-            executor.credentials = moto_seams.role_credentials
+            executor.credentials = self.credentials
         if self.data_dir:
             handler = type("DataHandler", (_DataHandler,), {"guard": self.guard})
             try:
@@ -176,6 +185,12 @@ class LocalCloud:
             threading.Thread(target=self._data_server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True,
                              name="localcloud-data").start()  # a short poll: stop() waits for it
         _wait_for_port(self.host, self.port)
+        if self._write_runtime_file:
+            self.runtime_file = write_runtime_file(self.port, self.url, self.keys, self.data_url)
+
+    def credentials(self, role_arn: str, session_name: str) -> dict[str, str]:
+        """The keys a handler or job acting as ``role_arn`` gets: the role's, or the root's without IAM."""
+        return moto_seams.role_credentials(role_arn, session_name) or self.keys.environment()
 
     def info(self) -> dict[str, str]:
         """What clients ask at ``/_localcloud/info``: where the data folder is served (None when it is not)."""
@@ -211,6 +226,9 @@ class LocalCloud:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self.runtime_file is not None:
+            self.runtime_file.unlink(missing_ok=True)
+            self.runtime_file = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         if self.account and os.environ.get("MOTO_ACCOUNT_ID") == self.account:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from _support import create_role, unique_name, zip_bytes
-from conftest_cloud import PROJECT_ROOT, CloudProcess
+from conftest_cloud import PROJECT_ROOT, CloudProcess, boto_keys
 
 FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "article_project"
 AUDIT_SITE = PROJECT_ROOT / "tests" / "series" / "audit_site"
@@ -41,11 +41,11 @@ def article_project(root: Path) -> Path:
     return root
 
 
-def script_env(endpoint: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """A plain boto3 user's environment: the endpoint and dummy keys, none of the kit's or the user's settings."""
+def script_env(cloud, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A plain boto3 user's environment after ``eval "$(python -m localcloud env)"``: the endpoint and the cloud's
+    keys, none of the kit's or the user's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PIPELINE_DREAMS_", "MOTO_"))}
-    env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="someone", AWS_SECRET_ACCESS_KEY="else",
-               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, **(extra or {}))
+    env.update(cloud.script_env, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, **(extra or {}))
     return env
 
 
@@ -90,7 +90,7 @@ class TestArticleProjectRunsOffline:
                              "--mirror", f"{DATA_URL}={IRIS}", env={**os.environ, **audited})
         try:
             result = subprocess.run([sys.executable, "deploy.py", str(project)], cwd=project, capture_output=True,
-                                    text=True, timeout=300, env=script_env(cloud.url, audited))
+                                    text=True, timeout=300, env=script_env(cloud, audited))
         finally:
             cloud.stop()
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -247,7 +247,7 @@ class TestRunnerAndLabPassCloudOptions:
         cloud = LocalCloudProcess.start(extra_args=["--account", "210987654321"])
         try:
             sts = boto3.session.Session().client("sts", region_name="us-east-1", endpoint_url=cloud.url,
-                                                 aws_access_key_id="x", aws_secret_access_key="y")
+                                                 **boto_keys(cloud.keys))
             assert sts.get_caller_identity()["Account"] == "210987654321"
         finally:
             cloud.stop()
@@ -270,7 +270,9 @@ class TestRunnerAndLabPassCloudOptions:
         jupyter.parent.mkdir(parents=True)
         jupyter.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import os, boto3; print(\"account\", boto3.client("
                            "\"sts\", region_name=\"us-east-1\", endpoint_url=os.environ[\"PIPELINE_DREAMS_ENDPOINT\"],"
-                           " aws_access_key_id=\"x\", aws_secret_access_key=\"y\").get_caller_identity()[\"Account\"])'\n")
+                           " aws_access_key_id=os.environ[\"PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID\"],"
+                           " aws_secret_access_key=os.environ[\"PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY\"]"
+                           ").get_caller_identity()[\"Account\"])'\n")
         jupyter.chmod(0o755)
         env = {**os.environ, "CLOUD_ARGS": cloud_args}
         result = subprocess.run(["bash", "scripts/lab.sh", sys.executable, str(tmp_path / "lab")], env=env,

@@ -16,6 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 from _support import PROJECT_ROOT
+from conftest_cloud import boto_keys, keys_from_ready_line
 
 READY_TIMEOUT = 30
 EXIT_TIMEOUT = 8  # "within a few seconds"
@@ -54,11 +55,13 @@ class CliProcess:
             if line is None:
                 raise AssertionError(f"localcloud exited ({self.process.poll()}) before printing {text!r}")
             if text in line:
+                if "keys in " in line:
+                    self.keys = keys_from_ready_line(line)
                 return line
 
     def client(self, service: str):
         return boto3.session.Session().client(service, region_name="eu-west-1", endpoint_url=self.url,
-                                              aws_access_key_id="testing", aws_secret_access_key="testing")
+                                              **boto_keys(self.keys))
 
     def kill(self) -> None:
         if self.process.poll() is None:

@@ -367,7 +367,7 @@ class TestInProcessCloud:
             with LocalCloud(port=0) as cloud:
                 s3 = boto3.session.Session().client(
                     "s3", region_name="eu-west-1", endpoint_url=cloud.url,
-                    aws_access_key_id="testing", aws_secret_access_key="testing")
+                    aws_access_key_id=cloud.keys.access_key_id, aws_secret_access_key=cloud.keys.secret_access_key)
                 response = s3.list_buckets()
                 assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
                 assert isinstance(response["Buckets"], list)
@@ -419,7 +419,7 @@ class TestStepFunctionsSeamsAtFirstUse:
             with LocalCloud(port=0, iam=False) as cloud:
                 assert "sfn_boto_client_for" not in moto_seams._originals
                 sfn = boto3.session.Session().client("stepfunctions", region_name="eu-west-1", endpoint_url=cloud.url,
-                                                     aws_access_key_id="testing", aws_secret_access_key="testing")
+                                                     aws_access_key_id=cloud.keys.access_key_id, aws_secret_access_key=cloud.keys.secret_access_key)
                 arn = sfn.create_state_machine(
                     name="first-use", roleArn=f"arn:aws:iam::{moto_seams.cloud_account()}:role/any",
                     definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from conftest_cloud import boto_keys
 
 WRITERS = 12
 ROUNDS = 5
@@ -41,8 +42,7 @@ class TestOneWriterWinsARace:
         setup = cloud.client("s3")
         setup.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         session = boto3.session.Session()
-        clients = [session.client("s3", region_name="eu-west-1", endpoint_url=cloud.url,
-                                  aws_access_key_id="testing", aws_secret_access_key="testing",
+        clients = [session.client("s3", region_name="eu-west-1", endpoint_url=cloud.url, **boto_keys(cloud.keys),
                                   config=Config(retries={"max_attempts": 1})) for _ in range(WRITERS)]
 
         def write(key: str, writer: int) -> str:
@@ -93,7 +93,7 @@ class TestTheCheckAndTheWriteAreOneStep:
         monkeypatch.delenv("MOTO_PORT", raising=False)
         try:
             with LocalCloud(port=0, iam=False) as cloud:
-                session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                session = boto3.session.Session(aws_access_key_id=cloud.keys.access_key_id, aws_secret_access_key=cloud.keys.secret_access_key,
                                                 region_name="eu-west-1")
                 clients = [session.client("s3", endpoint_url=cloud.url, config=Config(retries={"max_attempts": 1}))
                            for _ in range(6)]

@@ -12,6 +12,7 @@ accepts unsigned and which a plain HTML form can send.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import socket
 import subprocess
@@ -45,6 +46,28 @@ def _request(port: int, method: str, path: str, body: bytes = b"", headers: dict
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         connection.close()
+
+
+def _signed(cloud, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> dict:
+    """``headers`` plus the SigV4 headers boto3 would add with the cloud's keys (S3, the Host given or the cloud's)."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    headers = dict(headers or {})
+    host = headers.get("Host") or urlsplit(cloud.url).netloc
+    request = AWSRequest(method=method, url=f"http://{host}{path}", data=body,
+                         headers={**headers, "X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
+    S3SigV4Auth(Credentials(cloud.keys["AWS_ACCESS_KEY_ID"], cloud.keys["AWS_SECRET_ACCESS_KEY"]), "s3",
+                "eu-west-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def _put(cloud, bucket: str, key: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    """A signed S3 PutObject (what the cloud answers), with extra browser headers."""
+    body = b"written by a page of the cloud's own origin"
+    return _request(_port(cloud.url), "PUT", f"/{bucket}/{key}", body, _signed(cloud, "PUT", f"/{bucket}/{key}", body,
+                                                                              headers))
 
 
 def _form_upload(bucket: str, key: str) -> tuple[str, bytes]:
@@ -82,12 +105,15 @@ class TestLoopbackHostsPass:
            taken as bucket "s3" by moto, a 404 NoSuchBucket, not the guard's 403).
         """
         for url, path in ((cloud.url, "/"), (cloud.data_url, "/iris.data")):
-            status, _, body = _request(_port(url), "GET", path, headers={"Host": host.format(port=_port(url))})
+            headers = {"Host": host.format(port=_port(url))}
+            if url == cloud.url:  # the API answers only signed requests (localcloud.signing)
+                headers = _signed(cloud, "GET", path, b"", headers)
+            status, _, body = _request(_port(url), "GET", path, headers=headers)
             assert status == (404 if host.startswith("s3.") and url == cloud.url else 200), (url, host, body[:200])
 
-    def test_boto3_with_dummy_credentials_works(self, cloud, bucket):
+    def test_boto3_with_the_clouds_keys_works(self, cloud, bucket):
         """
-        1. boto3 (dummy keys, endpoint http://127.0.0.1:PORT) puts and lists an object.
+        1. boto3 (the cloud's keys, endpoint http://127.0.0.1:PORT) puts and lists an object.
         2. It succeeds: the guard lets through what the kit's clients send.
         """
         s3 = cloud.client("s3")
@@ -118,16 +144,18 @@ class TestForeignHostRefused:
 class TestCrossOriginRequestsRefused:
     """A simple cross-origin POST (no preflight) is refused, so a web page cannot create anything."""
 
-    def test_the_upload_works_without_origin(self, cloud, bucket):
+    def test_the_upload_without_origin_meets_the_signature_check(self, cloud, bucket):
         """
-        1. Send the S3 POST Object form upload with no Origin (as a script or curl would).
-        2. It creates the object (204): the request the next tests send is a real attack.
+        1. Send the S3 POST Object form upload with no Origin (as a script or curl would), unsigned.
+        2. The guard lets it through and the signature check refuses it as S3 refuses an anonymous write
+           (403 AccessDenied, https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html): the guard
+           is what stops the browser's requests below, before any of their body is parsed.
         """
         path, body = _form_upload(bucket, "no-origin.txt")
         status, _, answer = _request(_port(cloud.url), "POST", path, body,
                                      {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
-        assert status == 204, answer
-        assert "no-origin.txt" in _keys(cloud, bucket)
+        assert status == 403 and b"<Code>AccessDenied</Code>" in answer, answer
+        assert "no-origin.txt" not in _keys(cloud, bucket)
 
     @pytest.mark.parametrize("origin", FOREIGN_ORIGINS)
     def test_foreign_origin_is_refused(self, cloud, bucket, origin):
@@ -184,15 +212,13 @@ class TestCrossOriginRequestsRefused:
                              ids=["own-origin", "own-origin-localhost", "same-origin", "typed-url"])
     def test_own_origin_passes(self, cloud, bucket, headers):
         """
-        1. Send the form upload from the cloud's own origin (a page it serves), or marked same-origin/none.
+        1. Send a signed PutObject from the cloud's own origin (a page it serves), or marked same-origin/none.
         2. It creates the object.
         """
         key = unique_name("own")
-        path, body = _form_upload(bucket, key)
         extra = {name: value.format(port=_port(cloud.url)) for name, value in headers.items()}
-        status, _, answer = _request(_port(cloud.url), "POST", path, body,
-                                     {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", **extra})
-        assert status == 204, answer
+        status, _, answer = _put(cloud, bucket, key, extra)
+        assert status == 200, answer
         assert key in _keys(cloud, bucket)
 
     def test_data_server_refuses_foreign_origin(self, cloud):
@@ -214,16 +240,14 @@ class TestAllowOrigin:
     def test_allowed_origin_passes_and_others_still_fail(self):
         """
         1. Start python -m localcloud --allow-origin http://127.0.0.1:8888.
-        2. A form upload with Origin http://127.0.0.1:8888 creates its object; one from :8889 gets 403.
+        2. A signed PutObject with Origin http://127.0.0.1:8888 creates its object; one from :8889 gets 403.
         3. No response carries an Access-Control-Allow-Origin other than the allowed origin.
         """
         cloud = CloudProcess("--allow-origin", "http://127.0.0.1:8888")
         try:
             bucket = create_bucket(cloud, unique_name("allow"))
-            for origin, expected in (("http://127.0.0.1:8888", 204), ("http://127.0.0.1:8889", 403)):
-                path, body = _form_upload(bucket, origin[-4:])
-                status, headers, _ = _request(_port(cloud.url), "POST", path, body, {
-                    "Content-Type": f"multipart/form-data; boundary={BOUNDARY}", "Origin": origin})
+            for origin, expected in (("http://127.0.0.1:8888", 200), ("http://127.0.0.1:8889", 403)):
+                status, headers, _ = _put(cloud, bucket, origin[-4:], {"Origin": origin})
                 assert status == expected, origin
                 assert headers.get("access-control-allow-origin", origin) == origin
             assert _keys(cloud, bucket) == ["8888"]

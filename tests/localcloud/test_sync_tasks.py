@@ -40,7 +40,7 @@ class TestSyncTaskEndsWithItsJob:
         monkeypatch.delenv("MOTO_PORT", raising=False)
         try:
             with LocalCloud(port=0, iam=False) as cloud:
-                session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                session = boto3.session.Session(aws_access_key_id=cloud.keys.access_key_id, aws_secret_access_key=cloud.keys.secret_access_key,
                                                 region_name=REGION)
                 s3, sfn = (session.client(service, endpoint_url=cloud.url) for service in ("s3", "stepfunctions"))
                 s3.create_bucket(Bucket="sync-tasks", CreateBucketConfiguration={"LocationConstraint": REGION})

@@ -347,32 +347,37 @@ class TestLocalSessionIgnoresProfile:
         with pytest.raises(ProfileNotFound):
             boto3.session.Session()
 
-    def test_local_kit_signs_with_dummy_credentials(self, hostile_profile, identity_server, monkeypatch):
+    def test_local_kit_signs_with_the_clouds_keys(self, hostile_profile, identity_server, monkeypatch):
         """
-        1. Point the local endpoint at a listening server that plays STS.
+        1. Point the local endpoint at a listening server that plays STS; hand the kit the cloud's keys as the
+           runner and `make lab` do (PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID/SECRET).
         2. connect() succeeds (no ProfileNotFound) and asks STS for the account.
-        3. The request was signed with the dummy key for the kit's region, not the profile's key or region.
+        3. The request was signed with the cloud's key for the kit's region, not the profile's key or region.
         """
         monkeypatch.setenv(config.ENV_ENDPOINT, identity_server)
+        monkeypatch.setenv(config.ENV_LOCAL_KEY_ID, "AKIALOCALUNITTEST001")
+        monkeypatch.setenv(config.ENV_LOCAL_SECRET, "the-local-clouds-secret-for-this-test")
         kit = config.connect()
         credentials = kit.session.get_credentials().get_frozen_credentials()
-        assert credentials.access_key == "localcloud"
+        assert credentials.access_key == "AKIALOCALUNITTEST001"
         assert kit.client("sts").meta.region_name == config.DEFAULT_REGION
         assert kit.account == _IdentityHandler.account
         authorization = _IdentityHandler.seen[-1]["Authorization"]
-        assert "Credential=localcloud/" in authorization
+        assert "Credential=AKIALOCALUNITTEST001/" in authorization
         assert f"/{config.DEFAULT_REGION}/sts/aws4_request" in authorization
         assert "PROFILEKEY" not in authorization
 
     def test_local_kit_ignores_environment_credentials(self, aws_env, identity_server, monkeypatch):
         """
         1. Leave AWS_ACCESS_KEY_ID set (as a developer with AWS access would).
-        2. A local Kit still signs with the dummy key: real keys are never sent to 127.0.0.1.
+        2. A local Kit signs with the local cloud's key (or, without one, a placeholder the cloud refuses): real
+           keys are never sent to 127.0.0.1.
         """
         monkeypatch.setenv(config.ENV_ENDPOINT, identity_server)
+        monkeypatch.delenv(config.ENV_LOCAL_KEY_ID, raising=False)
         config.connect().client("sts").get_caller_identity()
         authorization = _IdentityHandler.seen[-1]["Authorization"]
-        assert "Credential=localcloud/" in authorization
+        assert "Credential=NOLOCALCLOUDKEYSSET0/" in authorization
         assert "testing-unit-key" not in authorization
 
 

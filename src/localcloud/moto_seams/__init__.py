@@ -34,7 +34,8 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     checked the same way.
 14. ``moto.core.authorization.ActionAuthenticatorMixin._authenticate_and_authorize_action`` — IAM:
     requests signed with an assumed role's or IAM user's keys are evaluated against its policies
-    (``_iam``, ``_iam_policy``); other keys act as the account's root.
+    (``_iam_request``, ``_iam``, ``_iam_policy``); the cloud's root keys act as the account's root (no other key gets
+    past :mod:`localcloud.signing`, which asks ``_iam_request.issued_key`` for the secrets moto's STS and IAM issued).
 15. ``LambdaResponse.create_function`` / ``update_function_configuration``,
     ``SageMakerResponse.create_model`` (and 2, 9), ``StepFunctionResponse.create_state_machine`` /
     ``update_state_machine``, ``EventsHandler.put_targets`` — the role handed over must exist, trust
@@ -84,7 +85,8 @@ from moto.stepfunctions.responses import StepFunctionResponse
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._events import _s3_send_event, _send_to_targets
 from localcloud.moto_seams._executions import executions_busy
-from localcloud.moto_seams._iam import _authorize, role_credentials
+from localcloud.moto_seams._iam import role_credentials
+from localcloud.moto_seams._iam_request import _authorize, issued_key
 from localcloud.moto_seams._iam_create import (
     _events_put_targets,
     _lambda_create_function,
@@ -109,7 +111,7 @@ from localcloud.moto_seams._sagemaker import (
 from localcloud.moto_seams._validation import _lambda_call_action, _sagemaker_call_action
 
 __all__ = ["ADDITIONS", "SEAMS", "all_patches", "all_seams", "cloud_account", "executions_busy", "install",
-           "install_stepfunctions", "role_credentials", "serve_moto", "stepfunctions_patches", "stepfunctions_seams",
+           "install_stepfunctions", "issued_key", "role_credentials", "serve_moto", "stepfunctions_patches", "stepfunctions_seams",
            "uninstall", "update_job", "warm_in_background", "write_logs"]
 _originals = _state.originals
 

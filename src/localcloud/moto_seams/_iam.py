@@ -1,13 +1,17 @@
 """IAM enforcement: who a request comes from, what its policies allow, and roles handed to services.
 
 moto keeps the IAM model (roles, inline and attached policies) and STS hands out keys bound to
-a role (``AssumeRole``). This seam replaces ``ActionAuthenticatorMixin._authenticate_and_authorize_action``
-(moto/core/authorization.py), which every moto response calls before it acts:
+a role (``AssumeRole``). The seam on ``ActionAuthenticatorMixin._authenticate_and_authorize_action``
+(moto/core/authorization.py, which every moto response calls before it acts) is in :mod:`._iam_request`;
+this module holds the principals, their policies and AWS-shaped refusals:
 
 * keys of an assumed role (a Lambda handler, a job, a state machine, an EventBridge target) or of
   an IAM user are evaluated against that principal's identity policies (:mod:`._iam_policy`);
-* any other key (``x``/``x``, ``testing``, a notebook's keys) acts as the account's root, allowed
-  everything: moto would answer InvalidClientTokenId, and plain boto3 must keep working;
+* the cloud's root keys act as the account's root, allowed everything; no other key gets this far
+  (:mod:`localcloud.signing` refuses keys nobody issued, and unsigned requests);
+* a request signed for another service than the one it reaches is refused, as AWS refuses it;
+* ``sts:AssumeRole`` needs the role's trust policy to name the caller (root may not assume roles), and
+  ``GetSessionToken``/``GetFederationToken`` are refused to session credentials;
 * refusals have AWS's shape: ``AccessDeniedException`` JSON for JSON services, ``AccessDenied``
   XML for S3 and query APIs (moto answered XML 403 for every service).
 
@@ -18,11 +22,10 @@ role exists in the account, trusts the service's principal, and that the caller 
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.exceptions import _RESTError as RESTError  # the XML error base (moto keeps it private)
@@ -31,7 +34,12 @@ from moto.s3.exceptions import S3AccessDeniedError
 from moto.sts.models import sts_backends
 
 from localcloud.moto_seams import _state
-from localcloud.moto_seams._iam_policy import ALLOW, DENY, evaluate, request_context, request_resource, trusts_service
+from localcloud.moto_seams._iam_policy import (
+    ALLOW,
+    DENY,
+    evaluate,
+    trusts_service,
+)
 
 # SigV4 signing names that differ from the IAM action prefix
 _SIGNING_TO_PREFIX = {"runtime.sagemaker": "sagemaker", "monitoring": "cloudwatch"}
@@ -108,6 +116,17 @@ def current_principal(account: str) -> Principal:
     return principal if principal is not None else root(account)
 
 
+def global_context(region: str = "") -> dict[str, Any]:
+    """The global condition keys every request has here (loopback, plain HTTP, now)."""
+    now = datetime.now(timezone.utc)
+    context: dict[str, Any] = {"aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "aws:EpochTime": str(int(now.timestamp())), "aws:SourceIp": "127.0.0.1",
+                               "aws:SecureTransport": "false"}
+    if region:
+        context["aws:RequestedRegion"] = region
+    return context
+
+
 # -- refusals, shaped as AWS shapes them ------------------------------------------------------
 def denial_message(principal: Principal, action: str, resource: str, explicit: bool) -> str:
     reason = ("with an explicit deny in an identity-based policy" if explicit
@@ -134,7 +153,7 @@ def is_allowed(principal: Principal, action: str, resource: str, context: dict[s
     if principal.is_root or action in _ALWAYS_ALLOWED:
         return ALLOW
     full_context = {"aws:PrincipalArn": principal.role_arn or principal.arn, "aws:PrincipalAccount": principal.account,
-                    **(context or {})}
+                    **global_context(), **(context or {})}
     return evaluate(principal.policies(), action, resource, full_context)
 
 
@@ -144,53 +163,6 @@ def require(principal: Principal, service: str, action: str, resource: str,
     decision = is_allowed(principal, action, resource, context)
     if decision != ALLOW:
         raise access_denied(service, denial_message(principal, action, resource, decision == DENY))
-
-
-# -- the seam --------------------------------------------------------------------------------
-def _between(first: str, second: str, text: str) -> str:
-    return text.partition(first)[2].partition(second)[0]
-
-
-def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
-    """Replaces ``ActionAuthenticatorMixin._authenticate_and_authorize_action``."""
-    _local.principal = None
-    if not _state.iam_enforced:
-        return
-    authorization = self.headers.get("Authorization") or ""
-    scope = _between("Credential=", ",", authorization).split("/")
-    query = parse_qs(urlparse(self.uri).query)
-    if len(scope) < 4 and query.get("X-Amz-Credential"):  # a presigned URL acts as whoever signed it
-        scope = query["X-Amz-Credential"][0].split("/")
-    elif len(scope) < 4 and query.get("AWSAccessKeyId"):  # S3's SigV2 presigned URL
-        scope = [query["AWSAccessKeyId"][0], "", "", "s3"]
-    if len(scope) < 4:  # unsigned (the moto API, anonymous reads): the root acts, as before
-        return
-    principal = principal_for(self.current_account, scope[0])
-    _local.principal = principal
-    if principal.is_root:
-        return
-    prefix = _SIGNING_TO_PREFIX.get(scope[3], scope[3])
-    api_action = self._get_action()
-    api_action = api_action[0] if isinstance(api_action, list) else api_action
-    action = f"{prefix}:{api_action}"
-    action = _ACTION_ALIASES.get(action, action)
-    params = _json_params(self)
-    if prefix != "s3":
-        resource = request_resource(prefix, api_action, params, self.path, self.region, self.current_account)
-    require(principal, prefix, action, resource, request_context(prefix, api_action, params, query))
-
-
-def _json_params(response: Any) -> dict[str, Any]:
-    body = getattr(response, "body", None)
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", errors="replace")
-    if not body or not body.lstrip().startswith("{"):
-        return {}
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 # -- roles handed to services ---------------------------------------------------------------
@@ -261,9 +233,10 @@ def role_credentials(role_arn: str, session_name: str) -> dict[str, str] | None:
 
 
 def boto_keys(credentials: dict[str, str] | None) -> dict[str, str]:
-    """``boto3.client`` keyword arguments for ``credentials`` (the root's dummy keys when None)."""
+    """``boto3.client`` keyword arguments for ``credentials`` (the cloud's root keys when None)."""
     if credentials is None:
-        return {"aws_access_key_id": "localcloud", "aws_secret_access_key": "localcloud"}
+        keys = _state.cloud.keys
+        return {"aws_access_key_id": keys.access_key_id, "aws_secret_access_key": keys.secret_access_key}
     return {"aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
             "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
             "aws_session_token": credentials["AWS_SESSION_TOKEN"]}
@@ -322,3 +295,4 @@ def image_pull_denial(account: str, region: str, role_arn: str, image_uri: str) 
         if decision != ALLOW:
             return denial_message(principal, action, resource, decision == DENY)
     return ""
+

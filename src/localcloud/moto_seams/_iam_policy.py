@@ -11,8 +11,10 @@ an explicit Deny wins, else an Allow is needed, else the request is implicitly d
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
@@ -31,27 +33,82 @@ def _wildcard(pattern: str, value: str, case_sensitive: bool = True) -> bool:
     return re.fullmatch(regex, value, 0 if case_sensitive else re.IGNORECASE | re.DOTALL) is not None
 
 
+def _date(value: Any) -> datetime | None:
+    """An IAM date: ISO 8601 (``2026-12-07T10:00:00Z``, a date alone) or epoch seconds."""
+    text = str(value).strip()
+    try:
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            return datetime.fromtimestamp(float(text), timezone.utc)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _compare(convert, check):
+    def test(want: Any, got: Any) -> bool:
+        w, g = convert(want), convert(got)
+        return w is not None and g is not None and check(g, w)
+    return test
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _in_network(want: Any, got: Any) -> bool:
+    try:
+        return ipaddress.ip_address(str(got)) in ipaddress.ip_network(str(want), strict=False)
+    except ValueError:
+        return False
+
+
+_TESTS = {
+    "StringEquals": lambda want, got: want == got,
+    "StringNotEquals": lambda want, got: want != got,
+    "StringEqualsIgnoreCase": lambda want, got: want.lower() == got.lower(),
+    "StringNotEqualsIgnoreCase": lambda want, got: want.lower() != got.lower(),
+    "StringLike": lambda want, got: _wildcard(want, got),
+    "StringNotLike": lambda want, got: not _wildcard(want, got),
+    "ArnEquals": lambda want, got: want == got,
+    "ArnLike": lambda want, got: _wildcard(want, got),
+    "ArnNotEquals": lambda want, got: want != got,
+    "ArnNotLike": lambda want, got: not _wildcard(want, got),
+    "Bool": lambda want, got: str(want).lower() == str(got).lower(),
+    "DateEquals": _compare(_date, lambda g, w: g == w),
+    "DateNotEquals": _compare(_date, lambda g, w: g != w),
+    "DateLessThan": _compare(_date, lambda g, w: g < w),
+    "DateLessThanEquals": _compare(_date, lambda g, w: g <= w),
+    "DateGreaterThan": _compare(_date, lambda g, w: g > w),
+    "DateGreaterThanEquals": _compare(_date, lambda g, w: g >= w),
+    "NumericEquals": _compare(_number, lambda g, w: g == w),
+    "NumericNotEquals": _compare(_number, lambda g, w: g != w),
+    "NumericLessThan": _compare(_number, lambda g, w: g < w),
+    "NumericLessThanEquals": _compare(_number, lambda g, w: g <= w),
+    "NumericGreaterThan": _compare(_number, lambda g, w: g > w),
+    "NumericGreaterThanEquals": _compare(_number, lambda g, w: g >= w),
+    "IpAddress": _in_network,
+    "NotIpAddress": lambda want, got: not _in_network(want, got),
+}
+# negated operators: "matches none of the values"; on a key absent from the request they hold
+_NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike",
+            "DateNotEquals", "NumericNotEquals", "NotIpAddress"}
+
+
 def _string_op(name: str):
     """The test for one condition operator, or None when it is not supported."""
-    base = name.removesuffix("IfExists")
-    tests = {
-        "StringEquals": lambda want, got: want == got,
-        "StringNotEquals": lambda want, got: want != got,
-        "StringEqualsIgnoreCase": lambda want, got: want.lower() == got.lower(),
-        "StringNotEqualsIgnoreCase": lambda want, got: want.lower() != got.lower(),
-        "StringLike": lambda want, got: _wildcard(want, got),
-        "StringNotLike": lambda want, got: not _wildcard(want, got),
-        "ArnEquals": lambda want, got: want == got,
-        "ArnLike": lambda want, got: _wildcard(want, got),
-        "ArnNotEquals": lambda want, got: want != got,
-        "ArnNotLike": lambda want, got: not _wildcard(want, got),
-        "Bool": lambda want, got: str(want).lower() == str(got).lower(),
-    }
-    return tests.get(base)
+    return _TESTS.get(name.removesuffix("IfExists"))
 
 
 def _condition_holds(conditions: dict[str, Any], context: dict[str, Any]) -> bool:
-    """Every operator block and every key within it must hold (AND); values within a key are OR."""
+    """Every operator block and every key within it must hold (AND); values within a key are OR.
+
+    A key absent from the request: ``...IfExists`` and negated operators hold, the others do not
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+    """
     for operator, block in (conditions or {}).items():
         qualifier, _, op_name = operator.rpartition(":")  # ForAnyValue:/ForAllValues:
         for key, wanted in block.items():
@@ -63,12 +120,13 @@ def _condition_holds(conditions: dict[str, Any], context: dict[str, Any]) -> boo
             test = _string_op(op_name)
             if test is None:
                 return False  # an operator this cloud does not know: never grants
+            base = op_name.removesuffix("IfExists")
+            negated = base in _NEGATED
             if got is None:
-                if op_name.endswith("IfExists"):
+                if op_name.endswith("IfExists") or negated or qualifier == "ForAllValues":
                     continue
-                return False  # AWS: a missing key makes the condition false (except IfExists)
+                return False
             values = [str(v) for v in _as_list(got)]
-            negated = "Not" in op_name
             wants = [str(w) for w in _as_list(wanted)]
             if qualifier == "ForAllValues":
                 ok = all(any(test(w, v) for w in wants) for v in values)
@@ -138,6 +196,40 @@ def trusts_service(trust_document: str | dict, service: str, context: dict[str, 
             return False
         allowed = True
     return allowed
+
+
+def trusts_principal(trust_document: str | dict, principal_arns: list[str], account: str,
+                     context: dict[str, Any]) -> str:
+    """How the role's trust policy names an AWS principal that wants to ``sts:AssumeRole`` it.
+
+    Args:
+        principal_arns: the caller's ARNs (an assumed role's session ARN and its role ARN, a user's ARN).
+        account: the caller's account.
+
+    Returns:
+        ``"principal"`` when a statement names one of ``principal_arns`` (or ``*``), ``"account"`` when it
+        names the caller's account (its id or root ARN: the caller's own policy must then allow it too),
+        ``""`` when none does or a statement denies.
+    """
+    policy = json.loads(unquote(trust_document)) if isinstance(trust_document, str) else trust_document
+    found = ""
+    for statement in _as_list(policy.get("Statement")):
+        principals = statement.get("Principal") or {}
+        named = ["*"] if principals == "*" else _as_list(principals.get("AWS")) if isinstance(principals, dict) else []
+        if "*" in named or any(arn in named for arn in principal_arns):
+            match = "principal"
+        elif account in named or f"arn:aws:iam::{account}:root" in named:
+            match = "account"
+        else:
+            continue
+        if not any(_wildcard(a, "sts:AssumeRole", False) for a in _as_list(statement.get("Action"))):
+            continue
+        if not _condition_holds(statement.get("Condition") or {}, context):
+            continue
+        if statement.get("Effect") == "Deny":
+            return ""
+        found = "principal" if "principal" in (found, match) else match
+    return found
 
 
 # -- what a request acts on -----------------------------------------------------------------
@@ -213,4 +305,4 @@ def request_context(service: str, action: str, params: dict[str, Any], query: di
 
 
 __all__ = ["ALLOW", "DENY", "NEUTRAL", "evaluate", "request_context", "request_resource",
-           "statement_effect", "trusts_service"]
+           "statement_effect", "trusts_principal", "trusts_service"]

@@ -177,12 +177,10 @@ def _start_execution(self, state_machine_arn: str, name: str = None, execution_i
 
 # -- the interpreter's AWS calls act as the state machine's role ---------------------------------
 def _boto_client_for(region: str, service: str, state_credentials: Any = None):
-    """moto's ``boto_client_for`` signs with ``ak``/``sk`` (the root here); AWS acts as the execution role."""
+    """moto's ``boto_client_for`` signs with ``ak``/``sk``, keys nobody issued; AWS acts as the execution role
+    (the cloud's root keys without IAM)."""
     role = getattr(state_credentials, "role_arn", None)
     credentials = role_credentials(role, "StepFunctions") if role else None
-    if credentials is None:
-        return _state.originals["sfn_boto_client_for"](region=region, service=service,
-                                                      state_credentials=state_credentials)
     timeout = TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS  # as moto's
     return boto3.client(service_name=service, region_name=region, endpoint_url=f"http://localhost:{moto_server_port()}",
                         config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
