@@ -16,7 +16,8 @@ key) checks out, and so does the cloud, before moto sees the request: its root k
 
 moto's own control API (``/moto-api``: reset, state, config) is refused to every caller: AWS has
 none, and it would let any handler wipe the cloud. moto's ``x-moto-account-id`` header (act in
-another account) is dropped. STS's two calls that AWS takes unsigned (``AssumeRoleWithWebIdentity``,
+another account) is dropped. S3 browser uploads (POST Object) are signed by their POST policy
+(:mod:`localcloud.post_policy`). STS's two calls that AWS takes unsigned (``AssumeRoleWithWebIdentity``,
 ``AssumeRoleWithSAML``) pass unsigned.
 
 Not checked: the chunk signatures of ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD`` uploads and a body's
@@ -41,6 +42,7 @@ from xml.sax.saxutils import escape
 from botocore.auth import HmacV1Auth
 from botocore.utils import normalize_url_path
 
+from localcloud import post_policy
 from localcloud.keys import CloudKeys
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -102,6 +104,10 @@ _ERRORS: dict[str, tuple[int, str, str, str, str, str]] = {
                "The difference between the request time and the current time is too large."),
     "presign-expired": (403, "AccessDenied", "SignatureDoesNotMatch", "InvalidSignatureException",
                         "Signature expired", "Request has expired"),
+    "too-large": (400, "EntityTooLarge", "EntityTooLarge", "EntityTooLarge",
+                  "Your proposed upload exceeds the maximum allowed size", ""),
+    "too-small": (400, "EntityTooSmall", "EntityTooSmall", "EntityTooSmall",
+                  "Your proposed upload is smaller than the minimum allowed size", ""),
     "wrong-service": (403, "SignatureDoesNotMatch", "SignatureDoesNotMatch", "InvalidSignatureException", "", ""),
 }
 
@@ -258,12 +264,17 @@ def canonical_request(environ: dict[str, Any], claim: Signature, payload_hash: s
                       ";".join(claim.signed_headers), payload_hash])
 
 
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = ("AWS4" + secret).encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
 def signature_of(secret: str, claim: Signature, canonical: str) -> str:
     scope = f"{claim.date}/{claim.region}/{claim.service}/aws4_request"
     to_sign = "\n".join([ALGORITHM, claim.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = ("AWS4" + secret).encode()
-    for part in (claim.date, claim.region, claim.service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    key = signing_key(secret, claim.date, claim.region, claim.service)
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
@@ -329,6 +340,9 @@ class Authenticator:
         if claim is None:
             if self._unsigned_sts(environ, query):
                 return
+            if post_policy.is_post_upload(environ):
+                self._post_upload(environ)
+                return
             raise Refused("missing", "", protocol_of(None, environ))
         protocol = protocol_of(claim.service, environ)
         issued = self._issued(claim, protocol)
@@ -353,6 +367,17 @@ class Authenticator:
         expected = signature_of(issued.secret, claim, canonical_request(environ, claim, payload))
         if not hmac.compare_digest(expected, claim.signature):
             raise Refused("signature", "", protocol)
+
+    def _post_upload(self, environ: dict[str, Any]) -> None:
+        """An S3 browser upload, signed by its POST policy (:mod:`localcloud.post_policy`)."""
+        def secret_for(key_id: str, token: str | None) -> str:
+            claim = Signature(key_id, "", "", "s3", (), "", "", True, None, token)
+            return self._issued(claim, "s3").secret
+
+        try:
+            post_policy.check(environ, _body(environ), secret_for, signing_key, self.clock())
+        except post_policy.PostRefused as refused:
+            raise Refused(refused.kind, refused.message, "s3") from None
 
     def _presigned_v2(self, environ: dict[str, Any], params: dict[str, str]) -> None:
         """S3's query-string SigV2 (what boto3's ``generate_presigned_url`` makes unless told ``s3v4``).

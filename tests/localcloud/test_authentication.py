@@ -202,6 +202,34 @@ class TestPresignedUrls:
         assert answer.status_code in (400, 403) and b"scoped to correct service" in answer.content, answer.content
 
 
+class TestBrowserUploadsFollowTheirPostPolicy:
+    """S3 POST Object uploads are signed by their policy
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html)."""
+
+    @pytest.mark.parametrize("version", ["s3v4", "s3"])
+    def test_presigned_post(self, cloud, bucket, version):
+        """
+        1. generate_presigned_post for one key with a content-length-range of 1-100 bytes (SigV4 and SigV2).
+        2. The upload is stored (204); another key is AccessDenied naming the failed condition; 200 bytes is
+           EntityTooLarge; an unsigned form upload is AccessDenied.
+        """
+        s3 = _client(cloud, "s3", cloud.keys["AWS_ACCESS_KEY_ID"], cloud.keys["AWS_SECRET_ACCESS_KEY"],
+                     signature_version=version)
+        key = unique_name("post")
+        post = s3.generate_presigned_post(bucket, key, Conditions=[["content-length-range", 1, 100]])
+        upload = requests.post(post["url"], data=post["fields"], files={"file": ("x.txt", b"hello")}, timeout=30)
+        assert upload.status_code == 204, upload.content
+        assert cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == b"hello"
+        other = requests.post(post["url"], data={**post["fields"], "key": "other.txt"},
+                              files={"file": ("x.txt", b"hello")}, timeout=30)
+        assert other.status_code == 403 and b"Policy Condition failed" in other.content, other.content
+        big = requests.post(post["url"], data=post["fields"], files={"file": ("x.txt", b"x" * 200)}, timeout=30)
+        assert big.status_code == 400 and b"EntityTooLarge" in big.content, big.content
+        unsigned = requests.post(post["url"], data={"key": "anonymous.txt"}, files={"file": ("x.txt", b"x")},
+                                 timeout=30)
+        assert unsigned.status_code == 403 and b"AccessDenied" in unsigned.content, unsigned.content
+
+
 class TestMotoApiIsClosed:
     """moto's control API (``/moto-api``) answers no one: AWS has none (item 2: a handler wiped the cloud)."""
 

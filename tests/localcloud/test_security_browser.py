@@ -4,9 +4,11 @@ The page is served from another port of 127.0.0.1 (any local dev server, or a pa
 port) and sends what a page may send without a CORS preflight
 (https://developer.mozilla.org/en-US/docs/Web/HTTP/Guides/CORS#simple_requests): a plain HTML form POST
 and two ``fetch(…, {mode: "no-cors"})`` POSTs (multipart and text/plain), each an S3 POST Object upload
-(https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html) that moto accepts unsigned. First the
-same page is pointed at a cloud that allows its origin (``--allow-origin``) and creates its three objects:
-the attack is real. Against a cloud with the default settings it creates none.
+(https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html). The form and the multipart fetch
+carry a real presigned POST policy (``generate_presigned_post``), as a page that was handed one would; the
+text/plain one is unsigned. First the same page is pointed at a cloud that allows its origin
+(``--allow-origin``): the two signed uploads create their objects (the attack is real) and the unsigned one
+is refused by the signature check. Against a cloud with the default settings it creates none.
 
 Chromium is Debian's package, installed by scripts/ensure_chromium.sh when missing (as tests/handout does);
 the test skips, saying why, only when that is impossible.
@@ -15,7 +17,9 @@ the test skips, saying why, only when that is impossible.
 from __future__ import annotations
 
 import functools
+import html
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -33,15 +37,17 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
                   "--disable-default-apps", "--mute-audio"]
 ATTACK_KEYS = ["form-attack.txt", "fetch-multipart-attack.txt", "fetch-text-attack.txt"]
+SIGNED_KEYS = ATTACK_KEYS[:2]  # the uploads that carry a presigned POST policy
 PAGE = """<!doctype html><html><body>
 <iframe name="sink"></iframe>
-<form id="form" method="POST" action="{target}" target="sink">
-  <input name="key" value="form-attack.txt"><input name="body" value="written by a web page">
+<form id="form" method="POST" action="{target}" target="sink" enctype="multipart/form-data">
+  <input name="key" value="form-attack.txt">{inputs}<input name="file" value="written by a web page">
 </form>
 <script>
 const target = "{target}";
 const multipart = new FormData();
 multipart.append("key", "fetch-multipart-attack.txt");
+for (const [name, value] of Object.entries({fields})) multipart.append(name, value);
 multipart.append("file", new Blob(["written by a web page"], {{type: "text/plain"}}), "x.txt");
 Promise.allSettled([
   fetch(target, {{method: "POST", mode: "no-cors", body: multipart}}),
@@ -92,7 +98,10 @@ def open_attack_page(chromium: str, attack_site, cloud, bucket: str, profile: Pa
     """Serve the page aimed at ``cloud``'s bucket, open it headless, return the DOM once the attacks were sent."""
     folder, origin = attack_site
     page = folder / f"{bucket}.html"
-    page.write_text(PAGE.format(target=f"{cloud.url}/{bucket}"))
+    post = cloud.client("s3").generate_presigned_post(bucket, "${filename}", Conditions=[["starts-with", "$key", ""]])
+    fields = {name: value for name, value in post["fields"].items() if name != "key"}
+    inputs = "".join(f'<input type="hidden" name="{html.escape(n)}" value="{html.escape(v)}">' for n, v in fields.items())
+    page.write_text(PAGE.format(target=f"{cloud.url}/{bucket}", inputs=inputs, fields=json.dumps(fields)))
     command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom",
                f"{origin}/{page.name}"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -121,16 +130,17 @@ class TestCrossOriginPageCreatesNothing:
         """
         1. Start a cloud with --allow-origin <the attack page's origin>; make a bucket.
         2. Open the attack page in headless Chromium.
-        3. All three objects exist: the form and both no-cors fetches reach moto and create objects.
+        3. The two uploads with a presigned POST policy create their objects (the form and the multipart no-cors
+           fetch reach S3); the unsigned text/plain one is refused by the signature check.
         """
         cloud = CloudProcess("--allow-origin", attack_site[1])
         try:
             bucket = create_bucket(cloud, unique_name("allowed-page"))
             open_attack_page(chromium, attack_site, cloud, bucket, tmp_path / "profile")
             deadline = time.monotonic() + 10
-            while keys(cloud, bucket) != sorted(ATTACK_KEYS) and time.monotonic() < deadline:
+            while keys(cloud, bucket) != sorted(SIGNED_KEYS) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            assert keys(cloud, bucket) == sorted(ATTACK_KEYS)
+            assert keys(cloud, bucket) == sorted(SIGNED_KEYS)
         finally:
             assert cloud.stop() == 0
 
