@@ -14,6 +14,7 @@ import textwrap
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 from _support import (EVENTS_DIR, create_bucket, create_role, load_event, unique_name, zip_bytes)
 from _wait import wait_for, wait_for_status
 
@@ -278,7 +279,9 @@ class TestPutEvents:
         function = _recording_function(clients, role, record_bucket)
         source = f"kit.tests.{unique_name('app')}"
         rule = unique_name("to-lambda")
-        clients["events"].put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+        rule_arn = clients["events"].put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))["RuleArn"]
+        clients["lambda"].add_permission(FunctionName=function, StatementId="events", Action="lambda:InvokeFunction",
+                                         Principal="events.amazonaws.com", SourceArn=rule_arn)
         clients["events"].put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": function, "InputPath": "$.detail"}])
         detail = load_event("localcloud_custom_event.json", run_id=unique_name("run"))
 
@@ -286,6 +289,44 @@ class TestPutEvents:
                                                "Detail": json.dumps(detail)}])
 
         assert _recorded_events(clients, record_bucket, 1) == [detail]
+
+    def test_function_that_granted_nothing_is_not_invoked(self, cloud, clients, role):
+        """
+        1. One rule, two recording functions as targets: one granted events.amazonaws.com lambda:InvokeFunction
+           for the rule (AddPermission), one that granted nothing
+           (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-lambda-permissions).
+        2. PutEvents: the granting function records the event; the other never runs.
+        """
+        granted_bucket = create_bucket(cloud, unique_name("granted"), REGION)
+        silent_bucket = create_bucket(cloud, unique_name("silent"), REGION)
+        granted = _recording_function(clients, role, granted_bucket)
+        silent = _recording_function(clients, role, silent_bucket)
+        source = f"kit.tests.{unique_name('app')}"
+        rule = unique_name("grants")
+        rule_arn = clients["events"].put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))["RuleArn"]
+        clients["lambda"].add_permission(FunctionName=granted, StatementId="events", Action="lambda:InvokeFunction",
+                                         Principal="events.amazonaws.com", SourceArn=rule_arn)
+        # the silent target first: its (refused) delivery is decided before the granted one has run
+        clients["events"].put_targets(Rule=rule, Targets=[{"Id": "silent", "Arn": silent},
+                                                          {"Id": "granted", "Arn": granted}])
+
+        clients["events"].put_events(Entries=[{"Source": source, "DetailType": "x", "Detail": "{}"}])
+
+        assert len(_recorded_events(clients, granted_bucket, 1)) == 1
+        assert clients["s3"].list_objects_v2(Bucket=silent_bucket).get("KeyCount") == 0
+
+    def test_state_machine_target_needs_a_role(self, clients, machine):
+        """
+        1. PutTargets with a state machine target and no RoleArn.
+        2. ValidationException "RoleArn is required for target <arn>." (EventBridge starts state machines only
+           through a role: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html).
+        """
+        rule = unique_name("no-role")
+        clients["events"].put_rule(Name=rule, EventPattern=json.dumps({"source": ["kit.tests"]}))
+        with pytest.raises(ClientError) as refused:
+            clients["events"].put_targets(Rule=rule, Targets=[{"Id": "machine", "Arn": machine}])
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert refused.value.response["Error"]["Message"] == f"RoleArn is required for target {machine}."
 
 
 class TestS3ToLambda:

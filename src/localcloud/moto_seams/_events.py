@@ -14,7 +14,7 @@ from moto.stepfunctions import responses as sfn_responses
 
 from localcloud import events as shapes
 from localcloud.moto_seams import _state
-from localcloud.moto_seams._iam import target_role_may_start
+from localcloud.moto_seams._iam import function_allows, target_role_may_start
 from localcloud.moto_seams._lambda import _function_spec
 
 
@@ -49,7 +49,7 @@ def _deliver(target: dict[str, Any], event: dict[str, Any], rule_arn: str, rule:
                 return
             sfn_responses.get_backend(account, region).start_execution(arn, None, text)  # seam 17 first
         else:
-            _invoke_function(account, region, arn, shapes.json_or_text(text))
+            _invoke_function(account, region, arn, shapes.json_or_text(text), ("events.amazonaws.com", rule_arn))
     except Exception as exc:  # noqa: BLE001 - AWS counts a FailedInvocation; the event is dropped
         _state.log.warning("rule %s: could not deliver to %s: %s: %s", rule, arn, type(exc).__name__, exc)
 
@@ -73,7 +73,8 @@ def _s3_send_event(account_id: str, event_name: str, bucket: Any, key: Any) -> N
     for kind, arn, record in shapes.s3_notifications(config, event_name, details):
         region = arn.split(":")[3]
         if kind == "lambda":  # asynchronous, as S3 invokes functions
-            _state.cloud.run_in_background(_invoke_function, account_id, region, arn, record)
+            _state.cloud.run_in_background(_invoke_function, account_id, region, arn, record,
+                                           ("s3.amazonaws.com", bucket.arn))
         elif kind == "sqs":
             s3_notifications._send_sqs_message(account_id, record, arn.split(":")[-1], region)
         else:
@@ -85,10 +86,17 @@ def _s3_send_event(account_id: str, event_name: str, bucket: Any, key: Any) -> N
         _state.cloud.run_in_background(_put_on_default_bus, account_id, bucket.region_name, event)
 
 
-def _invoke_function(account: str, region: str, arn: str, event: Any) -> None:
-    """An asynchronous invocation (S3 notification, EventBridge target): nobody hears of failures."""
+def _invoke_function(account: str, region: str, arn: str, event: Any, caller: tuple[str, str]) -> None:
+    """An asynchronous invocation (S3 notification, EventBridge target): nobody hears of failures.
+
+    ``caller``: (service principal, source ARN); the function must have granted it lambda:InvokeFunction.
+    """
     try:
         function = lambda_models.lambda_backends[account][region].get_function(arn)
+        if not function_allows(function, caller[0], caller[1], account):
+            _state.log.warning("%s may not invoke %s: the function's policy grants it no lambda:InvokeFunction "
+                               "(add_permission)", caller[0], arn)
+            return
         _state.cloud.lambda_runtime.invoke(_function_spec(function), event)
     except Exception as exc:  # noqa: BLE001 - an asynchronous invoke fails without telling the caller
         _state.log.warning("asynchronous invocation of %s failed: %s: %s", arn, type(exc).__name__, exc)

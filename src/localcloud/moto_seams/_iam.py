@@ -242,6 +242,30 @@ def boto_keys(credentials: dict[str, str] | None) -> dict[str, str]:
             "aws_session_token": credentials["AWS_SESSION_TOKEN"]}
 
 
+def function_allows(function: Any, service: str, source_arn: str, account: str) -> bool:
+    """Does the function's resource-based policy (AddPermission) let ``service`` invoke it for ``source_arn``?
+
+    EventBridge and S3 invoke a function only when it granted them ``lambda:InvokeFunction``
+    (https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html). Always True when IAM is
+    not enforced.
+    """
+    if not _state.iam_enforced:
+        return True
+    statements = list(getattr(getattr(function, "policy", None), "statements", None) or [])
+    context = {"aws:SourceArn": source_arn, "aws:SourceAccount": account, **global_context()}
+    principal_statements = []
+    for statement in statements:
+        principal = statement.get("Principal") or {}
+        services = principal.get("Service") if isinstance(principal, dict) else principal
+        if principal == "*" or service in (services if isinstance(services, list) else [services]):
+            principal_statements.append({key: value for key, value in statement.items() if key != "Principal"})
+    arn = getattr(function, "function_arn", "")
+    decision = evaluate([{"Statement": principal_statements}], "lambda:InvokeFunction", arn, context)
+    if decision != ALLOW and arn:  # a grant on the function's unqualified ARN also covers its :$LATEST
+        decision = evaluate([{"Statement": principal_statements}], "lambda:InvokeFunction", f"{arn}:$LATEST", context)
+    return decision == ALLOW
+
+
 def target_role_may_start(account: str, role_arn: str, machine_arn: str) -> bool:
     """EventBridge starts a state machine as the target's role: it must trust events and allow StartExecution."""
     if not _state.iam_enforced:

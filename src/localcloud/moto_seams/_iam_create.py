@@ -79,9 +79,16 @@ def _states_update(self: Any) -> Any:
     return _state.originals["states_update"](self)
 
 
+# targets EventBridge can reach only through a role (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html)
+_ROLE_REQUIRED = {"states", "kinesis", "ec2", "codebuild", "codepipeline", "ecs", "batch", "ssm"}
+
+
 def _events_put_targets(self: Any) -> Any:
-    """PutTargets: the caller must be allowed to pass each target's role to EventBridge."""
+    """PutTargets: a target that needs a role names one, and the caller may pass it to EventBridge."""
     for target in self._get_param("Targets") or []:
+        arn = str(target.get("Arn") or "")
+        if arn.split(":")[2:3] and arn.split(":")[2] in _ROLE_REQUIRED and not target.get("RoleArn"):
+            raise JsonRESTError("ValidationException", f"RoleArn is required for target {arn}.")
         if target.get("RoleArn"):
             try:
                 check_role_handover(self.current_account, target["RoleArn"], "events", "events")
