@@ -19,6 +19,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault(ENV_RUNTIME_DIR, tempfile.mkdtemp(prefix="localcloud-test-runtime-"))
 
 
+KEYS_BY_URL: dict[str, dict[str, str]] = {}  # every cloud this process started: its URL -> its root keys
+
+
 def keys_from_ready_line(line: str) -> dict[str, str]:
     """The root keys of the cloud that printed ``line`` ("… keys in FILE"), as AWS_ACCESS_KEY_ID/SECRET variables."""
     match = re.search(r"keys in (\S+)", line)
@@ -56,6 +59,7 @@ class CloudProcess:
             raise RuntimeError(f"no ready line from localcloud: {self.ready_line!r}")
         self.url, self.data_url = match.group(1), match.group(2)
         self.keys = keys_from_ready_line(self.ready_line)  # the cloud answers no other (localcloud.signing)
+        KEYS_BY_URL[self.url] = self.keys
 
     @property
     def kit_env(self) -> dict[str, str]:

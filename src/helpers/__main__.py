@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers.cloud_process import keys_of
-from helpers.config import (DEFAULT_LOCAL_ENDPOINT, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET, ENV_TARGET,
-                            ConfigError)
+from helpers.cloud_process import use_keys_of
+from helpers.config import DEFAULT_LOCAL_ENDPOINT, ENV_ENDPOINT, ENV_TARGET, ConfigError
 from helpers.series import (CLEANUP_NOTEBOOK, DEFAULT_NOTEBOOKS, Interrupted, SeriesFailed, SeriesResult,
                             run_series, select_notebooks, signals_interrupt, summary_lines)
 
@@ -178,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
             os.environ[ENV_ENDPOINT] = args.endpoint
         clean_parameters = {name: _parse_value(value) for name, value in args.parameter}
         target = str(clean_parameters.get("target") or os.environ.get(ENV_TARGET) or "local").lower()
-        if target == "local" and not (os.environ.get(ENV_LOCAL_KEY_ID) and os.environ.get(ENV_LOCAL_SECRET)):
+        if target == "local":
             try:  # the keys of the user's own running cloud
-                os.environ.update(keys_of(os.environ.get(ENV_ENDPOINT) or DEFAULT_LOCAL_ENDPOINT))
+                use_keys_of(os.environ.get(ENV_ENDPOINT) or DEFAULT_LOCAL_ENDPOINT)
             except RuntimeError as error:
                 print(f"clean: {error}", file=sys.stderr)
                 return 1

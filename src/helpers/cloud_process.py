@@ -38,6 +38,20 @@ def new_keys() -> dict[str, str]:
             ENV_LOCAL_SECRET: secrets.token_urlsafe(30)}
 
 
+def use_keys_of(endpoint: str) -> None:
+    """Set the kernels' key variables for the running cloud at ``endpoint``: its owner's runtime file says them;
+    keys already in the environment are kept only when there is no such file (a cloud started elsewhere).
+
+    Raises:
+        RuntimeError: neither says (the message says what to do).
+    """
+    try:
+        os.environ.update(keys_of(endpoint))
+    except RuntimeError:
+        if not (os.environ.get(ENV_LOCAL_KEY_ID) and os.environ.get(ENV_LOCAL_SECRET)):
+            raise
+
+
 def keys_of(endpoint: str) -> dict[str, str]:
     """The keys of a cloud the user started (``python -m localcloud env`` reads its owner's runtime file).
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import nbformat
 
-from helpers.cloud_process import LocalCloudProcess, keys_of, start_cloud  # noqa: F401  (LocalCloudProcess: helpers.series' API)
+from helpers.cloud_process import LocalCloudProcess, start_cloud, use_keys_of  # noqa: F401  (LocalCloudProcess: API)
 from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET, ENV_RUN_ID, new_run_id
 from helpers import kernels as kernels_module
 from helpers.kernels import KERNEL_ARGUMENTS, KERNEL_NAME, KernelStarter
@@ -210,11 +210,10 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
         if parameters.get("target", "local") == "local":
             if endpoint:
                 os.environ[ENV_ENDPOINT] = endpoint
-                if not (os.environ.get(ENV_LOCAL_KEY_ID) and os.environ.get(ENV_LOCAL_SECRET)):
-                    try:
-                        os.environ.update(keys_of(endpoint))
-                    except RuntimeError as error:
-                        raise SeriesFailed(str(error)) from None
+                try:
+                    use_keys_of(endpoint)
+                except RuntimeError as error:
+                    raise SeriesFailed(str(error)) from None
             else:
                 try:
                     cloud = start_cloud(cloud_args, kernels)

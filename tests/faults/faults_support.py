@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import helpers
-from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, Kit
+from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET, Kit
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +39,14 @@ def new_prefix(tag: str) -> str:
 
 @contextlib.contextmanager
 def pointed_at(endpoint: str, data_url: str | None = None) -> Iterator[None]:
-    """Set PIPELINE_DREAMS_ENDPOINT (and _DATA_URL) as the series runner does for its notebooks."""
-    saved = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL)}
+    """Set PIPELINE_DREAMS_ENDPOINT (and _DATA_URL) and the cloud's keys as the series runner does for its notebooks."""
+    from conftest_cloud import KEYS_BY_URL
+
+    saved = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET)}
     os.environ[ENV_ENDPOINT] = endpoint
+    keys = KEYS_BY_URL.get(endpoint)
+    if keys:
+        os.environ.update({ENV_LOCAL_KEY_ID: keys["AWS_ACCESS_KEY_ID"], ENV_LOCAL_SECRET: keys["AWS_SECRET_ACCESS_KEY"]})
     if data_url:
         os.environ[ENV_DATA_URL] = data_url
     try:
