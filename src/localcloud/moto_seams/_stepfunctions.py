@@ -1,11 +1,11 @@
-"""Seams 4-6 and the aws-sdk task: .sync for SageMaker, fresh execution names, text bodies."""
+"""Seams 4-6 and the aws-sdk task: .sync for SageMaker, fresh execution names, AWS-shaped SDK results."""
 
 from __future__ import annotations
 
 import functools
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import botocore.session
@@ -151,13 +151,30 @@ def _epoch_millis(value: Any) -> Any:
 
 
 def _aws_sdk_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
-    """``aws-sdk:s3:getObject`` hands the next state its Body as text, as AWS does (moto: a stream)."""
+    """An aws-sdk task's result as AWS hands it on: JSON, with ``aws-sdk:s3:getObject``'s Body as text
+    (moto: a stream) and timestamps as ISO 8601 strings (moto: datetimes, which DescribeExecution could
+    not serialise: it answered 500)."""
     _state.originals["sfn_aws_sdk_task"](self, env, resource_runtime_part, normalised_parameters, state_credentials)
     response = env.stack[-1]
     if isinstance(response, dict):
         for key, value in list(response.items()):
             if isinstance(value, StreamingBody):
                 response[key] = value.read().decode("utf-8", errors="replace")
+    env.stack[-1] = _iso_timestamps(response)
+
+
+def _iso_timestamps(value: Any) -> Any:
+    """``value`` with every datetime as a UTC ISO 8601 string (``2024-05-23T19:11:31Z``; milliseconds
+    only when there are some), as Step Functions shows an SDK result's timestamps."""
+    if isinstance(value, datetime):
+        utc = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        millis = utc.microsecond // 1000
+        return utc.strftime("%Y-%m-%dT%H:%M:%S") + (f".{millis:03d}Z" if millis else "Z")
+    if isinstance(value, dict):
+        return {k: _iso_timestamps(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_iso_timestamps(v) for v in value]
+    return value
 
 
 def _state_task_service_for(service_name: str):
