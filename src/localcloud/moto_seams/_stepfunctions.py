@@ -50,6 +50,7 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._executions import started
 from localcloud.moto_seams._iam import boto_keys, role_credentials
+from localcloud.moto_seams._sfn_limits import check_execution_input
 
 _SYNC_POLL_SECONDS = 0.1  # moto's pause between two checks of its own .sync tasks (ECS, Batch, Glue, nested runs)
 # A SageMaker .sync task's check waits for a job this cloud runs to end (the job runner's signal, at most
@@ -183,9 +184,10 @@ def _state_task_service_for(service_name: str):
     return _state.originals["sfn_service_factory"](service_name=service_name)
 
 
-# -- 6. unnamed executions -----------------------------------------------------------------
+# -- 6. unnamed executions, oversize inputs -----------------------------------------------------------------
 def _start_execution(self, state_machine_arn: str, name: str = None, execution_input: str = None,
                      trace_header: str = None):
+    check_execution_input(execution_input)  # AWS refuses an oversize input before it starts anything
     execution = _state.originals["sfn_start_execution"](self, state_machine_arn, name or str(mock_random.uuid4()),
                                                         execution_input, trace_header)
     started(execution)  # for executions_busy (the jobs' start-up order, localcloud.instances)
