@@ -53,6 +53,7 @@ EXPECTED = {
     "sfn_iteration_error_name": type,
     "sfn_error_equals": ["self", "env"],
     "states_execution_history": ["self"],
+    "sfn_state_credentials": ["self", "env"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
@@ -83,6 +84,11 @@ READ = [
     ("moto.stepfunctions.parser.asl.eval.environment.Environment", "set_error", ["self", "error"]),
     ("moto.stepfunctions.parser.asl.eval.environment.Environment", "is_standard_workflow", ["self"]),
     ("moto.stepfunctions.models.StepFunctionBackend", "describe_execution", ["self", "execution_arn"]),
+    # seam 23 fails a task the way moto's service integrations name themselves in TaskFailed
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service.StateTaskService",
+     "_get_sfn_resource", ["self"]),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service.StateTaskService",
+     "_get_sfn_resource_type", ["self"]),
 ]
 # moto source the seams rely on, beyond names and signatures: (module or class, attribute, text it holds)
 SOURCE = [

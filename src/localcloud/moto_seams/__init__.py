@@ -43,10 +43,10 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
 16. ``boto_client_for`` as imported by moto's Step Functions modules — the interpreter's calls act
     as the state machine's role (moto signed them with ``ak``/``sk``).
 17. ``moto.stepfunctions.responses.get_backend`` — the one way to moto's Step Functions interpreter
-    (its API and EventBridge's targets): the first call installs seams 4-6, 16 and 19-21, which import moto's
+    (its API and EventBridge's targets): the first call installs seams 4-6, 16, 19-21 and 23, which import moto's
     Step Functions parser (~0.3 s). A cloud that never runs a state
     machine never pays it; ``--warm-stepfunctions`` pays it in the background after the ready line.
-    ``SEAMS`` holds the seams installed at once, :func:`stepfunctions_seams` the others (19-21 too).
+    ``SEAMS`` holds the seams installed at once, :func:`stepfunctions_seams` the others (19-21 and 23 too).
 18. ``moto.s3.responses.S3Response.put_object`` / ``_key_response_post`` — a conditional PutObject or
     CompleteMultipartUpload (``If-None-Match``, ``If-Match``) checks and writes in one step (``_s3``).
 19. ``...backend.execution_worker.ExecutionWorker._get_evaluation_environment`` — a standard workflow's
@@ -57,6 +57,9 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     States.DataLimitExceeded or States.Runtime.
 22. ``StepFunctionResponse.get_execution_history`` — pages of ``maxResults`` events (newest first with
     ``reverseOrder``) and a ``nextToken``; moto answered the whole history every time (``_sfn_history``).
+23. ``...state_task.state_task.StateTask._eval_state_credentials`` — a Task's ``Credentials.RoleArn`` is
+    assumed only when the execution role may ``sts:AssumeRole`` it and the role trusts the execution role;
+    else the task fails with STS's AccessDenied (``_iam.assume_role_denial``).
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
@@ -64,7 +67,7 @@ hangs on a busy port and cannot take middleware; the test checks those names (``
 ``_imports.import_ec2_models`` imports ``moto.ec2.models`` with one botocore session for the three
 region lists its class body builds (checked by ``SOURCE`` and test_moto_import), and ``_imports.defer_batch_models``
 keeps moto's Batch models (and so EC2's) unloaded until a Batch request: the parser imports ``moto.batch.utils``.
-``_warmup.warm_in_background`` installs seams 4-6, 16 and 19-21 and parses one definition with moto's ASL parser,
+``_warmup.warm_in_background`` installs seams 4-6, 16, 19-21 and 23 and parses one definition with moto's ASL parser,
 so that ANTLR's tables are built before the first CreateStateMachine (``--warm-stepfunctions``).
 """
 
@@ -188,7 +191,7 @@ _stepfunctions_lock = threading.Lock()
 
 
 def stepfunctions_seams() -> dict[str, tuple[Any, str]]:
-    """Seams 4-6, 16 and 19-21, on moto's Step Functions parser (importing it: see seam 17)."""
+    """Seams 4-6, 16, 19-21 and 23, on moto's Step Functions parser (importing it: see seam 17)."""
     from localcloud.moto_seams import _sfn_limits as limits
     from localcloud.moto_seams import _stepfunctions as sfn
 
@@ -201,6 +204,7 @@ def stepfunctions_seams() -> dict[str, tuple[Any, str]]:
         "sfn_evaluation_environment": (limits.execution_worker.ExecutionWorker, "_get_evaluation_environment"),
         **{seam: (module, "CustomErrorName") for seam, module in limits.ERROR_NAME_MODULES.items()},
         "sfn_error_equals": (limits.error_equals_decl.ErrorEqualsDecl, "_eval_body"),
+        "sfn_state_credentials": (sfn.StateTask, "_eval_state_credentials"),
     }
 
 
@@ -213,7 +217,7 @@ def stepfunctions_patches() -> dict[str, Any]:
             "sfn_start_execution": sfn._start_execution, "sfn_aws_sdk_task": sfn._aws_sdk_task,
             "sfn_boto_client_for": sfn._boto_client_for, "sfn_evaluation_environment": limits.evaluation_environment,
             **{seam: limits.states_error_name for seam in limits.ERROR_NAME_MODULES},
-            "sfn_error_equals": limits.error_equals}
+            "sfn_error_equals": limits.error_equals, "sfn_state_credentials": sfn._state_credentials}
 
 
 def all_seams() -> dict[str, tuple[Any, str]]:
@@ -260,7 +264,7 @@ def install(cloud: Any) -> None:
 
 
 def install_stepfunctions() -> None:
-    """Install seams 4-6, 16 and 19-21 (once; a no-op without an installed cloud). Thread-safe: the first
+    """Install seams 4-6, 16, 19-21 and 23 (once; a no-op without an installed cloud). Thread-safe: the first
     Step Functions request waits here for a warm-up thread that is installing them."""
     if "sfn_boto_client_for" in _originals:  # installed: every Step Functions request after the first
         return

@@ -140,6 +140,26 @@ def trusts_service(trust_document: str | dict, service: str, context: dict[str, 
     return allowed
 
 
+def trusts_principal(trust_document: str | dict, principals: list[str], context: dict[str, Any]) -> bool:
+    """Does the role's trust policy let an AWS principal named by any of ``principals`` (a role ARN, an
+    account's ``arn:aws:iam::<id>:root`` or bare id) call ``sts:AssumeRole``?"""
+    policy = json.loads(unquote(trust_document)) if isinstance(trust_document, str) else trust_document
+    allowed = False
+    for statement in _as_list(policy.get("Statement")):
+        named = statement.get("Principal") or {}
+        aws = _as_list(named.get("AWS")) if isinstance(named, dict) else []
+        if named != "*" and "*" not in aws and not set(aws) & set(principals):
+            continue
+        if not any(_wildcard(a, "sts:AssumeRole", False) for a in _as_list(statement.get("Action"))):
+            continue
+        if not _condition_holds(statement.get("Condition") or {}, context):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = True
+    return allowed
+
+
 # -- what a request acts on -----------------------------------------------------------------
 _SAGEMAKER_KINDS = {  # name parameter -> ARN resource type (SageMaker ARNs hold names in lower case)
     "ProcessingJobName": "processing-job", "TrainingJobName": "training-job",
@@ -213,4 +233,4 @@ def request_context(service: str, action: str, params: dict[str, Any], query: di
 
 
 __all__ = ["ALLOW", "DENY", "NEUTRAL", "evaluate", "request_context", "request_resource",
-           "statement_effect", "trusts_service"]
+           "statement_effect", "trusts_principal", "trusts_service"]

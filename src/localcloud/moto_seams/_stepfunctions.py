@@ -1,4 +1,5 @@
-"""Seams 4-6 and the aws-sdk task: .sync for SageMaker, fresh execution names, AWS-shaped SDK results."""
+"""Seams 4-6, 23 and the aws-sdk task: .sync for SageMaker, fresh execution names, AWS-shaped SDK results,
+Task credentials checked as STS checks them."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: F401 
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # noqa: F401  (seam 4's owner)
     state_task_factory,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import (
+    StateTask,  # noqa: F401  (seam 23's owner)
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback as callback_module,
 )
@@ -49,7 +53,7 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._executions import started
-from localcloud.moto_seams._iam import boto_keys, role_credentials
+from localcloud.moto_seams._iam import assume_role_denial, boto_keys, role_credentials
 from localcloud.moto_seams._sfn_limits import check_execution_input
 
 _SYNC_POLL_SECONDS = 0.1  # moto's pause between two checks of its own .sync tasks (ECS, Batch, Glue, nested runs)
@@ -192,6 +196,25 @@ def _start_execution(self, state_machine_arn: str, name: str = None, execution_i
                                                         execution_input, trace_header)
     started(execution)  # for executions_busy (the jobs' start-up order, localcloud.instances)
     return execution
+
+
+# -- 23. a Task's Credentials.RoleArn ------------------------------------------------------------
+def _state_credentials(self, env):
+    """Replaces ``StateTask._eval_state_credentials``: a Task naming ``Credentials.RoleArn`` acts as that
+    role only if the execution role may assume it (moto took it as given); else the task fails as the
+    AssumeRole call failed, with STS's AccessDenied as the cause."""
+    credentials = _state.originals["sfn_state_credentials"](self, env)
+    if self.credentials:
+        denial = assume_role_denial(env.aws_execution_details.role_arn, credentials.role_arn, "StepFunctions")
+        if denial:
+            details = TaskFailedEventDetails(error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=denial)
+            for field, getter in (("resource", "_get_sfn_resource"), ("resourceType", "_get_sfn_resource_type")):
+                if hasattr(self, getter):  # service integrations name theirs; a Lambda ARN task has none
+                    details[field] = getattr(self, getter)()
+            raise FailureEventException(FailureEvent(
+                env=env, error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                event_type=HistoryEventType.TaskFailed, event_details=EventDetails(taskFailedEventDetails=details)))
+    return credentials
 
 
 # -- the interpreter's AWS calls act as the state machine's role ---------------------------------
