@@ -188,7 +188,7 @@ def _state_task_service_for(service_name: str):
     return _state.originals["sfn_service_factory"](service_name=service_name)
 
 
-# -- 6. unnamed executions, oversize inputs -----------------------------------------------------------------
+# -- 6. unnamed executions, oversize inputs ---------------------------------------------
 def _start_execution(self, state_machine_arn: str, name: str = None, execution_input: str = None,
                      trace_header: str = None):
     check_execution_input(execution_input)  # AWS refuses an oversize input before it starts anything
