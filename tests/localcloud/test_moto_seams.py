@@ -48,6 +48,12 @@ EXPECTED = {
     "sfn_get_backend": ["account", "region"],
     "s3_put_object": ["self"],
     "s3_key_response_post": ["self", "request", "body", "bucket_name", "query", "key_name"],
+    "sfn_evaluation_environment": ["self"],
+    "sfn_branch_error_name": type,
+    "sfn_iteration_error_name": type,
+    "sfn_error_equals": ["self", "env"],
+    "states_execution_history": ["self"],
+    "sfn_state_credentials": ["self", "env"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
@@ -69,6 +75,20 @@ READ = [
     ("moto.iam.models.IAMBackend", "get_groups_for_user", ["self", "user_name"]),
     # _warmup.warm_stepfunctions parses a sample definition with moto's parser (test_stepfunctions_warmup)
     ("moto.stepfunctions.parser.asl.parse.asl_parser.AmazonStateLanguageParser", "parse", ["definition"]),
+    # _sfn_limits.CappedEventManager overrides add_event, builds itself as moto's Environment does and fails
+    # the execution through the root environment; _sfn_history reads the manager's list under its lock
+    ("moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager", "add_event",
+     ["self", "context", "event_type", "event_details", "timestamp", "update_source_event_id"]),
+    ("moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager", "__init__",
+     ["self", "cloud_watch_logging_session"]),
+    ("moto.stepfunctions.parser.asl.eval.environment.Environment", "set_error", ["self", "error"]),
+    ("moto.stepfunctions.parser.asl.eval.environment.Environment", "is_standard_workflow", ["self"]),
+    ("moto.stepfunctions.models.StepFunctionBackend", "describe_execution", ["self", "execution_arn"]),
+    # seam 23 fails a task the way moto's service integrations name themselves in TaskFailed
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service.StateTaskService",
+     "_get_sfn_resource", ["self"]),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service.StateTaskService",
+     "_get_sfn_resource_type", ["self"]),
 ]
 # moto source the seams rely on, beyond names and signatures: (module or class, attribute, text it holds)
 SOURCE = [
@@ -88,6 +108,21 @@ SOURCE = [
      'Session().get_available_regions("ec2")'),
     ("moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager", "_publish_history_event",
      "self._history_event_list.append(history_event)"),
+    ("moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager", "add_event", "with self._mutex:"),
+    # frames (Map iterations, Parallel branches) share the execution's capped event manager
+    ("moto.stepfunctions.parser.asl.eval.environment.Environment", "as_inner_frame_of",
+     "frame.event_manager = env.event_manager"),
+    # the program ends a failed execution with one ExecutionFailed event (the capped history's event 25,000)
+    ("moto.stepfunctions.parser.asl.component.program.program.Program", "_eval_body",
+     "event_type=HistoryEventType.ExecutionFailed"),
+    # seam 20 replaces the name these build from a failed branch's or iteration's error
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl.BranchesDecl", "_eval_body",
+     "CustomErrorName(error_name=exit_error_name)"),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker.IterationWorker",
+     "_eval_job", "error_name = CustomErrorName(error_name=error_name)"),
+    # seam 21 reads the error ErrorEqualsDecl pops and pushes its verdict the same way
+    ("moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl.ErrorEqualsDecl", "_eval_body",
+     "error_name: ErrorName = env.stack.pop()"),
 ]
 
 

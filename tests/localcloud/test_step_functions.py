@@ -266,6 +266,36 @@ class TestAwsSdkIntegration:
         assert described["status"] == "SUCCEEDED", described.get("cause")
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == execution_input["body"].encode()
 
+    def test_timestamps_in_results_are_strings(self, sfn, s3, bucket, run_machine):
+        """AWS hands aws-sdk results on as JSON, timestamps as ISO 8601 strings (LastModified in the recorded
+        AWS history of https://github.com/localstack/localstack/blob/main/tests/aws/services/stepfunctions/v2/
+        services/test_aws_sdk_task_service.snapshot.json, test_s3_get_object, is a string).
+
+        1. Put an object; run a machine: aws-sdk:s3:getObject then aws-sdk:s3:listObjectsV2 on its bucket and
+           key, both results kept in the output.
+        2. DescribeExecution answers (moto answered 500: datetime is not JSON serializable): SUCCEEDED; both
+           LastModified values are the same UTC ISO 8601 string, the object's own time; the Body is the text.
+        3. GetExecutionHistory answers; its ExecutionSucceeded output is the execution's output.
+        """
+        key = f"sdk/{uuid.uuid4().hex}.txt"
+        s3.put_object(Bucket=bucket, Key=key, Body=b"timestamped")
+        definition = {"StartAt": "Get", "States": {
+            "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject", "ResultPath": "$.got",
+                    "Parameters": {"Bucket": bucket, "Key": key}, "Next": "List"},
+            "List": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listObjectsV2", "ResultPath": "$.listed",
+                     "Parameters": {"Bucket": bucket, "Prefix": key}, "End": True}}}
+
+        execution, described = run_machine(definition, {})
+
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        output = json.loads(described["output"])
+        modified = s3.head_object(Bucket=bucket, Key=key)["LastModified"]
+        assert output["got"]["Body"] == "timestamped"
+        assert output["got"]["LastModified"] == modified.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert [item["LastModified"] for item in output["listed"]["Contents"]] == [output["got"]["LastModified"]]
+        history = _history(sfn, execution)
+        assert json.loads(history[-1]["executionSucceededEventDetails"]["output"]) == output
+
 
 class TestControlFlow:
     """Choice, Wait, Map, Parallel and Retry behave as in Step Functions."""

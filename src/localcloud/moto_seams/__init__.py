@@ -19,7 +19,8 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
    with ``.sync``.
 5. ``...state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK`` — poll faster.
 6. ``moto.stepfunctions.parser.models.StepFunctionsParserBackend.start_execution`` —
-   unnamed executions get a fresh name (moto names them all ``None``).
+   unnamed executions get a fresh name (moto names them all ``None``); an input over 262,144 bytes
+   is refused with AWS's ValidationException (``_sfn_limits``).
 7. ``moto.core.config.default_user_config`` — Step Functions executes definitions.
 8. ``moto.sagemakerruntime.responses.SageMakerRuntimeResponse.invoke_endpoint`` — endpoint →
    config → model → linear-learner predictions (moto answers a static body).
@@ -43,12 +44,23 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
 16. ``boto_client_for`` as imported by moto's Step Functions modules — the interpreter's calls act
     as the state machine's role (moto signed them with ``ak``/``sk``).
 17. ``moto.stepfunctions.responses.get_backend`` — the one way to moto's Step Functions interpreter
-    (its API and EventBridge's targets): the first call installs seams 4-6 and 16, which import moto's
+    (its API and EventBridge's targets): the first call installs seams 4-6, 16, 19-21 and 23, which import moto's
     Step Functions parser (~0.3 s). A cloud that never runs a state
     machine never pays it; ``--warm-stepfunctions`` pays it in the background after the ready line.
-    ``SEAMS`` holds the seams installed at once, :func:`stepfunctions_seams` the others.
+    ``SEAMS`` holds the seams installed at once, :func:`stepfunctions_seams` the others (19-21 and 23 too).
 18. ``moto.s3.responses.S3Response.put_object`` / ``_key_response_post`` — a conditional PutObject or
     CompleteMultipartUpload (``If-None-Match``, ``If-Match``) checks and writes in one step (``_s3``).
+19. ``...backend.execution_worker.ExecutionWorker._get_evaluation_environment`` — a standard workflow's
+    history stops at 25,000 events: the execution fails (States.Runtime) and stops (``_sfn_limits``).
+20. ``CustomErrorName`` as imported by moto's ``branches_decl`` and ``iteration_worker`` — a Parallel
+    branch or Map iteration failing with a ``States.*`` error fails its state with it (moto: ValueError).
+21. ``...error_name.error_equals_decl.ErrorEqualsDecl._eval_body`` — ``States.ALL`` does not catch or retry
+    States.DataLimitExceeded or States.Runtime.
+22. ``StepFunctionResponse.get_execution_history`` — pages of ``maxResults`` events (newest first with
+    ``reverseOrder``) and a ``nextToken``; moto answered the whole history every time (``_sfn_history``).
+23. ``...state_task.state_task.StateTask._eval_state_credentials`` — a Task's ``Credentials.RoleArn`` is
+    assumed only when the execution role may ``sts:AssumeRole`` it and the role trusts the execution role;
+    else the task fails with STS's AccessDenied (``_iam.assume_role_denial``).
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
@@ -56,7 +68,7 @@ hangs on a busy port and cannot take middleware; the test checks those names (``
 ``_imports.import_ec2_models`` imports ``moto.ec2.models`` with one botocore session for the three
 region lists its class body builds (checked by ``SOURCE`` and test_moto_import), and ``_imports.defer_batch_models``
 keeps moto's Batch models (and so EC2's) unloaded until a Batch request: the parser imports ``moto.batch.utils``.
-``_warmup.warm_in_background`` installs seams 4-6 and 16 and parses one definition with moto's ASL parser,
+``_warmup.warm_in_background`` installs seams 4-6, 16, 19-21 and 23 and parses one definition with moto's ASL parser,
 so that ANTLR's tables are built before the first CreateStateMachine (``--warm-stepfunctions``).
 """
 
@@ -98,6 +110,7 @@ from localcloud.moto_seams._iam_create import (
 from localcloud.moto_seams._lambda import _lambda_invoke
 from localcloud.moto_seams._records import cloud_account, update_job, write_logs
 from localcloud.moto_seams._s3 import _key_response_post, _put_object
+from localcloud.moto_seams._sfn_history import _get_execution_history
 from localcloud.moto_seams._server import serve_moto
 from localcloud.moto_seams._sagemaker import (
     _create_processing_job,
@@ -144,6 +157,7 @@ SEAMS = {
     "sfn_get_backend": (sfn_responses, "get_backend"),
     "s3_put_object": (S3Response, "put_object"),
     "s3_key_response_post": (S3Response, "_key_response_post"),
+    "states_execution_history": (StepFunctionResponse, "get_execution_history"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -170,6 +184,7 @@ _PATCHES = {
     "sfn_get_backend": _get_backend,
     "s3_put_object": _put_object,
     "s3_key_response_post": _key_response_post,
+    "states_execution_history": _get_execution_history,
 }
 _INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),
@@ -178,7 +193,8 @@ _stepfunctions_lock = threading.Lock()
 
 
 def stepfunctions_seams() -> dict[str, tuple[Any, str]]:
-    """Seams 4-6 and 16, on moto's Step Functions parser (importing it: see seam 17)."""
+    """Seams 4-6, 16, 19-21 and 23, on moto's Step Functions parser (importing it: see seam 17)."""
+    from localcloud.moto_seams import _sfn_limits as limits
     from localcloud.moto_seams import _stepfunctions as sfn
 
     return {
@@ -187,16 +203,23 @@ def stepfunctions_seams() -> dict[str, tuple[Any, str]]:
         "sfn_start_execution": (sfn.sfn_parser_models.StepFunctionsParserBackend, "start_execution"),
         "sfn_aws_sdk_task": (sfn.StateTaskServiceAwsSdk, "_eval_service_task"),
         "sfn_boto_client_for": (sfn.boto_client_module, "boto_client_for"),
+        "sfn_evaluation_environment": (limits.execution_worker.ExecutionWorker, "_get_evaluation_environment"),
+        **{seam: (module, "CustomErrorName") for seam, module in limits.ERROR_NAME_MODULES.items()},
+        "sfn_error_equals": (limits.error_equals_decl.ErrorEqualsDecl, "_eval_body"),
+        "sfn_state_credentials": (sfn.StateTask, "_eval_state_credentials"),
     }
 
 
 def stepfunctions_patches() -> dict[str, Any]:
     """What :func:`stepfunctions_seams` puts in place."""
+    from localcloud.moto_seams import _sfn_limits as limits
     from localcloud.moto_seams import _stepfunctions as sfn
 
     return {"sfn_service_factory": sfn._state_task_service_for, "sfn_sync_delay": sfn._SYNC_POLL_SECONDS,
             "sfn_start_execution": sfn._start_execution, "sfn_aws_sdk_task": sfn._aws_sdk_task,
-            "sfn_boto_client_for": sfn._boto_client_for}
+            "sfn_boto_client_for": sfn._boto_client_for, "sfn_evaluation_environment": limits.evaluation_environment,
+            **{seam: limits.states_error_name for seam in limits.ERROR_NAME_MODULES},
+            "sfn_error_equals": limits.error_equals, "sfn_state_credentials": sfn._state_credentials}
 
 
 def all_seams() -> dict[str, tuple[Any, str]]:
@@ -243,7 +266,7 @@ def install(cloud: Any) -> None:
 
 
 def install_stepfunctions() -> None:
-    """Install seams 4-6 and 16 (once; a no-op without an installed cloud). Thread-safe: the first
+    """Install seams 4-6, 16, 19-21 and 23 (once; a no-op without an installed cloud). Thread-safe: the first
     Step Functions request waits here for a warm-up thread that is installing them."""
     if "sfn_boto_client_for" in _originals:  # installed: every Step Functions request after the first
         return

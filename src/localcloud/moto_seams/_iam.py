@@ -34,12 +34,7 @@ from moto.s3.exceptions import S3AccessDeniedError
 from moto.sts.models import sts_backends
 
 from localcloud.moto_seams import _state
-from localcloud.moto_seams._iam_policy import (
-    ALLOW,
-    DENY,
-    evaluate,
-    trusts_service,
-)
+from localcloud.moto_seams._iam_policy import ALLOW, DENY, evaluate, trusts_principal, trusts_service
 
 # SigV4 signing names that differ from the IAM action prefix
 _SIGNING_TO_PREFIX = {"runtime.sagemaker": "sagemaker", "monitoring": "cloudwatch"}
@@ -284,6 +279,34 @@ def target_role_may_start(account: str, role_arn: str, machine_arn: str) -> bool
 def _role_principal(account: str, role_arn: str, session: str) -> Principal:
     name = role_arn.rsplit("/", 1)[-1]
     return Principal(arn=f"arn:aws:sts::{account}:assumed-role/{name}/{session}", account=account, role_arn=role_arn)
+
+
+def assume_role_denial(role_arn: str, target_arn: str, session: str) -> str:
+    """Why ``role_arn`` (a session of it) may not assume ``target_arn`` ("" when it may): STS's AccessDenied.
+
+    Both halves AWS checks: the target's trust policy names the role (or its account) as an AWS principal, and
+    the role's identity policies allow ``sts:AssumeRole`` on the target (not needed when the trust policy names
+    the role itself in its own account). A missing target is refused the same way, as STS refuses it.
+    """
+    if not _state.iam_enforced:
+        return ""
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else _state.cloud_account()
+    principal = _role_principal(account, role_arn, session)
+    # STS's wording, which does not say which half failed
+    refusal = f"User: {principal.arn} is not authorized to perform: sts:AssumeRole on resource: {target_arn}"
+    target_account = target_arn.split(":")[4] if target_arn.count(":") >= 5 else ""
+    try:
+        target = iam_backends[target_account or account][_PARTITION].get_role_by_arn(target_arn)
+    except Exception:  # noqa: BLE001 - moto's NoSuchEntity: nothing to assume
+        return refusal
+    context = {"aws:PrincipalArn": role_arn, "aws:PrincipalAccount": account, **global_context()}
+    trust = trusts_principal(target.assume_role_policy_document, [principal.arn, role_arn], account, context)
+    identity = is_allowed(principal, "sts:AssumeRole", target_arn)
+    if not trust or identity == DENY:
+        return refusal
+    if identity != ALLOW and not (trust == "principal" and (target_account or account) == account):
+        return refusal
+    return ""
 
 
 def logs_denial(account: str, region: str, role_arn: str, group: str, stream: str, new_group: bool,

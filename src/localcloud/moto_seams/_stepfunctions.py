@@ -1,11 +1,12 @@
-"""Seams 4-6 and the aws-sdk task: .sync for SageMaker, fresh execution names, text bodies."""
+"""Seams 4-6, 23 and the aws-sdk task: .sync for SageMaker, fresh execution names, AWS-shaped SDK results,
+Task credentials checked as STS checks them."""
 
 from __future__ import annotations
 
 import functools
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import botocore.session
@@ -30,6 +31,9 @@ from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: F401 
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # noqa: F401  (seam 4's owner)
     state_task_factory,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import (
+    StateTask,  # noqa: F401  (seam 23's owner)
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback as callback_module,
 )
@@ -49,7 +53,8 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._executions import started
-from localcloud.moto_seams._iam import boto_keys, role_credentials
+from localcloud.moto_seams._iam import assume_role_denial, boto_keys, role_credentials
+from localcloud.moto_seams._sfn_limits import check_execution_input
 
 _SYNC_POLL_SECONDS = 0.1  # moto's pause between two checks of its own .sync tasks (ECS, Batch, Glue, nested runs)
 # A SageMaker .sync task's check waits for a job this cloud runs to end (the job runner's signal, at most
@@ -151,13 +156,30 @@ def _epoch_millis(value: Any) -> Any:
 
 
 def _aws_sdk_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
-    """``aws-sdk:s3:getObject`` hands the next state its Body as text, as AWS does (moto: a stream)."""
+    """An aws-sdk task's result as AWS hands it on: JSON, with ``aws-sdk:s3:getObject``'s Body as text
+    (moto: a stream) and timestamps as ISO 8601 strings (moto: datetimes, which DescribeExecution could
+    not serialise: it answered 500)."""
     _state.originals["sfn_aws_sdk_task"](self, env, resource_runtime_part, normalised_parameters, state_credentials)
     response = env.stack[-1]
     if isinstance(response, dict):
         for key, value in list(response.items()):
             if isinstance(value, StreamingBody):
                 response[key] = value.read().decode("utf-8", errors="replace")
+    env.stack[-1] = _iso_timestamps(response)
+
+
+def _iso_timestamps(value: Any) -> Any:
+    """``value`` with every datetime as a UTC ISO 8601 string (``2024-05-23T19:11:31Z``; milliseconds
+    only when there are some), as Step Functions shows an SDK result's timestamps."""
+    if isinstance(value, datetime):
+        utc = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        millis = utc.microsecond // 1000
+        return utc.strftime("%Y-%m-%dT%H:%M:%S") + (f".{millis:03d}Z" if millis else "Z")
+    if isinstance(value, dict):
+        return {k: _iso_timestamps(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_iso_timestamps(v) for v in value]
+    return value
 
 
 def _state_task_service_for(service_name: str):
@@ -166,13 +188,33 @@ def _state_task_service_for(service_name: str):
     return _state.originals["sfn_service_factory"](service_name=service_name)
 
 
-# -- 6. unnamed executions -----------------------------------------------------------------
+# -- 6. unnamed executions, oversize inputs ---------------------------------------------
 def _start_execution(self, state_machine_arn: str, name: str = None, execution_input: str = None,
                      trace_header: str = None):
+    check_execution_input(execution_input)  # AWS refuses an oversize input before it starts anything
     execution = _state.originals["sfn_start_execution"](self, state_machine_arn, name or str(mock_random.uuid4()),
                                                         execution_input, trace_header)
     started(execution)  # for executions_busy (the jobs' start-up order, localcloud.instances)
     return execution
+
+
+# -- 23. a Task's Credentials.RoleArn ------------------------------------------------------------
+def _state_credentials(self, env):
+    """Replaces ``StateTask._eval_state_credentials``: a Task naming ``Credentials.RoleArn`` acts as that
+    role only if the execution role may assume it (moto took it as given); else the task fails as the
+    AssumeRole call failed, with STS's AccessDenied as the cause."""
+    credentials = _state.originals["sfn_state_credentials"](self, env)
+    if self.credentials:
+        denial = assume_role_denial(env.aws_execution_details.role_arn, credentials.role_arn, "StepFunctions")
+        if denial:
+            details = TaskFailedEventDetails(error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=denial)
+            for field, getter in (("resource", "_get_sfn_resource"), ("resourceType", "_get_sfn_resource_type")):
+                if hasattr(self, getter):  # service integrations name theirs; a Lambda ARN task has none
+                    details[field] = getattr(self, getter)()
+            raise FailureEventException(FailureEvent(
+                env=env, error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                event_type=HistoryEventType.TaskFailed, event_details=EventDetails(taskFailedEventDetails=details)))
+    return credentials
 
 
 # -- the interpreter's AWS calls act as the state machine's role ---------------------------------
