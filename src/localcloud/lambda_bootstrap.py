@@ -42,6 +42,25 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class _Capture(io.StringIO):
+    """One invocation's log. A handler that closes it (``sys.stdout.close()``) ends its own writes, not the log:
+    what it printed before still goes back with its result."""
+
+    _closed_by_handler = False
+
+    def close(self) -> None:
+        self._closed_by_handler = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed_by_handler or super().closed
+
+    def write(self, text: str) -> int:
+        if self._closed_by_handler:
+            raise ValueError("I/O operation on closed file.")
+        return super().write(text)
+
+
 class _RequestIdFilter(logging.Filter):
     request_id = ""
 
@@ -116,7 +135,8 @@ def main() -> int:
 
     for line in sys.stdin:
         request = json.loads(line)
-        captured = io.StringIO(init_log.getvalue())
+        captured = _Capture(init_log.getvalue())
+        captured.seek(0, io.SEEK_END)
         init_log = io.StringIO()
         log_filter.request_id = request["request_id"]
         log_handler.setStream(captured)
@@ -132,8 +152,12 @@ def main() -> int:
                 else:
                     response = {"result": payload, "log": captured.getvalue()}
             except Exception as exc:
-                captured.write(f"[ERROR] {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-                response = {"error": _error_payload(exc, request["request_id"]), "log": captured.getvalue()}
+                log = f"{captured.getvalue()}[ERROR] {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+                response = {"error": _error_payload(exc, request["request_id"]), "log": log}
+            except BaseException:  # sys.exit(): the runtime process ends, as on AWS; its output goes to stderr first
+                sys.__stderr__.write(captured.getvalue())
+                sys.__stderr__.flush()
+                raise
         protocol.write(json.dumps(response) + "\n")
     return 0
 

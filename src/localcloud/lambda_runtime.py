@@ -16,6 +16,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -44,6 +45,10 @@ _MAX_ENVIRONMENTS_PER_FUNCTION = 4
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "PYTHONPATH")
 
 LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
+
+
+class RuntimeExited(OSError):
+    """An environment's process ended during its init phase (its module-level code exited)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,9 @@ class _Environment:
     log_stream: str
     cold: bool = True
     init_ms: float = 0.0
-    stderr_lines: list[str] = field(default_factory=list)
+    stderr_lines: list[str] = field(default_factory=list)  # the last 200
+    stderr_count: int = 0  # lines read from stderr in all
+    collector: threading.Thread | None = None  # reads stderr until the process ends
 
     last_used: float = 0.0  # time.monotonic() when it went back to the warm pool
 
@@ -213,12 +220,18 @@ class LambdaRuntime:
         now = datetime.now(timezone.utc)
         environment = _Environment(process, queue.Queue(), f"{now:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}")
         threading.Thread(target=_pump, args=(process.stdout, environment.replies), daemon=True).start()
-        threading.Thread(target=_collect, args=(process.stderr, environment.stderr_lines), daemon=True).start()
+        environment.collector = threading.Thread(target=_collect, args=(process.stderr, environment),
+                                                 daemon=True)
+        environment.collector.start()
         try:
-            environment.replies.get(timeout=_INIT_TIMEOUT_SECONDS)
+            ready = environment.replies.get(timeout=_INIT_TIMEOUT_SECONDS)
         except queue.Empty:
             environment.close()
             raise TimeoutError(f"{spec.name}: init phase took longer than {_INIT_TIMEOUT_SECONDS:.0f} s")
+        if ready is None:  # the bootstrap died before it was ready (the init code exited the process)
+            self._exit_log(environment, 0)
+            environment.close()
+            raise RuntimeExited(exit_reason(process.returncode))
         environment.init_ms = (time.monotonic() - started) * 1000
         return environment
 
@@ -232,6 +245,8 @@ class LambdaRuntime:
                 if self._closed:
                     raise OSError("the local cloud is stopping")
                 pool = self._idle.get(spec.warm_key, [])
+                while pool and pool[-1].process.poll() is not None:  # ended while idle: never handed out
+                    pool.pop().close()
                 if pool:
                     self._busy[spec.arn] = self._busy.get(spec.arn, 0) + 1
                     return pool.pop()
@@ -269,6 +284,9 @@ class LambdaRuntime:
             if spec.image_uri:  # moto stubs ECR: key warm environments by the Dockerfile's files instead
                 spec = dataclasses.replace(spec, code_sha256=self.images.resolve(spec.image_uri).digest())
             environment = self._acquire(spec)
+        except RuntimeExited as exc:  # the init code ended the process
+            error = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {exc}"}
+            return InvokeResult(json.dumps(error).encode(), "Unhandled", str(exc), request_id)
         except (ImageNotFound, zipfile.BadZipFile, TimeoutError, OSError) as exc:
             error = {"errorMessage": str(exc), "errorType": "Runtime.InvalidEntrypoint" if isinstance(
                 exc, ImageNotFound) else type(exc).__name__, "requestId": request_id}
@@ -276,6 +294,7 @@ class LambdaRuntime:
         started = time.monotonic()
         request = {"request_id": request_id, "event": event, "function_arn": spec.arn,
                    "timeout": spec.timeout, "log_stream_name": environment.log_stream}
+        stderr_seen = environment.stderr_count
         try:
             environment.process.stdin.write(json.dumps(request) + "\n")
             environment.process.stdin.flush()
@@ -286,14 +305,17 @@ class LambdaRuntime:
             reply = None
         duration_ms = (time.monotonic() - started) * 1000
         log_lines = [f"START RequestId: {request_id} Version: {spec.version}"]
-        if reply is None or "timeout" in reply:
-            self._give_back(spec, environment)  # a timed-out or dead environment is not reused
-            if reply is None:
-                message = "Runtime exited: " + "".join(environment.stderr_lines[-20:]).strip()
-                payload = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {message}"}
-            else:
-                message = f"Task timed out after {spec.timeout:.2f} seconds"
-                payload = {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"}
+        if reply is None:  # the handler ended the process (sys.exit, os._exit, a crash): AWS answers at once
+            log_lines += self._exit_log(environment, stderr_seen)
+            self._give_back(spec, environment)  # a dead environment is not reused: the next invoke is cold
+            message = exit_reason(environment.process.returncode)
+            log_lines += [f"RequestId: {request_id} Error: {message}", "Runtime.ExitError"]
+            payload = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {message}"}
+            function_error, body = "Unhandled", json.dumps(payload)
+        elif "timeout" in reply:
+            self._give_back(spec, environment)  # a timed-out environment is not reused
+            message = f"Task timed out after {spec.timeout:.2f} seconds"
+            payload = {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"}
             log_lines.append(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%f}Z {request_id} {message}")
             function_error, body = "Unhandled", json.dumps(payload)
         else:
@@ -313,6 +335,18 @@ class LambdaRuntime:
         log_lines += [f"END RequestId: {request_id}", report]
         self.write_logs(spec.region, f"/aws/lambda/{spec.name}", environment.log_stream, log_lines)
         return InvokeResult(body.encode(), function_error, "\n".join(log_lines)[-4096:], request_id)
+
+    @staticmethod
+    def _exit_log(environment: _Environment, seen: int) -> list[str]:
+        """What an environment that ended wrote to stderr during the invoke (its handler's output among it)."""
+        try:
+            environment.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # the reply pipe closed but the process lingers: end it
+            process_group.kill(environment.process)
+        if environment.collector is not None:
+            environment.collector.join(timeout=2)
+        written = environment.stderr_count - seen
+        return "".join(environment.stderr_lines[-written:] if written > 0 else []).splitlines()
 
     def _reap_idle(self) -> None:
         """Stop warm environments idle for longer than ``idle_seconds`` (until :meth:`close`)."""
@@ -347,11 +381,37 @@ def encode_log_tail(text: str) -> str:
 
 
 def _pump(stream, replies: queue.Queue) -> None:
-    for line in stream:
-        replies.put(json.loads(line))
+    try:
+        for line in stream:
+            replies.put(json.loads(line))
+    except (OSError, ValueError):  # a closed pipe, or not a reply: the environment is gone either way
+        pass
+    replies.put(None)  # the process ended: a waiting invoke learns it now, not at its timeout
 
 
-def _collect(stream, lines: list[str]) -> None:
+# How Lambda names a runtime's death (Go's os.ProcessState wording): "signal: killed" for SIGKILL.
+_SIGNAL_WORDS = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted",
+                 signal.SIGTERM: "terminated", signal.SIGBUS: "bus error", signal.SIGINT: "interrupt"}
+
+
+def exit_reason(code: int | None) -> str:
+    """What Lambda says of a runtime process that ended with ``code`` (a Popen returncode)."""
+    if code == 0:
+        return "Runtime exited without providing a reason"
+    if code is None:
+        return "Runtime exited with error: unknown status"
+    if code < 0:
+        try:
+            word = _SIGNAL_WORDS.get(signal.Signals(-code)) or signal.Signals(-code).name.lower()
+        except ValueError:
+            word = str(-code)
+        return f"Runtime exited with error: signal: {word}"
+    return f"Runtime exited with error: exit status {code}"
+
+
+def _collect(stream, environment: _Environment) -> None:
+    lines = environment.stderr_lines
     for line in stream:
         lines.append(line)
+        environment.stderr_count += 1
         del lines[:-200]
