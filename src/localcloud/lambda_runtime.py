@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import io
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from localcloud import process_group
+from localcloud import lambda_code, process_group
 from localcloud.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
+from localcloud.lambda_code import CodeTooLarge
 from localcloud.lambda_spare import Spares
 from localcloud.images import ImageCatalog, ImageNotFound
-from localcloud.paths import inside
 
 # AWS allows the init phase 10 s; a laptop starting several interpreters at once needs more,
 # and nothing offline should fail because the machine is busy.
@@ -145,35 +143,7 @@ class LambdaRuntime:
     def _code_dir(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
         """Unpack or stage the code once per version; return (dir, handler, image env)."""
         with self._code_lock:  # concurrent cold starts of one version share one folder
-            return self._materialise(spec)
-
-    def _materialise(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
-        # The name passed AWS's pattern at CreateFunction; inside() keeps the folder in the workdir regardless.
-        folder = inside(self.workdir / "lambda", f"{spec.name}-{spec.code_sha256[:16]}",
-                        what=f"function name {spec.name!r}")
-        image_env: dict[str, str] = {}
-        handler = spec.handler or ""
-        if spec.image_uri:
-            image = self.images.resolve(spec.image_uri)
-            image_env = dict(image.env)
-            command = list(spec.image_command) or image.cmd
-            if not command:
-                raise ImageNotFound(f"{image.dockerfile} has no CMD naming the handler (e.g. CMD [\"app.handler\"])")
-            handler = command[0]
-            if not folder.exists():
-                staging = folder.with_suffix(".staging")
-                shutil.rmtree(staging, ignore_errors=True)
-                staging.mkdir(parents=True)
-                image.stage(staging, prefix="/var/task")
-                staging.rename(folder)
-        elif not folder.exists():
-            staging = folder.with_suffix(".staging")
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            with zipfile.ZipFile(io.BytesIO(spec.zip_bytes or b"")) as archive:
-                archive.extractall(staging)
-            staging.rename(folder)
-        return folder, handler, image_env
+            return lambda_code.materialise(self.workdir, self.images, spec)
 
     # -- environments -------------------------------------------------------------------
     def _process_env(self) -> dict[str, str]:
@@ -287,7 +257,7 @@ class LambdaRuntime:
         except RuntimeExited as exc:  # the init code ended the process
             error = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {exc}"}
             return InvokeResult(json.dumps(error).encode(), "Unhandled", str(exc), request_id)
-        except (ImageNotFound, zipfile.BadZipFile, TimeoutError, OSError) as exc:
+        except (ImageNotFound, zipfile.BadZipFile, CodeTooLarge, TimeoutError, OSError) as exc:
             error = {"errorMessage": str(exc), "errorType": "Runtime.InvalidEntrypoint" if isinstance(
                 exc, ImageNotFound) else type(exc).__name__, "requestId": request_id}
             return InvokeResult(json.dumps(error).encode(), "Unhandled", str(exc), request_id)

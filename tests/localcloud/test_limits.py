@@ -151,6 +151,79 @@ class TestZipExtractionStaysInside:
         assert glob.glob(f"/tmp/{marker}*") == []
 
 
+UNZIPPED_LIMIT = 262_144_000  # 250 MiB
+
+
+def _zip_of_zeros(unpacked: int) -> bytes:
+    """A deployment package (about 1 MB) holding app.py and a member of zeros: ``unpacked`` bytes in all."""
+    source = b"def handler(event, context):\n    return 'ran'\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("app.py", source)
+        left = unpacked - len(source)
+        with archive.open("blob.bin", "w", force_zip64=True) as member:
+            while left > 0:
+                member.write(bytes(min(left, 1 << 20)))
+                left -= 1 << 20
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def oversized_zip() -> bytes:
+    return _zip_of_zeros(UNZIPPED_LIMIT + 1)
+
+
+class TestUnzippedCodeLimit:
+    """A deployment package that unpacks past 250 MB is refused at CreateFunction and UpdateFunctionCode.
+
+    AWS: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html ("250 MB (unzipped)"
+    deployment package, CodeSizeUnzipped in https://docs.aws.amazon.com/lambda/latest/api/API_AccountLimit.html);
+    the error AWS answers, InvalidParameterValueException "Unzipped size must be smaller than 262144000 bytes",
+    as reported in https://github.com/serverless/serverless/issues/6792 and
+    https://github.com/Miserlou/Zappa/issues/612 (CreateFunction operation).
+    """
+
+    def test_create_function_refuses_it(self, cloud, lam, oversized_zip):
+        """
+        1. A 1 MB zip whose members unpack to 262144001 bytes.
+        2. CreateFunction with it as ZipFile: 400 InvalidParameterValueException, AWS's message; no function.
+        """
+        name = unique_name("zip-bomb")
+        with pytest.raises(ClientError) as caught:
+            lam.create_function(FunctionName=name, Runtime="python3.11", Role=create_role(cloud, unique_name("zb")),
+                                Handler="app.handler", Code={"ZipFile": oversized_zip})
+        error = caught.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert error["Error"]["Code"] == "InvalidParameterValueException"
+        assert error["Error"]["Message"] == "Unzipped size must be smaller than 262144000 bytes"
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.get_function(FunctionName=name)
+
+    def test_code_from_s3_and_updates_are_refused(self, cloud, lam, s3, oversized_zip):
+        """
+        1. The same zip in S3: CreateFunction with S3Bucket/S3Key is refused the same way.
+        2. A function made from a small zip; UpdateFunctionCode with the large zip (ZipFile, then S3) is refused,
+           and the function still runs its first code.
+        """
+        bucket = create_bucket(cloud, unique_name("zip-bomb"), REGION)
+        s3.put_object(Bucket=bucket, Key="bomb.zip", Body=oversized_zip)
+        role = create_role(cloud, unique_name("zb"))
+        with pytest.raises(ClientError) as caught:
+            lam.create_function(FunctionName=unique_name("zip-bomb-s3"), Runtime="python3.11", Role=role,
+                                Handler="app.handler", Code={"S3Bucket": bucket, "S3Key": "bomb.zip"})
+        assert caught.value.response["Error"]["Message"] == "Unzipped size must be smaller than 262144000 bytes"
+
+        name = unique_name("zip-small")
+        lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="app.handler",
+                            Code={"ZipFile": zip_bytes({"app.py": "def handler(event, context):\n    return 'small'\n"})})
+        for code in ({"ZipFile": oversized_zip}, {"S3Bucket": bucket, "S3Key": "bomb.zip"}):
+            with pytest.raises(ClientError) as caught:
+                lam.update_function_code(FunctionName=name, **code)
+            assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
+            assert caught.value.response["Error"]["Message"] == "Unzipped size must be smaller than 262144000 bytes"
+        assert lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read() == b'"small"'
+
+
 def _bomb(member_bytes: int) -> bytes:
     """A model.tar.gz whose one member unpacks to ``member_bytes`` zero bytes (a few hundred KB packed)."""
     class Zeros:

@@ -61,6 +61,9 @@ READ = [
     # the validation seams find the operation (and Lambda's URI members) as moto's call_action does
     ("moto.core.responses.BaseResponse", "_get_action", ["self"]),
     ("moto.core.responses.BaseResponse", "_get_action_from_method_and_request_uri", ["self", "request"]),
+    # _validation reads a deployment package in S3 (for its unzipped size) as moto's CreateFunction does
+    ("moto.awslambda.models", "_validate_s3_bucket_and_key", ["account_id", "partition", "data"]),
+    ("moto.utilities.utils", "get_partition", ["region"]),
     ("moto.sts.models.STSBackend", "assume_role",
      ["self", "region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"]),
     ("moto.sts.models.STSBackend", "get_assumed_role_from_access_key", ["self", "access_key_id"]),
