@@ -289,7 +289,7 @@ class LambdaRuntime:
             log_lines.append(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%f}Z {request_id} {message}")
             function_error, body = "Unhandled", json.dumps(payload)
         else:
-            log_lines.extend(reply.get("log", "").splitlines())
+            log_lines.extend(reply.get("log") or [])  # events already (localcloud.log_events)
             if "error" in reply:
                 function_error, body = "Unhandled", json.dumps(reply["error"])
             else:

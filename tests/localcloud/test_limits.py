@@ -151,6 +151,71 @@ class TestZipExtractionStaysInside:
         assert glob.glob(f"/tmp/{marker}*") == []
 
 
+MESSAGE_LIMIT = 262_144 - 26  # a CloudWatch Logs event, less its 26 bytes of overhead
+LONG_LINE = "def handler(event, context):\n    print(event['char'] * event['count'])\n    return context.log_stream_name\n"
+
+
+def _stream_events(cloud, group: str, stream: str) -> list[str]:
+    logs, messages, token = cloud.client("logs", REGION), [], None
+    while True:
+        page = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True,
+                                   **({"nextToken": token} if token else {}))
+        messages += [event["message"] for event in page["events"]]
+        if not page["events"] or page["nextForwardToken"] == token:
+            return messages
+        token = page["nextForwardToken"]
+
+
+@pytest.fixture(scope="module")
+def printer(cloud, lam):
+    """A function printing one line of event["count"] times event["char"]; it answers its log stream's name."""
+    name = unique_name("long-line")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=create_role(cloud, unique_name("ll")),
+                        Handler="app.handler", Code={"ZipFile": zip_bytes({"app.py": LONG_LINE})}, Timeout=60,
+                        MemorySize=512)
+    return name
+
+
+class TestLogEventLimit:
+    """A line longer than a CloudWatch Logs event is stored as several events, as Lambda splits it.
+
+    AWS: "Each log event can be no larger than 256 KB" with 26 bytes of overhead an event
+    (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html); Lambda cuts a
+    longer line into consecutive events of 2^18 - 26 bytes (observed in https://stackoverflow.com/questions/77175643).
+    The local cloud keeps its logs in memory: of one invocation's output it keeps the first 8 MiB and the last 2 MiB,
+    and one event in between says how much it left out (localcloud.log_events).
+    """
+
+    def test_long_line_becomes_several_events(self, cloud, lam, printer):
+        """
+        1. The handler prints one line of 300,000 two-byte characters (600,000 bytes).
+        2. Its log stream holds it as consecutive events of at most 262,118 bytes, cut between characters:
+           joined, they are the line.
+        """
+        response = lam.invoke(FunctionName=printer, Payload=json.dumps({"char": "é", "count": 300_000}).encode())
+        stream = json.loads(response["Payload"].read())
+        messages = _stream_events(cloud, f"/aws/lambda/{printer}", stream)
+        pieces = [m for m in messages if m.startswith("é")]
+        assert len(pieces) == 3, [len(m) for m in messages]
+        assert all(len(m.encode()) <= MESSAGE_LIMIT for m in messages)
+        assert "".join(pieces) == "é" * 300_000
+
+    def test_huge_output_keeps_its_start_and_end(self, cloud, lam, printer):
+        """
+        1. The handler prints one line of 20,000,000 bytes.
+        2. The stream has no event over the limit, the first 8 MiB and the last 2 MiB of the line, and one event
+           between them naming the 10 MiB or so it left out.
+        """
+        response = lam.invoke(FunctionName=printer, Payload=json.dumps({"char": "z", "count": 20_000_000}).encode())
+        assert "FunctionError" not in response
+        messages = _stream_events(cloud, f"/aws/lambda/{printer}", json.loads(response["Payload"].read()))
+        assert all(len(m.encode()) <= MESSAGE_LIMIT for m in messages)
+        markers = [m for m in messages if m.startswith("[localcloud: ")]
+        assert len(markers) == 1 and "left out" in markers[0], markers
+        kept = sum(len(m) for m in messages if m.startswith("z"))
+        assert (8 << 20) + (2 << 20) - 2 * MESSAGE_LIMIT <= kept <= (8 << 20) + (2 << 20)
+
+
 UNZIPPED_LIMIT = 262_144_000  # 250 MiB
 
 
