@@ -14,7 +14,6 @@ import dataclasses
 import json
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from pathlib import Path
 from localcloud import lambda_code, process_group
 from localcloud.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
 from localcloud.lambda_code import CodeTooLarge
+from localcloud.lambda_exit import exit_reason
 from localcloud.lambda_spare import Spares
 from localcloud.images import ImageCatalog, ImageNotFound
 
@@ -36,13 +36,17 @@ from localcloud.images import ImageCatalog, ImageNotFound
 # and nothing offline should fail because the machine is busy.
 _INIT_TIMEOUT_SECONDS = 30.0
 _MAX_IDLE_PER_FUNCTION = 4
-# Environments of one function alive at once: a Map state fanning out waits for a warm one
-# instead of starting a Python interpreter per item on a 2-core machine.
-_MAX_ENVIRONMENTS_PER_FUNCTION = 4
+# AWS's default account concurrency: invocations running at once, all functions of the cloud together
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+ACCOUNT_CONCURRENCY = 1000
 # Only what a Python process needs to start; the user's AWS settings never reach a handler.
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "PYTHONPATH")
 
 LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
+
+
+class ConcurrencyLimitExceeded(Exception):
+    """A synchronous invoke found the account's concurrency in use (AWS: 429 TooManyRequestsException)."""
 
 
 class RuntimeExited(OSError):
@@ -115,10 +119,13 @@ class LambdaRuntime:
             environments (it does not document when; minutes), so memory stays bounded.
         child_env: variables every environment gets (the ``--mirror`` table, see localcloud.mirror).
         spares: start cold environments from a spare process that has imported boto3 already.
+        concurrency: invocations that may run at once (AWS's account concurrency); each has an environment
+            of its own, as on AWS. Past it a synchronous invoke is refused and an asynchronous one waits.
     """
 
     def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path | ImageCatalog, write_logs: LogWriter,
-                 idle_seconds: float = 300.0, child_env: dict[str, str] | None = None, spares: bool = True) -> None:
+                 idle_seconds: float = 300.0, child_env: dict[str, str] | None = None, spares: bool = True,
+                 concurrency: int = ACCOUNT_CONCURRENCY) -> None:
         self.workdir = workdir
         self.endpoint_url = endpoint_url
         self.images = images_dir if isinstance(images_dir, ImageCatalog) else ImageCatalog(images_dir)
@@ -126,7 +133,8 @@ class LambdaRuntime:
         self.child_env = dict(child_env or {})
         self.write_logs = write_logs
         self._idle: dict[tuple, list[_Environment]] = {}
-        self._busy: dict[str, int] = {}  # function ARN -> environments checked out
+        self.concurrency = concurrency
+        self._running = 0  # invocations holding an environment, all functions together
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
         self._code_lock = threading.Lock()
@@ -205,7 +213,12 @@ class LambdaRuntime:
         environment.init_ms = (time.monotonic() - started) * 1000
         return environment
 
-    def _acquire(self, spec: FunctionSpec) -> _Environment:
+    def _acquire(self, spec: FunctionSpec, wait: bool) -> _Environment:
+        """A warm environment of the function, or a new one, within the account's concurrency.
+
+        Raises:
+            ConcurrencyLimitExceeded: the concurrency is in use and ``wait`` is False (a synchronous invoke).
+        """
         with self._slot_freed:
             stale = [key for key in self._idle if key[0] == spec.arn and key != spec.warm_key]
             for key in stale:
@@ -214,16 +227,18 @@ class LambdaRuntime:
             while True:
                 if self._closed:
                     raise OSError("the local cloud is stopping")
-                pool = self._idle.get(spec.warm_key, [])
-                while pool and pool[-1].process.poll() is not None:  # ended while idle: never handed out
-                    pool.pop().close()
-                if pool:
-                    self._busy[spec.arn] = self._busy.get(spec.arn, 0) + 1
-                    return pool.pop()
-                if self._busy.get(spec.arn, 0) < _MAX_ENVIRONMENTS_PER_FUNCTION:
-                    self._busy[spec.arn] = self._busy.get(spec.arn, 0) + 1
+                if self._running < self.concurrency:
                     break
-                self._slot_freed.wait(0.5)
+                if not wait:
+                    raise ConcurrencyLimitExceeded(f"{self._running} invocations running, the limit is "
+                                                   f"{self.concurrency}")
+                self._slot_freed.wait(0.5)  # an asynchronous invoke waits, as AWS queues it
+            self._running += 1
+            pool = self._idle.get(spec.warm_key, [])
+            while pool and pool[-1].process.poll() is not None:  # ended while idle: never handed out
+                pool.pop().close()
+            if pool:
+                return pool.pop()
         try:
             return self._start(spec)
         except BaseException:
@@ -233,7 +248,7 @@ class LambdaRuntime:
     def _give_back(self, spec: FunctionSpec, environment: _Environment | None, keep: bool = False) -> None:
         """End a checkout: keep the environment warm, or close it; wake a waiting invoke."""
         with self._slot_freed:
-            self._busy[spec.arn] -= 1
+            self._running -= 1
             pool = self._idle.setdefault(spec.warm_key, [])
             if environment is not None:
                 if keep and not self._closed and len(pool) < _MAX_IDLE_PER_FUNCTION:
@@ -247,13 +262,20 @@ class LambdaRuntime:
         self._give_back(spec, environment, keep=True)
 
     # -- invoke -------------------------------------------------------------------------
-    def invoke(self, spec: FunctionSpec, event: object) -> InvokeResult:
-        """Run the handler with ``event`` and return what AWS's Invoke would."""
+    def invoke(self, spec: FunctionSpec, event: object, wait: bool = False) -> InvokeResult:
+        """Run the handler with ``event`` and return what AWS's Invoke would.
+
+        Args:
+            wait: wait for a free slot when the account's concurrency is in use (asynchronous invokes).
+
+        Raises:
+            ConcurrencyLimitExceeded: the concurrency is in use and ``wait`` is False.
+        """
         request_id = str(uuid.uuid4())
         try:
             if spec.image_uri:  # moto stubs ECR: key warm environments by the Dockerfile's files instead
                 spec = dataclasses.replace(spec, code_sha256=self.images.resolve(spec.image_uri).digest())
-            environment = self._acquire(spec)
+            environment = self._acquire(spec, wait)
         except RuntimeExited as exc:  # the init code ended the process
             error = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {exc}"}
             return InvokeResult(json.dumps(error).encode(), "Unhandled", str(exc), request_id)
@@ -357,26 +379,6 @@ def _pump(stream, replies: queue.Queue) -> None:
     except (OSError, ValueError):  # a closed pipe, or not a reply: the environment is gone either way
         pass
     replies.put(None)  # the process ended: a waiting invoke learns it now, not at its timeout
-
-
-# How Lambda names a runtime's death (Go's os.ProcessState wording): "signal: killed" for SIGKILL.
-_SIGNAL_WORDS = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted",
-                 signal.SIGTERM: "terminated", signal.SIGBUS: "bus error", signal.SIGINT: "interrupt"}
-
-
-def exit_reason(code: int | None) -> str:
-    """What Lambda says of a runtime process that ended with ``code`` (a Popen returncode)."""
-    if code == 0:
-        return "Runtime exited without providing a reason"
-    if code is None:
-        return "Runtime exited with error: unknown status"
-    if code < 0:
-        try:
-            word = _SIGNAL_WORDS.get(signal.Signals(-code)) or signal.Signals(-code).name.lower()
-        except ValueError:
-            word = str(-code)
-        return f"Runtime exited with error: signal: {word}"
-    return f"Runtime exited with error: exit status {code}"
 
 
 def _collect(stream, environment: _Environment) -> None:

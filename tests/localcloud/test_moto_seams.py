@@ -79,6 +79,8 @@ SOURCE = [
     ("moto.s3.responses.S3Response", "put_object", 'if_none_match == "*"'),
     ("moto.s3.responses.S3Response", "put_object", 'raise PreconditionFailed("If-Match")'),
     ("moto.s3.responses.S3Response", "_key_response_post", 'self.headers.get("If-None-Match") == "*"'),
+    # _lambda._TooManyRequests sets the body AWS answers a throttled Invoke with (Reason, Type) as the description
+    ("moto.core.exceptions.JsonRESTError", "get_body", "return self.description"),
     # _lambda._Payload reports its size so that moto's own 6,000,000-byte check lets AWS's 6291556 through
     ("moto.awslambda.responses.LambdaResponse", "invoke", "sys.getsizeof(payload) > 6000000"),
     # _stepfunctions.executions_busy keeps the Execution start_execution returns and reads its last history event

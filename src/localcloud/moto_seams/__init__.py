@@ -11,7 +11,8 @@ executors (:mod:`localcloud.lambda_runtime`, :mod:`localcloud.jobs`). moto is pi
 exactly; ``tests/localcloud/test_moto_seams.py`` fails loudly if a seam moves.
 
 Seams (the names ``SEAMS`` lists are checked by the tests):
-1. ``moto.awslambda.models.LambdaFunction.invoke`` — runs the handler.
+1. ``moto.awslambda.models.LambdaFunction.invoke`` — runs the handler (429 TooManyRequestsException past the
+   account's concurrency; an asynchronous invoke waits for a free slot instead).
 2. ``moto.sagemaker.responses.SageMakerResponse.create_processing_job`` /
    ``create_training_job`` — keep the whole request, refuse duplicate names, start the job.
 3. ``SageMakerResponse.stop_processing_job`` / ``stop_training_job`` — stop the process.

@@ -89,7 +89,7 @@ def _invoke_function(account: str, region: str, arn: str, event: Any) -> None:
     """An asynchronous invocation (S3 notification, EventBridge target): nobody hears of failures."""
     try:
         function = lambda_models.lambda_backends[account][region].get_function(arn)
-        _state.cloud.lambda_runtime.invoke(_function_spec(function), event)
+        _state.cloud.lambda_runtime.invoke(_function_spec(function), event, wait=True)
     except Exception as exc:  # noqa: BLE001 - an asynchronous invoke fails without telling the caller
         _state.log.warning("asynchronous invocation of %s failed: %s: %s", arn, type(exc).__name__, exc)
 
