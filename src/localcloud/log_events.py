@@ -16,6 +16,7 @@ This module knows nothing of moto: the executors hand its events to ``moto_seams
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -166,11 +167,12 @@ def follow(path: Path, log: BoundedLog, done: threading.Event, transform: Callab
     Lines reach ``transform`` whole (a path in them is never cut in two), except a line longer than a
     chunk read, which goes in pieces. Returns the bytes read.
     """
-    read, carry = 0, b""
+    read, carry, end = 0, b"", None
     with open(path, "rb") as source:
         while True:
-            finished = done.is_set()  # before the read: what was written before it was set is read now
-            chunk = source.read(_READ_BYTES)
+            if end is None and done.is_set():  # what was written until now is read; a straggler's later writes not
+                end = os.fstat(source.fileno()).st_size
+            chunk = source.read(_READ_BYTES if end is None else max(0, min(_READ_BYTES, end - read)))
             if chunk:
                 read += len(chunk)
                 data = carry + chunk
@@ -180,7 +182,7 @@ def follow(path: Path, log: BoundedLog, done: threading.Event, transform: Callab
                     log.write(transform(data.decode("utf-8", "replace")))
                 continue
             log.flush()
-            if finished:
+            if end is not None:
                 break
             done.wait(interval)
     if carry:
