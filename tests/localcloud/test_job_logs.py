@@ -130,7 +130,8 @@ class TestMemory:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         try:
-            name = _run(sm, role, "import sys; line = 'x' * 99 + '\\n'; sys.stdout.writelines(line for _ in range(500000))")
+            name = _run(sm, role, "import sys; line = 'x' * 99 + '\\n'; "
+                                  "sys.stdout.writelines(line for _ in range(500000))")
             assert _ended(sm, name)["ProcessingJobStatus"] == "Completed"
         finally:
             stop.set()

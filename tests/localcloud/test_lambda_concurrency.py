@@ -115,7 +115,8 @@ class TestAccountConcurrency:
         wait_for(lambda: len(_ran(folder)) == 2, timeout=30, description="two invocations at the barrier")
 
         with pytest.raises(ClientError) as caught:
-            lam.invoke(FunctionName=name, Payload=json.dumps({"folder": str(folder), "id": "third", "wanted": 3}).encode())
+            lam.invoke(FunctionName=name,
+                       Payload=json.dumps({"folder": str(folder), "id": "third", "wanted": 3}).encode())
         error = caught.value.response
         assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
         assert error["Error"]["Code"] == "TooManyRequestsException"

@@ -1,4 +1,5 @@
-"""AWS's size limits: Lambda payloads, and model artifacts that would unpack to gigabytes.
+"""AWS's size limits: Lambda payloads, deployment packages and log events, and model artifacts that would unpack
+to gigabytes.
 
 Every test talks to ``python -m localcloud`` (the ``cloud`` fixture) through plain boto3.
 """
@@ -152,7 +153,8 @@ class TestZipExtractionStaysInside:
 
 
 MESSAGE_LIMIT = 262_144 - 26  # a CloudWatch Logs event, less its 26 bytes of overhead
-LONG_LINE = "def handler(event, context):\n    print(event['char'] * event['count'])\n    return context.log_stream_name\n"
+LONG_LINE = ("def handler(event, context):\n    print(event['char'] * event['count'])\n"
+             "    return context.log_stream_name\n")
 
 
 def _stream_events(cloud, group: str, stream: str) -> list[str]:
@@ -280,7 +282,8 @@ class TestUnzippedCodeLimit:
 
         name = unique_name("zip-small")
         lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="app.handler",
-                            Code={"ZipFile": zip_bytes({"app.py": "def handler(event, context):\n    return 'small'\n"})})
+                            Code={"ZipFile": zip_bytes({"app.py": "def handler(event, context):\n"
+                                                                  "    return 'small'\n"})})
         for code in ({"ZipFile": oversized_zip}, {"S3Bucket": bucket, "S3Key": "bomb.zip"}):
             with pytest.raises(ClientError) as caught:
                 lam.update_function_code(FunctionName=name, **code)

@@ -69,7 +69,7 @@ class TestExtractStopsAtTheLimit:
         assert _written(tmp_path) <= 20
 
     def test_members_land_inside(self, tmp_path):
-        """Members named ``../x``, ``/abs`` and ``a/./b`` are written below the folder, as ZipFile.extract names them."""
+        """Members named ``../x``, ``/abs`` and ``a/./b`` land below the folder, as ZipFile.extract names them."""
         lambda_code.extract(_package({"../../x.py": b"1", "/abs.py": b"2", "a/./b.py": b"3"}), tmp_path / "code")
         assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.py")) == [
             "code/a/b.py", "code/abs.py", "code/x.py"]
