@@ -222,7 +222,10 @@ class Kit:
         retries = {"max_attempts": 2, "mode": "standard"} if self.settings.target == "local" else {"mode": "standard"}
         local = self.settings.target == "local"
         # Local: no proxy, whatever HTTP(S)_PROXY says (loopback traffic must not go through one).
-        config = Config(retries=retries, connect_timeout=5 if local else 60, read_timeout=120,
+        # A synchronous Lambda Invoke answers when the handler ends (up to 900 s): a shorter read timeout made
+        # botocore send the Invoke again while the first still ran, so the handler ran twice.
+        read_timeout = 960 if service == "lambda" else 120
+        config = Config(retries=retries, connect_timeout=5 if local else 60, read_timeout=read_timeout,
                         user_agent_extra=f"{KIT}/0.1", proxies={} if local else None)
         client = self.session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
         if self.settings.target == "local":

@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop (cleanly) when the process that started this one is gone, even if it was killed")
     parser.add_argument("--lambda-idle-seconds", type=float, default=300.0,
                         help="stop a warm Lambda environment unused for this long; default 300")
+    parser.add_argument("--lambda-concurrency", type=int, default=1000, metavar="N",
+                        help="Lambda invocations that may run at once, all functions together (AWS's account "
+                             "concurrency); past it a synchronous Invoke answers 429 TooManyRequestsException. "
+                             "Each running invocation is a Python process; default 1000")
     parser.add_argument("--no-iam", action="store_true",
                         help="do not enforce IAM (moto's permissiveness); also LOCALCLOUD_IAM=0")
     parser.add_argument("--account", metavar="ID",
@@ -178,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         cloud = LocalCloud(host=args.host, port=args.port, images_dir=args.images_dir, data_dir=args.data_dir,
                            data_port=args.data_port,
                            allowed_origins=args.allow_origin, lambda_idle_seconds=args.lambda_idle_seconds,
+                           lambda_concurrency=args.lambda_concurrency,
                            iam=False if args.no_iam else None, account=args.account, images=images,
                            mirrors=mirrors,
                            cold_jobs=True if args.cold_jobs else False if args.warm_jobs else None,

@@ -14,8 +14,12 @@ from typing import Any
 import boto3
 import botocore.loaders
 import botocore.session
+from botocore.config import Config
 
 _LOADER = botocore.loaders.create_loader()
+# A synchronous Invoke answers when the handler ends: up to Lambda's longest timeout, 900 s. botocore's 60 s read
+# timeout made a client give up on a longer invoke and send it again, so the handler ran twice.
+LAMBDA_READ_TIMEOUT = 900 + 60
 _LOCK = threading.Lock()
 
 
@@ -31,7 +35,12 @@ def session() -> boto3.session.Session:
 
 
 def client(service: str, region: str, endpoint_url: str, keys: dict[str, str], **options: Any) -> Any:
-    """A ``service`` client at ``endpoint_url`` signing with ``keys`` (AWS_ACCESS_KEY_ID, ..., as a job's env)."""
+    """A ``service`` client at ``endpoint_url`` signing with ``keys`` (AWS_ACCESS_KEY_ID, ..., as a job's env).
+
+    A Lambda client waits :data:`LAMBDA_READ_TIMEOUT` for an answer unless ``config`` says otherwise.
+    """
+    if service == "lambda":
+        options["config"] = Config(read_timeout=LAMBDA_READ_TIMEOUT).merge(options.get("config") or Config())
     return session().client(service, region_name=region, endpoint_url=endpoint_url,
                             aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
                             aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],

@@ -22,7 +22,7 @@ from localcloud.info import InfoRoute
 from localcloud.inference import Inference
 from localcloud.jobs import JobRunner
 from localcloud.keys import CloudKeys, write_runtime_file
-from localcloud.lambda_runtime import LambdaRuntime
+from localcloud.lambda_runtime import ACCOUNT_CONCURRENCY, LambdaRuntime
 from localcloud.mirror import ENV_TABLE
 from localcloud.signing import Authenticator
 from localcloud.warm_jobs import COLD_ENV, WARM_ENV
@@ -74,6 +74,8 @@ class LocalCloud:
             besides its own; every other ``Origin`` and any non-loopback ``Host`` is refused
             (see :mod:`localcloud.guard`).
         lambda_idle_seconds: a warm Lambda environment unused this long is stopped.
+        lambda_concurrency: Lambda invocations that may run at once, all functions together (AWS's account
+            concurrency, 1,000 by default); past it a synchronous Invoke answers 429.
         iam: enforce IAM as AWS does (roles, policies, iam:PassRole); None reads ``LOCALCLOUD_IAM``
             (``0``/``off``/``false`` turn it off), on by default.
         account: the 12-digit account the cloud plays (ARNs, STS identity, ECR registry host);
@@ -96,7 +98,7 @@ class LocalCloud:
                  iam: bool | None = None, account: str | None = None,
                  images: Mapping[str, Path] | None = None, mirrors: Mapping[str, Path] | None = None,
                  cold_jobs: bool | None = None, data_port: int = 0, keys: CloudKeys | None = None,
-                 runtime_file: bool = False) -> None:
+                 runtime_file: bool = False, lambda_concurrency: int = ACCOUNT_CONCURRENCY) -> None:
         self.host, self.port = host, port
         self.data_port = data_port
         if account is not None and not (len(account) == 12 and account.isascii() and account.isdigit()):
@@ -108,6 +110,9 @@ class LocalCloud:
         self._write_runtime_file = runtime_file
         self.runtime_file: Path | None = None
         self.lambda_idle_seconds = lambda_idle_seconds
+        if lambda_concurrency < 1:
+            raise ValueError(f"lambda_concurrency {lambda_concurrency} is not a positive number of invocations")
+        self.lambda_concurrency = lambda_concurrency
         if iam is None:
             iam = os.environ.get("LOCALCLOUD_IAM", "on").strip().lower() not in ("0", "off", "false", "no")
         self.iam = iam
@@ -163,7 +168,8 @@ class LocalCloud:
         # Every Lambda environment and job gets the mirror table (even empty: other URLs are refused at once).
         child_env = {ENV_TABLE: json.dumps(self.mirrors)}
         self.lambda_runtime = LambdaRuntime(self.workdir, self.url, self.images, moto_seams.write_logs,
-                                            idle_seconds=self.lambda_idle_seconds, child_env=child_env)
+                                            idle_seconds=self.lambda_idle_seconds, child_env=child_env,
+                                            concurrency=self.lambda_concurrency)
         self.jobs = JobRunner(self.workdir, self.url, self.images, moto_seams.update_job, moto_seams.write_logs,
                               child_env=child_env, warm=not self.cold_jobs)
         self.jobs.instances.busy = moto_seams.executions_busy  # jobs start in AWS's order (localcloud.instances)

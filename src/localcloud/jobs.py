@@ -28,7 +28,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localcloud import clients, process_group
+from localcloud import clients, log_events, process_group
 from localcloud.images import ImageCatalog, ImageNotFound, parse_image_uri
 from localcloud.instances import InstanceStarts
 from localcloud.job_files import JobError, split_s3_uri
@@ -198,7 +198,15 @@ class JobRunner:
         except PathEscape as exc:
             raise JobError(f"ClientError: {exc}") from None
         cwd.mkdir(parents=True, exist_ok=True)
+        # The output goes to CloudWatch Logs as it is written, within the log budget (localcloud.log_events)
+        log = log_events.BoundedLog(lambda batch: self.write_logs(job.region, group, job.log_stream, batch),
+                                    what="this job's output")
+        exited = threading.Event()
+        read = [0]
         with open(log_path, "w") as log_file:
+            follower = threading.Thread(target=lambda: read.__setitem__(0, log_events.follow(
+                log_path, log, exited, job.unmap)), daemon=True, name=f"localcloud-log-{job.name}")
+            follower.start()
             # A fork of the warm template when the command is the kit's Python running a script or module.
             job.process = self.warm.start(command, env, cwd, log_path) if self.warm else None
             if job.process is None:
@@ -213,15 +221,18 @@ class JobRunner:
             except subprocess.TimeoutExpired:
                 code = None
             process_group.kill(job.process)  # past MaxRuntime, or what the command left running
-        output = job.unmap(log_path.read_text(errors="replace"))
-        self.write_logs(job.region, group, job.log_stream, output.splitlines() or ["(no output)"])
+        exited.set()
+        follower.join()
+        log.close()
+        if not read[0]:
+            self.write_logs(job.region, group, job.log_stream, ["(no output)"])
         if job.stop_requested.is_set():
             raise _Stopped()
         if code is None:
             raise _RuntimeExceeded(max_runtime)
         if code != 0:
             failure = job.fs / "opt" / "ml" / "output" / "failure"
-            detail = failure.read_text().strip() if failure.is_file() else output.strip()[-_STDERR_TAIL_CHARS:]
+            detail = failure.read_text().strip() if failure.is_file() else _tail(log_path)[-_STDERR_TAIL_CHARS:]
             detail = job.unmap(detail)
             kind = "ClientError" if code == 2 else "AlgorithmError"
             raise JobError(f"{kind}: exit code {code}: {detail}")
@@ -379,3 +390,10 @@ class JobRunner:
         self._finish(job, "Completed", secondary_status="Completed", final_metric_data_list=metrics,
                      model_artifacts={"S3ModelArtifacts": artifact},
                      training_time_in_seconds=seconds, billable_time_in_seconds=seconds)
+
+
+def _tail(path: Path) -> str:
+    """The end of a job's output file (for its FailureReason), read without reading the whole file."""
+    with open(path, "rb") as source:
+        source.seek(max(0, source.seek(0, os.SEEK_END) - 16 * _STDERR_TAIL_CHARS))
+        return source.read().decode("utf-8", "replace").strip()

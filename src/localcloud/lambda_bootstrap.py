@@ -4,7 +4,8 @@ Started by :mod:`localcloud.lambda_runtime` with the function's code folder as i
 working directory. It imports the handler once (the "init" phase, as on AWS) and then
 serves invocations: one JSON request line on stdin, one JSON response line on a private
 descriptor. What the handler prints or logs is captured per invocation and returned as
-its log text, which the runtime writes to CloudWatch Logs.
+its log events (lines cut at CloudWatch Logs' event size, the output kept within the local
+cloud's budget: :mod:`localcloud.log_events`), which the runtime writes to CloudWatch Logs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 import traceback
 from typing import Any
 
-from localcloud import lambda_spare, mirror
+from localcloud import lambda_spare, log_events, mirror
 
 _LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s"
 
@@ -40,6 +41,40 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _Capture(io.TextIOBase):
+    """One invocation's log, as events within the local cloud's budget (:class:`log_events.BoundedLog`).
+
+    A handler that closes it (``sys.stdout.close()``) ends its own writes, not the log: what it printed before
+    still goes back with its result.
+    """
+
+    def __init__(self, before: str = "") -> None:
+        super().__init__()
+        self.log = log_events.BoundedLog(what="this invocation's output")
+        self.log.write(before)
+        self._closed_by_handler = False
+
+    def close(self) -> None:
+        self._closed_by_handler = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed_by_handler
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self._closed_by_handler:
+            raise ValueError("I/O operation on closed file.")
+        self.log.write(text)
+        return len(text)
+
+    def events(self) -> list[str]:
+        """The log's events (this ends it)."""
+        return self.log.close()
 
 
 class _RequestIdFilter(logging.Filter):
@@ -116,24 +151,28 @@ def main() -> int:
 
     for line in sys.stdin:
         request = json.loads(line)
-        captured = io.StringIO(init_log.getvalue())
+        captured = _Capture(init_log.getvalue())
         init_log = io.StringIO()
         log_filter.request_id = request["request_id"]
         log_handler.setStream(captured)
         if init_error is not None:
-            response = {"error": init_error, "log": captured.getvalue()}
+            response = {"error": init_error, "log": captured.events()}
         else:
             try:
                 with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
                     result = handler(request["event"], LambdaContext(request))
                 payload = json.dumps(result, default=str)
                 if len(payload.encode()) > RESPONSE_LIMIT:  # never ship it to the cloud's memory
-                    response = {"error": response_too_large(), "log": captured.getvalue()}
+                    response = {"error": response_too_large(), "log": captured.events()}
                 else:
-                    response = {"result": payload, "log": captured.getvalue()}
+                    response = {"result": payload, "log": captured.events()}
             except Exception as exc:
-                captured.write(f"[ERROR] {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-                response = {"error": _error_payload(exc, request["request_id"]), "log": captured.getvalue()}
+                captured.log.write(f"[ERROR] {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+                response = {"error": _error_payload(exc, request["request_id"]), "log": captured.events()}
+            except BaseException:  # sys.exit(): the runtime process ends, as on AWS; its output goes to stderr first
+                sys.__stderr__.write("".join(f"{event}\n" for event in captured.events()))
+                sys.__stderr__.flush()
+                raise
         protocol.write(json.dumps(response) + "\n")
     return 0
 

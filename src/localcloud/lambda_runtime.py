@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import io
 import json
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -27,23 +25,32 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from localcloud import process_group
+from localcloud import lambda_code, process_group
 from localcloud.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
+from localcloud.lambda_code import CodeTooLarge
+from localcloud.lambda_exit import exit_reason
 from localcloud.lambda_spare import Spares
 from localcloud.images import ImageCatalog, ImageNotFound
-from localcloud.paths import inside
 
 # AWS allows the init phase 10 s; a laptop starting several interpreters at once needs more,
 # and nothing offline should fail because the machine is busy.
 _INIT_TIMEOUT_SECONDS = 30.0
 _MAX_IDLE_PER_FUNCTION = 4
-# Environments of one function alive at once: a Map state fanning out waits for a warm one
-# instead of starting a Python interpreter per item on a 2-core machine.
-_MAX_ENVIRONMENTS_PER_FUNCTION = 4
+# AWS's default account concurrency: invocations running at once, all functions of the cloud together
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+ACCOUNT_CONCURRENCY = 1000
 # Only what a Python process needs to start; the user's AWS settings never reach a handler.
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "PYTHONPATH")
 
 LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
+
+
+class ConcurrencyLimitExceeded(Exception):
+    """A synchronous invoke found the account's concurrency in use (AWS: 429 TooManyRequestsException)."""
+
+
+class RuntimeExited(OSError):
+    """An environment's process ended during its init phase (its module-level code exited)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,9 @@ class _Environment:
     log_stream: str
     cold: bool = True
     init_ms: float = 0.0
-    stderr_lines: list[str] = field(default_factory=list)
+    stderr_lines: list[str] = field(default_factory=list)  # the last 200
+    stderr_count: int = 0  # lines read from stderr in all
+    collector: threading.Thread | None = None  # reads stderr until the process ends
 
     last_used: float = 0.0  # time.monotonic() when it went back to the warm pool
 
@@ -110,10 +119,13 @@ class LambdaRuntime:
             environments (it does not document when; minutes), so memory stays bounded.
         child_env: variables every environment gets (the ``--mirror`` table, see localcloud.mirror).
         spares: start cold environments from a spare process that has imported boto3 already.
+        concurrency: invocations that may run at once (AWS's account concurrency); each has an environment
+            of its own, as on AWS. Past it a synchronous invoke is refused and an asynchronous one waits.
     """
 
     def __init__(self, workdir: Path, endpoint_url: str, images_dir: Path | ImageCatalog, write_logs: LogWriter,
-                 idle_seconds: float = 300.0, child_env: dict[str, str] | None = None, spares: bool = True) -> None:
+                 idle_seconds: float = 300.0, child_env: dict[str, str] | None = None, spares: bool = True,
+                 concurrency: int = ACCOUNT_CONCURRENCY) -> None:
         self.workdir = workdir
         self.endpoint_url = endpoint_url
         self.images = images_dir if isinstance(images_dir, ImageCatalog) else ImageCatalog(images_dir)
@@ -121,7 +133,8 @@ class LambdaRuntime:
         self.child_env = dict(child_env or {})
         self.write_logs = write_logs
         self._idle: dict[tuple, list[_Environment]] = {}
-        self._busy: dict[str, int] = {}  # function ARN -> environments checked out
+        self.concurrency = concurrency
+        self._running = 0  # invocations holding an environment, all functions together
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
         self._code_lock = threading.Lock()
@@ -138,35 +151,7 @@ class LambdaRuntime:
     def _code_dir(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
         """Unpack or stage the code once per version; return (dir, handler, image env)."""
         with self._code_lock:  # concurrent cold starts of one version share one folder
-            return self._materialise(spec)
-
-    def _materialise(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
-        # The name passed AWS's pattern at CreateFunction; inside() keeps the folder in the workdir regardless.
-        folder = inside(self.workdir / "lambda", f"{spec.name}-{spec.code_sha256[:16]}",
-                        what=f"function name {spec.name!r}")
-        image_env: dict[str, str] = {}
-        handler = spec.handler or ""
-        if spec.image_uri:
-            image = self.images.resolve(spec.image_uri)
-            image_env = dict(image.env)
-            command = list(spec.image_command) or image.cmd
-            if not command:
-                raise ImageNotFound(f"{image.dockerfile} has no CMD naming the handler (e.g. CMD [\"app.handler\"])")
-            handler = command[0]
-            if not folder.exists():
-                staging = folder.with_suffix(".staging")
-                shutil.rmtree(staging, ignore_errors=True)
-                staging.mkdir(parents=True)
-                image.stage(staging, prefix="/var/task")
-                staging.rename(folder)
-        elif not folder.exists():
-            staging = folder.with_suffix(".staging")
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            with zipfile.ZipFile(io.BytesIO(spec.zip_bytes or b"")) as archive:
-                archive.extractall(staging)
-            staging.rename(folder)
-        return folder, handler, image_env
+            return lambda_code.materialise(self.workdir, self.images, spec)
 
     # -- environments -------------------------------------------------------------------
     def _process_env(self) -> dict[str, str]:
@@ -213,16 +198,27 @@ class LambdaRuntime:
         now = datetime.now(timezone.utc)
         environment = _Environment(process, queue.Queue(), f"{now:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}")
         threading.Thread(target=_pump, args=(process.stdout, environment.replies), daemon=True).start()
-        threading.Thread(target=_collect, args=(process.stderr, environment.stderr_lines), daemon=True).start()
+        environment.collector = threading.Thread(target=_collect, args=(process.stderr, environment),
+                                                 daemon=True)
+        environment.collector.start()
         try:
-            environment.replies.get(timeout=_INIT_TIMEOUT_SECONDS)
+            ready = environment.replies.get(timeout=_INIT_TIMEOUT_SECONDS)
         except queue.Empty:
             environment.close()
             raise TimeoutError(f"{spec.name}: init phase took longer than {_INIT_TIMEOUT_SECONDS:.0f} s")
+        if ready is None:  # the bootstrap died before it was ready (the init code exited the process)
+            self._exit_log(environment, 0)
+            environment.close()
+            raise RuntimeExited(exit_reason(process.returncode))
         environment.init_ms = (time.monotonic() - started) * 1000
         return environment
 
-    def _acquire(self, spec: FunctionSpec) -> _Environment:
+    def _acquire(self, spec: FunctionSpec, wait: bool) -> _Environment:
+        """A warm environment of the function, or a new one, within the account's concurrency.
+
+        Raises:
+            ConcurrencyLimitExceeded: the concurrency is in use and ``wait`` is False (a synchronous invoke).
+        """
         with self._slot_freed:
             stale = [key for key in self._idle if key[0] == spec.arn and key != spec.warm_key]
             for key in stale:
@@ -231,14 +227,18 @@ class LambdaRuntime:
             while True:
                 if self._closed:
                     raise OSError("the local cloud is stopping")
-                pool = self._idle.get(spec.warm_key, [])
-                if pool:
-                    self._busy[spec.arn] = self._busy.get(spec.arn, 0) + 1
-                    return pool.pop()
-                if self._busy.get(spec.arn, 0) < _MAX_ENVIRONMENTS_PER_FUNCTION:
-                    self._busy[spec.arn] = self._busy.get(spec.arn, 0) + 1
+                if self._running < self.concurrency:
                     break
-                self._slot_freed.wait(0.5)
+                if not wait:
+                    raise ConcurrencyLimitExceeded(f"{self._running} invocations running, the limit is "
+                                                   f"{self.concurrency}")
+                self._slot_freed.wait(0.5)  # an asynchronous invoke waits, as AWS queues it
+            self._running += 1
+            pool = self._idle.get(spec.warm_key, [])
+            while pool and pool[-1].process.poll() is not None:  # ended while idle: never handed out
+                pool.pop().close()
+            if pool:
+                return pool.pop()
         try:
             return self._start(spec)
         except BaseException:
@@ -248,7 +248,7 @@ class LambdaRuntime:
     def _give_back(self, spec: FunctionSpec, environment: _Environment | None, keep: bool = False) -> None:
         """End a checkout: keep the environment warm, or close it; wake a waiting invoke."""
         with self._slot_freed:
-            self._busy[spec.arn] -= 1
+            self._running -= 1
             pool = self._idle.setdefault(spec.warm_key, [])
             if environment is not None:
                 if keep and not self._closed and len(pool) < _MAX_IDLE_PER_FUNCTION:
@@ -262,20 +262,31 @@ class LambdaRuntime:
         self._give_back(spec, environment, keep=True)
 
     # -- invoke -------------------------------------------------------------------------
-    def invoke(self, spec: FunctionSpec, event: object) -> InvokeResult:
-        """Run the handler with ``event`` and return what AWS's Invoke would."""
+    def invoke(self, spec: FunctionSpec, event: object, wait: bool = False) -> InvokeResult:
+        """Run the handler with ``event`` and return what AWS's Invoke would.
+
+        Args:
+            wait: wait for a free slot when the account's concurrency is in use (asynchronous invokes).
+
+        Raises:
+            ConcurrencyLimitExceeded: the concurrency is in use and ``wait`` is False.
+        """
         request_id = str(uuid.uuid4())
         try:
             if spec.image_uri:  # moto stubs ECR: key warm environments by the Dockerfile's files instead
                 spec = dataclasses.replace(spec, code_sha256=self.images.resolve(spec.image_uri).digest())
-            environment = self._acquire(spec)
-        except (ImageNotFound, zipfile.BadZipFile, TimeoutError, OSError) as exc:
+            environment = self._acquire(spec, wait)
+        except RuntimeExited as exc:  # the init code ended the process
+            error = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {exc}"}
+            return InvokeResult(json.dumps(error).encode(), "Unhandled", str(exc), request_id)
+        except (ImageNotFound, zipfile.BadZipFile, CodeTooLarge, TimeoutError, OSError) as exc:
             error = {"errorMessage": str(exc), "errorType": "Runtime.InvalidEntrypoint" if isinstance(
                 exc, ImageNotFound) else type(exc).__name__, "requestId": request_id}
             return InvokeResult(json.dumps(error).encode(), "Unhandled", str(exc), request_id)
         started = time.monotonic()
         request = {"request_id": request_id, "event": event, "function_arn": spec.arn,
                    "timeout": spec.timeout, "log_stream_name": environment.log_stream}
+        stderr_seen = environment.stderr_count
         try:
             environment.process.stdin.write(json.dumps(request) + "\n")
             environment.process.stdin.flush()
@@ -286,18 +297,21 @@ class LambdaRuntime:
             reply = None
         duration_ms = (time.monotonic() - started) * 1000
         log_lines = [f"START RequestId: {request_id} Version: {spec.version}"]
-        if reply is None or "timeout" in reply:
-            self._give_back(spec, environment)  # a timed-out or dead environment is not reused
-            if reply is None:
-                message = "Runtime exited: " + "".join(environment.stderr_lines[-20:]).strip()
-                payload = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {message}"}
-            else:
-                message = f"Task timed out after {spec.timeout:.2f} seconds"
-                payload = {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"}
+        if reply is None:  # the handler ended the process (sys.exit, os._exit, a crash): AWS answers at once
+            log_lines += self._exit_log(environment, stderr_seen)
+            self._give_back(spec, environment)  # a dead environment is not reused: the next invoke is cold
+            message = exit_reason(environment.process.returncode)
+            log_lines += [f"RequestId: {request_id} Error: {message}", "Runtime.ExitError"]
+            payload = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {message}"}
+            function_error, body = "Unhandled", json.dumps(payload)
+        elif "timeout" in reply:
+            self._give_back(spec, environment)  # a timed-out environment is not reused
+            message = f"Task timed out after {spec.timeout:.2f} seconds"
+            payload = {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"}
             log_lines.append(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%f}Z {request_id} {message}")
             function_error, body = "Unhandled", json.dumps(payload)
         else:
-            log_lines.extend(reply.get("log", "").splitlines())
+            log_lines.extend(reply.get("log") or [])  # events already (localcloud.log_events)
             if "error" in reply:
                 function_error, body = "Unhandled", json.dumps(reply["error"])
             else:
@@ -313,6 +327,18 @@ class LambdaRuntime:
         log_lines += [f"END RequestId: {request_id}", report]
         self.write_logs(spec.region, f"/aws/lambda/{spec.name}", environment.log_stream, log_lines)
         return InvokeResult(body.encode(), function_error, "\n".join(log_lines)[-4096:], request_id)
+
+    @staticmethod
+    def _exit_log(environment: _Environment, seen: int) -> list[str]:
+        """What an environment that ended wrote to stderr during the invoke (its handler's output among it)."""
+        try:
+            environment.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # the reply pipe closed but the process lingers: end it
+            process_group.kill(environment.process)
+        if environment.collector is not None:
+            environment.collector.join(timeout=2)
+        written = environment.stderr_count - seen
+        return "".join(environment.stderr_lines[-written:] if written > 0 else []).splitlines()
 
     def _reap_idle(self) -> None:
         """Stop warm environments idle for longer than ``idle_seconds`` (until :meth:`close`)."""
@@ -347,11 +373,17 @@ def encode_log_tail(text: str) -> str:
 
 
 def _pump(stream, replies: queue.Queue) -> None:
-    for line in stream:
-        replies.put(json.loads(line))
+    try:
+        for line in stream:
+            replies.put(json.loads(line))
+    except (OSError, ValueError):  # a closed pipe, or not a reply: the environment is gone either way
+        pass
+    replies.put(None)  # the process ended: a waiting invoke learns it now, not at its timeout
 
 
-def _collect(stream, lines: list[str]) -> None:
+def _collect(stream, environment: _Environment) -> None:
+    lines = environment.stderr_lines
     for line in stream:
         lines.append(line)
+        environment.stderr_count += 1
         del lines[:-200]

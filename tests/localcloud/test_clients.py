@@ -59,3 +59,34 @@ class TestWarm:
         clients.client("s3", "eu-west-1", "http://127.0.0.1:9", {"AWS_ACCESS_KEY_ID": "AKIAJOB000000000000",
                                                                  "AWS_SECRET_ACCESS_KEY": "job"}).close()
         assert [name for name in loaded if name.startswith("s3/")] == []
+
+
+class TestLambdaClientWaitsForTheHandler:
+    """A synchronous Invoke answers when the handler ends (up to Lambda's 900 s timeout): the cloud's Lambda
+    clients wait longer than that, so botocore never sends an Invoke again while the first still runs.
+
+    AWS: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html (900 s function timeout);
+    botocore retries a read timeout (https://docs.aws.amazon.com/botocore/latest/reference/config.html).
+    """
+
+    def test_read_timeouts(self):
+        """
+        1. A Lambda client: read timeout 960 s. An S3 client: botocore's 60 s.
+        2. A Lambda client given a Config keeps the caller's settings and gets the read timeout; a read
+           timeout the caller sets wins.
+        """
+        from botocore.config import Config
+
+        keys = {"AWS_ACCESS_KEY_ID": "AKIAJOB000000000000", "AWS_SECRET_ACCESS_KEY": "job"}
+        made = [clients.client("lambda", "eu-west-1", "http://127.0.0.1:9", keys),
+                clients.client("s3", "eu-west-1", "http://127.0.0.1:9", keys),
+                clients.client("lambda", "eu-west-1", "http://127.0.0.1:9", keys,
+                               config=Config(retries={"total_max_attempts": 1})),
+                clients.client("lambda", "eu-west-1", "http://127.0.0.1:9", keys, config=Config(read_timeout=5))]
+        lam, s3, with_retries, own = (client.meta.config for client in made)
+        assert lam.read_timeout == clients.LAMBDA_READ_TIMEOUT == 960
+        assert s3.read_timeout == 60
+        assert with_retries.read_timeout == 960 and with_retries.retries["total_max_attempts"] == 1
+        assert own.read_timeout == 5
+        for client in made:
+            client.close()

@@ -403,23 +403,3 @@ class TestImageFunction:
         assert response["FunctionError"] == "Unhandled"
         assert repository in payload["errorMessage"]
         assert "docker/no-such-image/Dockerfile" in payload["errorMessage"]
-
-
-class TestConcurrentInvokesShareBoundedEnvironments:
-    def test_a_burst_waits_for_warm_environments_instead_of_starting_one_each(self, lam, make_function):
-        """A Map state or a burst of clients invokes one function many times at once.
-
-        1. Create a handler that sleeps 0.5 s and returns its process id.
-        2. Invoke it 8 times at the same time from 8 threads.
-        3. All 8 succeed, and they were served by at most 4 execution environments
-           (localcloud's per-function cap) rather than 8 interpreters on a 2-core machine.
-        """
-        from concurrent.futures import ThreadPoolExecutor
-
-        code = "import os, time\ndef handler(event, context):\n    time.sleep(0.5)\n    return os.getpid()\n"
-        name = make_function(code, Timeout=30)
-        with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda i: _invoke(lam, name, {"i": i}), range(8)))
-        assert all(response.get("FunctionError") is None for response, _ in results), [p for _, p in results]
-        pids = {payload for _, payload in results}
-        assert 1 <= len(pids) <= 4

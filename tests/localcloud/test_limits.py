@@ -1,4 +1,5 @@
-"""AWS's size limits: Lambda payloads, and model artifacts that would unpack to gigabytes.
+"""AWS's size limits: Lambda payloads, deployment packages and log events, and model artifacts that would unpack
+to gigabytes.
 
 Every test talks to ``python -m localcloud`` (the ``cloud`` fixture) through plain boto3.
 """
@@ -149,6 +150,146 @@ class TestZipExtractionStaysInside:
                             Handler="app.handler", Code={"ZipFile": buffer.getvalue()})
         assert lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read() == b'"ran"'
         assert glob.glob(f"/tmp/{marker}*") == []
+
+
+MESSAGE_LIMIT = 262_144 - 26  # a CloudWatch Logs event, less its 26 bytes of overhead
+LONG_LINE = ("def handler(event, context):\n    print(event['char'] * event['count'])\n"
+             "    return context.log_stream_name\n")
+
+
+def _stream_events(cloud, group: str, stream: str) -> list[str]:
+    logs, messages, token = cloud.client("logs", REGION), [], None
+    while True:
+        page = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True,
+                                   **({"nextToken": token} if token else {}))
+        messages += [event["message"] for event in page["events"]]
+        if not page["events"] or page["nextForwardToken"] == token:
+            return messages
+        token = page["nextForwardToken"]
+
+
+@pytest.fixture(scope="module")
+def printer(cloud, lam):
+    """A function printing one line of event["count"] times event["char"]; it answers its log stream's name."""
+    name = unique_name("long-line")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=create_role(cloud, unique_name("ll")),
+                        Handler="app.handler", Code={"ZipFile": zip_bytes({"app.py": LONG_LINE})}, Timeout=60,
+                        MemorySize=512)
+    return name
+
+
+class TestLogEventLimit:
+    """A line longer than a CloudWatch Logs event is stored as several events, as Lambda splits it.
+
+    AWS: "Each log event can be no larger than 256 KB" with 26 bytes of overhead an event
+    (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html); Lambda cuts a
+    longer line into consecutive events of 2^18 - 26 bytes (observed in https://stackoverflow.com/questions/77175643).
+    The local cloud keeps its logs in memory: of one invocation's output it keeps the first 8 MiB and the last 2 MiB,
+    and one event in between says how much it left out (localcloud.log_events).
+    """
+
+    def test_long_line_becomes_several_events(self, cloud, lam, printer):
+        """
+        1. The handler prints one line of 300,000 two-byte characters (600,000 bytes).
+        2. Its log stream holds it as consecutive events of at most 262,118 bytes, cut between characters:
+           joined, they are the line.
+        """
+        response = lam.invoke(FunctionName=printer, Payload=json.dumps({"char": "é", "count": 300_000}).encode())
+        stream = json.loads(response["Payload"].read())
+        messages = _stream_events(cloud, f"/aws/lambda/{printer}", stream)
+        pieces = [m for m in messages if m.startswith("é")]
+        assert len(pieces) == 3, [len(m) for m in messages]
+        assert all(len(m.encode()) <= MESSAGE_LIMIT for m in messages)
+        assert "".join(pieces) == "é" * 300_000
+
+    def test_huge_output_keeps_its_start_and_end(self, cloud, lam, printer):
+        """
+        1. The handler prints one line of 20,000,000 bytes.
+        2. The stream has no event over the limit, the first 8 MiB and the last 2 MiB of the line, and one event
+           between them naming the 10 MiB or so it left out.
+        """
+        response = lam.invoke(FunctionName=printer, Payload=json.dumps({"char": "z", "count": 20_000_000}).encode())
+        assert "FunctionError" not in response
+        messages = _stream_events(cloud, f"/aws/lambda/{printer}", json.loads(response["Payload"].read()))
+        assert all(len(m.encode()) <= MESSAGE_LIMIT for m in messages)
+        markers = [m for m in messages if m.startswith("[localcloud: ")]
+        assert len(markers) == 1 and "left out" in markers[0], markers
+        kept = sum(len(m) for m in messages if m.startswith("z"))
+        assert (8 << 20) + (2 << 20) - 2 * MESSAGE_LIMIT <= kept <= (8 << 20) + (2 << 20)
+
+
+UNZIPPED_LIMIT = 262_144_000  # 250 MiB
+
+
+def _zip_of_zeros(unpacked: int) -> bytes:
+    """A deployment package (about 1 MB) holding app.py and a member of zeros: ``unpacked`` bytes in all."""
+    source = b"def handler(event, context):\n    return 'ran'\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("app.py", source)
+        left = unpacked - len(source)
+        with archive.open("blob.bin", "w", force_zip64=True) as member:
+            while left > 0:
+                member.write(bytes(min(left, 1 << 20)))
+                left -= 1 << 20
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def oversized_zip() -> bytes:
+    return _zip_of_zeros(UNZIPPED_LIMIT + 1)
+
+
+class TestUnzippedCodeLimit:
+    """A deployment package that unpacks past 250 MB is refused at CreateFunction and UpdateFunctionCode.
+
+    AWS: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html ("250 MB (unzipped)"
+    deployment package, CodeSizeUnzipped in https://docs.aws.amazon.com/lambda/latest/api/API_AccountLimit.html);
+    the error AWS answers, InvalidParameterValueException "Unzipped size must be smaller than 262144000 bytes",
+    as reported in https://github.com/serverless/serverless/issues/6792 and
+    https://github.com/Miserlou/Zappa/issues/612 (CreateFunction operation).
+    """
+
+    def test_create_function_refuses_it(self, cloud, lam, oversized_zip):
+        """
+        1. A 1 MB zip whose members unpack to 262144001 bytes.
+        2. CreateFunction with it as ZipFile: 400 InvalidParameterValueException, AWS's message; no function.
+        """
+        name = unique_name("zip-bomb")
+        with pytest.raises(ClientError) as caught:
+            lam.create_function(FunctionName=name, Runtime="python3.11", Role=create_role(cloud, unique_name("zb")),
+                                Handler="app.handler", Code={"ZipFile": oversized_zip})
+        error = caught.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert error["Error"]["Code"] == "InvalidParameterValueException"
+        assert error["Error"]["Message"] == "Unzipped size must be smaller than 262144000 bytes"
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.get_function(FunctionName=name)
+
+    def test_code_from_s3_and_updates_are_refused(self, cloud, lam, s3, oversized_zip):
+        """
+        1. The same zip in S3: CreateFunction with S3Bucket/S3Key is refused the same way.
+        2. A function made from a small zip; UpdateFunctionCode with the large zip (ZipFile, then S3) is refused,
+           and the function still runs its first code.
+        """
+        bucket = create_bucket(cloud, unique_name("zip-bomb"), REGION)
+        s3.put_object(Bucket=bucket, Key="bomb.zip", Body=oversized_zip)
+        role = create_role(cloud, unique_name("zb"))
+        with pytest.raises(ClientError) as caught:
+            lam.create_function(FunctionName=unique_name("zip-bomb-s3"), Runtime="python3.11", Role=role,
+                                Handler="app.handler", Code={"S3Bucket": bucket, "S3Key": "bomb.zip"})
+        assert caught.value.response["Error"]["Message"] == "Unzipped size must be smaller than 262144000 bytes"
+
+        name = unique_name("zip-small")
+        lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="app.handler",
+                            Code={"ZipFile": zip_bytes({"app.py": "def handler(event, context):\n"
+                                                                  "    return 'small'\n"})})
+        for code in ({"ZipFile": oversized_zip}, {"S3Bucket": bucket, "S3Key": "bomb.zip"}):
+            with pytest.raises(ClientError) as caught:
+                lam.update_function_code(FunctionName=name, **code)
+            assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
+            assert caught.value.response["Error"]["Message"] == "Unzipped size must be smaller than 262144000 bytes"
+        assert lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read() == b'"small"'
 
 
 def _bomb(member_bytes: int) -> bytes:

@@ -67,6 +67,9 @@ READ = [
     # the validation seams find the operation (and Lambda's URI members) as moto's call_action does
     ("moto.core.responses.BaseResponse", "_get_action", ["self"]),
     ("moto.core.responses.BaseResponse", "_get_action_from_method_and_request_uri", ["self", "request"]),
+    # _validation reads a deployment package in S3 (for its unzipped size) as moto's CreateFunction does
+    ("moto.awslambda.models", "_validate_s3_bucket_and_key", ["account_id", "partition", "data"]),
+    ("moto.utilities.utils", "get_partition", ["region"]),
     ("moto.sts.models.STSBackend", "assume_role",
      ["self", "region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"]),
     ("moto.sts.models.STSBackend", "get_assumed_role_from_access_key", ["self", "access_key_id"]),
@@ -96,6 +99,8 @@ SOURCE = [
     ("moto.s3.responses.S3Response", "put_object", 'if_none_match == "*"'),
     ("moto.s3.responses.S3Response", "put_object", 'raise PreconditionFailed("If-Match")'),
     ("moto.s3.responses.S3Response", "_key_response_post", 'self.headers.get("If-None-Match") == "*"'),
+    # _lambda._TooManyRequests sets the body AWS answers a throttled Invoke with (Reason, Type) as the description
+    ("moto.core.exceptions.JsonRESTError", "get_body", "return self.description"),
     # _lambda._Payload reports its size so that moto's own 6,000,000-byte check lets AWS's 6291556 through
     ("moto.awslambda.responses.LambdaResponse", "invoke", "sys.getsizeof(payload) > 6000000"),
     # _stepfunctions.executions_busy keeps the Execution start_execution returns and reads its last history event

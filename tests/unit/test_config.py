@@ -485,3 +485,15 @@ class TestKitClients:
         assert first.client("s3") is first.client("s3")
         assert first.client("s3") is not second.client("s3")
         assert first.client("s3").meta.region_name == "eu-west-1"
+
+
+class TestLambdaClientWaitsForTheHandler:
+    def test_lambda_read_timeout_exceeds_the_longest_function(self, kit):
+        """
+        1. The Kit's Lambda client waits 960 s for an answer (a synchronous Invoke lasts up to the function's
+           timeout, 900 s at most: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html),
+           so botocore never retries an Invoke that is still running; other services keep 120 s.
+        """
+        assert kit.client("lambda").meta.config.read_timeout == 960
+        assert kit.client("s3").meta.config.read_timeout == 120
+

@@ -11,7 +11,8 @@ executors (:mod:`localcloud.lambda_runtime`, :mod:`localcloud.jobs`). moto is pi
 exactly; ``tests/localcloud/test_moto_seams.py`` fails loudly if a seam moves.
 
 Seams (the names ``SEAMS`` lists are checked by the tests):
-1. ``moto.awslambda.models.LambdaFunction.invoke`` — runs the handler.
+1. ``moto.awslambda.models.LambdaFunction.invoke`` — runs the handler (429 TooManyRequestsException past the
+   account's concurrency; an asynchronous invoke waits for a free slot instead).
 2. ``moto.sagemaker.responses.SageMakerResponse.create_processing_job`` /
    ``create_training_job`` — keep the whole request, refuse duplicate names, start the job.
 3. ``SageMakerResponse.stop_processing_job`` / ``stop_training_job`` — stop the process.
@@ -29,8 +30,9 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     targets get the event with Input/InputPath/InputTransformer applied (moto raises).
 11. ``moto.s3.notifications.send_event`` — AWS-shaped S3 events: Lambda through the kit's runtime
     (asynchronously), SQS/SNS records with keys encoded as AWS does, EventBridge to the default bus.
-12. ``moto.awslambda.responses.LambdaResponse.call_action`` — names and Invoke payload sizes checked
-    as AWS checks them (:mod:`localcloud.constraints`) before moto acts.
+12. ``moto.awslambda.responses.LambdaResponse.call_action`` — names, Invoke payload sizes and the
+    unzipped size of deployment packages (inline or in S3) checked as AWS checks them
+    (:mod:`localcloud.constraints`, :mod:`localcloud.lambda_code`) before moto acts.
 13. ``SageMakerResponse.call_action`` — job, model and endpoint names and processing ``LocalPath``
     checked the same way.
 14. ``moto.core.authorization.ActionAuthenticatorMixin._authenticate_and_authorize_action`` — IAM:

@@ -97,7 +97,7 @@ def _invoke_function(account: str, region: str, arn: str, event: Any, caller: tu
             _state.log.warning("%s may not invoke %s: the function's policy grants it no lambda:InvokeFunction "
                                "(add_permission)", caller[0], arn)
             return
-        _state.cloud.lambda_runtime.invoke(_function_spec(function), event)
+        _state.cloud.lambda_runtime.invoke(_function_spec(function), event, wait=True)
     except Exception as exc:  # noqa: BLE001 - an asynchronous invoke fails without telling the caller
         _state.log.warning("asynchronous invocation of %s failed: %s: %s", arn, type(exc).__name__, exc)
 

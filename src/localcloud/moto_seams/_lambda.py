@@ -1,12 +1,14 @@
-"""Seam 1: Lambda Invoke runs the real handler in the kit's runtime."""
+"""Seam 1: Lambda Invoke runs the real handler in the kit's runtime (429 past the account's concurrency)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
+
 from localcloud.lambda_bootstrap import RESPONSE_LIMIT
-from localcloud.lambda_runtime import FunctionSpec, LambdaRuntime, encode_log_tail
+from localcloud.lambda_runtime import ConcurrencyLimitExceeded, FunctionSpec, LambdaRuntime, encode_log_tail
 from localcloud.moto_seams import _state
 
 
@@ -21,6 +23,17 @@ class _Payload(bytes):
 
     def __sizeof__(self) -> int:
         return 0 if len(self) <= RESPONSE_LIMIT else len(self)
+
+
+class _TooManyRequests(JsonRESTError):
+    """AWS's answer when the account's concurrency is in use: 429, Reason ConcurrentInvocationLimitExceeded."""
+
+    code = 429
+
+    def __init__(self) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        self.description = json.dumps({"__type": "TooManyRequestsException", "message": "Rate Exceeded.",
+                                       "Reason": "ConcurrentInvocationLimitExceeded", "Type": "User"})
 
 
 def _function_spec(fn: Any) -> FunctionSpec:
@@ -38,10 +51,13 @@ def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers:
     event = json.loads(body) if body else {}
     spec = _function_spec(self)
     response_headers["X-Amz-Executed-Version"] = spec.version
-    if request_headers.get("x-amz-invocation-type") == "Event":
-        _state.cloud.run_in_background(runtime.invoke, spec, event)
+    if request_headers.get("x-amz-invocation-type") == "Event":  # queued: it waits for a free slot
+        _state.cloud.run_in_background(runtime.invoke, spec, event, True)
         return b""
-    result = runtime.invoke(spec, event)
+    try:
+        result = runtime.invoke(spec, event)
+    except ConcurrencyLimitExceeded:
+        raise _TooManyRequests() from None
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     response_headers["x-amz-log-result"] = encode_log_tail(result.log_tail)

@@ -10,13 +10,15 @@ from moto.logs.exceptions import ResourceAlreadyExistsException
 from moto.logs.models import logs_backends
 from moto.sagemaker.models import sagemaker_backends
 
+from localcloud import log_events
 from localcloud.moto_seams import _iam, _state
 from localcloud.moto_seams._state import cloud_account
 
 
 # -- logs and job records (used by the executors through callbacks) ---------------------
 def write_logs(region: str, group: str, stream: str, lines: list[str]) -> None:
-    """Append lines to a CloudWatch Logs stream, creating group and stream as needed.
+    """Append lines to a CloudWatch Logs stream, creating group and stream as needed; a line longer than an
+    event (256 KB) goes as several, as Lambda stores it (:mod:`localcloud.log_events`).
 
     With IAM enforced, the lines are written as the role of the function, job or model that made
     them: a role without the logs grants leaves no logs (and the work itself goes on), as on AWS.
@@ -36,9 +38,9 @@ def write_logs(region: str, group: str, stream: str, lines: list[str]) -> None:
     except ResourceAlreadyExistsException:
         pass
     now = int(time.time() * 1000)
-    events = [{"timestamp": now, "message": line or " "} for line in lines[-10000:]]
-    if events:
-        backend.put_log_events(group, stream, events)
+    # Events of at most 256 KB, in PutLogEvents-sized batches; what a writer keeps is bounded by the writer
+    for batch in log_events.batches(log_events.events(lines)):
+        backend.put_log_events(group, stream, [{"timestamp": now, "message": message or " "} for message in batch])
 
 
 def update_job(kind: str, region: str, name: str, fields: dict[str, Any]) -> None:

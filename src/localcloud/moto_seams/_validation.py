@@ -1,20 +1,25 @@
 """Seams 12/13: Lambda and SageMaker requests are checked as AWS checks them before moto acts.
 
-moto 5.2.5 accepts any FunctionName, job, model or endpoint name and any Invoke payload size;
-the local cloud then makes folders from those names and feeds the payloads to handlers. The
-checks themselves are in :mod:`localcloud.constraints` (AWS's API model); this module reads the
-request the way moto's ``call_action`` sees it and answers AWS's error before moto runs.
+moto 5.2.5 accepts any FunctionName, job, model or endpoint name, any Invoke payload size and any
+deployment package (one that unpacks to gigabytes too); the local cloud then makes folders from those
+names, feeds the payloads to handlers and unpacks the packages. The checks themselves are in
+:mod:`localcloud.constraints` (AWS's API model) and :mod:`localcloud.lambda_code` (the unzipped size);
+this module reads the request the way moto's ``call_action`` sees it and answers AWS's error before moto
+runs.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+from moto.awslambda.models import _validate_s3_bucket_and_key
 from moto.awslambda.responses import LambdaResponse
 from moto.sagemaker.responses import SageMakerResponse
+from moto.utilities.utils import get_partition
 
-from localcloud import constraints
+from localcloud import constraints, lambda_code
 from localcloud.moto_seams import _state
 
 _JSON = "application/json"
@@ -73,7 +78,34 @@ def _refusal(response: Any, service: str) -> tuple[int, dict[str, str], str] | N
         return _error(400, "ValidationException", constraints.validation_message(errors))
     if service == "lambda" and operation in ("Invoke", "InvokeAsync"):
         return _payload_refusal(response, operation)
+    if service == "lambda" and operation in ("CreateFunction", "UpdateFunctionCode"):
+        return _code_size_refusal(response, params.get("Code") if operation == "CreateFunction" else params)
     return None
+
+
+def _code_size_refusal(response: LambdaResponse, code: Any) -> tuple[int, dict[str, str], str] | None:
+    """AWS refuses a package that unpacks past 250 MB before it keeps it (localcloud.lambda_code)."""
+    package = _package(response, code) if isinstance(code, dict) else None
+    size = lambda_code.unzipped_size(package) if package else None
+    if size is None or size <= lambda_code.CODE_SIZE_UNZIPPED:
+        return None
+    return _error(400, "InvalidParameterValueException", lambda_code.UNZIPPED_TOO_LARGE)
+
+
+def _package(response: LambdaResponse, code: dict[str, Any]) -> bytes | None:
+    """The Zip package a request hands over, inline or in S3; None when moto is to answer (bad input, no key)."""
+    if isinstance(code.get("ZipFile"), str):
+        try:
+            return base64.b64decode(code["ZipFile"])
+        except ValueError:
+            return None
+    if not (isinstance(code.get("S3Bucket"), str) and isinstance(code.get("S3Key"), str)):
+        return None
+    try:  # moto's own S3 lookup for Lambda code (the missing-bucket and missing-key answers stay moto's)
+        key = _validate_s3_bucket_and_key(response.current_account, get_partition(response.region), code)
+    except Exception:  # noqa: BLE001 - moto answers it when it runs
+        return None
+    return key.value if key is not None else None
 
 
 def _lambda_call_action(self: LambdaResponse):
