@@ -48,6 +48,8 @@ EXPECTED = {
     "sfn_get_backend": ["account", "region"],
     "s3_put_object": ["self"],
     "s3_key_response_post": ["self", "request", "body", "bucket_name", "query", "key_name"],
+    "s3_key_response": ["self", "request", "full_url", "headers"],
+    "dispatcher_get_body": ["self", "environ"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
@@ -76,6 +78,14 @@ SOURCE = [
     ("moto.s3.responses.S3Response", "put_object", 'if_none_match == "*"'),
     ("moto.s3.responses.S3Response", "put_object", 'raise PreconditionFailed("If-Match")'),
     ("moto.s3.responses.S3Response", "_key_response_post", 'self.headers.get("If-None-Match") == "*"'),
+    # _s3_body caches the raw body and presets an empty form: moto must still read the body from request.data
+    # and its fields from request.form, which werkzeug computes lazily (cached properties)
+    ("moto.core.responses.BaseResponse", "setup_class", "self.body: Any = request.data"),
+    ("moto.core.responses.BaseResponse", "setup_class", "self.form_data = request.form"),
+    ("moto.s3.responses.S3Response", "key_response", "self.setup_class(request)"),
+    # _s3_body._dispatcher_get_body replaces this read, which drops a body that is not UTF-8
+    ("moto.moto_server.werkzeug_app.DomainDispatcherApplication", "_get_body",
+     'environ["wsgi.input"].read(request_body_size).decode("utf-8")'),
     # _lambda._Payload reports its size so that moto's own 6,000,000-byte check lets AWS's 6291556 through
     ("moto.awslambda.responses.LambdaResponse", "invoke", "sys.getsizeof(payload) > 6000000"),
     # _stepfunctions.executions_busy keeps the Execution start_execution returns and reads its last history event

@@ -48,6 +48,10 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     ``SEAMS`` holds the seams installed at once, :func:`stepfunctions_seams` the others.
 18. ``moto.s3.responses.S3Response.put_object`` / ``_key_response_post`` — a conditional PutObject or
     CompleteMultipartUpload (``If-None-Match``, ``If-Match``) checks and writes in one step (``_s3``).
+19. ``S3Response.key_response`` — a request on an object keeps its raw body whatever its ``Content-Type``
+    (werkzeug parsed a form-typed PutObject or UploadPart as a form: 0 bytes stored, 200) (``_s3_body``).
+20. ``moto.moto_server.werkzeug_app.DomainDispatcherApplication._get_body`` — an unsigned form-urlencoded body
+    is always put back after moto's service lookup reads it (binary bytes were dropped) (``_s3_body``).
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
@@ -74,6 +78,7 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.config import default_user_config
 from moto.events import models as events_models
 from moto.events.responses import EventsHandler
+from moto.moto_server import werkzeug_app
 from moto.s3 import notifications as s3_notifications
 from moto.s3.responses import S3Response
 from moto.sagemaker.responses import SageMakerResponse
@@ -96,6 +101,7 @@ from localcloud.moto_seams._iam_create import (
 from localcloud.moto_seams._lambda import _lambda_invoke
 from localcloud.moto_seams._records import cloud_account, update_job, write_logs
 from localcloud.moto_seams._s3 import _key_response_post, _put_object
+from localcloud.moto_seams._s3_body import _dispatcher_get_body, _key_response
 from localcloud.moto_seams._server import serve_moto
 from localcloud.moto_seams._sagemaker import (
     _create_processing_job,
@@ -142,6 +148,8 @@ SEAMS = {
     "sfn_get_backend": (sfn_responses, "get_backend"),
     "s3_put_object": (S3Response, "put_object"),
     "s3_key_response_post": (S3Response, "_key_response_post"),
+    "s3_key_response": (S3Response, "key_response"),
+    "dispatcher_get_body": (werkzeug_app.DomainDispatcherApplication, "_get_body"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -168,6 +176,8 @@ _PATCHES = {
     "sfn_get_backend": _get_backend,
     "s3_put_object": _put_object,
     "s3_key_response_post": _key_response_post,
+    "s3_key_response": _key_response,
+    "dispatcher_get_body": _dispatcher_get_body,
 }
 _INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),
