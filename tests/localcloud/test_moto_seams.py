@@ -50,6 +50,7 @@ EXPECTED = {
     "s3_key_response_post": ["self", "request", "body", "bucket_name", "query", "key_name"],
     "s3_key_response": ["self", "request", "full_url", "headers"],
     "dispatcher_get_body": ["self", "environ"],
+    "s3_key_response_checks": ["self", "request", "full_url"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
@@ -83,6 +84,10 @@ SOURCE = [
     ("moto.core.responses.BaseResponse", "setup_class", "self.body: Any = request.data"),
     ("moto.core.responses.BaseResponse", "setup_class", "self.form_data = request.form"),
     ("moto.s3.responses.S3Response", "key_response", "self.setup_class(request)"),
+    # _s3_digests checks keys and digests in _key_response: key_response must call it inside its S3ClientError
+    # handler (the refusals are S3ClientErrors), and moto must read the checksum algorithm from this header
+    ("moto.s3.responses.S3Response", "key_response", "except S3ClientError as s3error"),
+    ("moto.s3.responses.S3Response", "_get_checksum", 'self.headers.get("x-amz-sdk-checksum-algorithm", "")'),
     # _s3_body._dispatcher_get_body replaces this read, which drops a body that is not UTF-8
     ("moto.moto_server.werkzeug_app.DomainDispatcherApplication", "_get_body",
      'environ["wsgi.input"].read(request_body_size).decode("utf-8")'),

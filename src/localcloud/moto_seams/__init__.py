@@ -52,6 +52,8 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     (werkzeug parsed a form-typed PutObject or UploadPart as a form: 0 bytes stored, 200) (``_s3_body``).
 20. ``moto.moto_server.werkzeug_app.DomainDispatcherApplication._get_body`` — an unsigned form-urlencoded body
     is always put back after moto's service lookup reads it (binary bytes were dropped) (``_s3_body``).
+21. ``S3Response._key_response`` — keys over 1,024 bytes, and PutObject/UploadPart bodies that do not match their
+    ``Content-MD5`` or ``x-amz-checksum-*``, are refused with AWS's errors before moto stores them (``_s3_digests``).
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
@@ -102,6 +104,7 @@ from localcloud.moto_seams._lambda import _lambda_invoke
 from localcloud.moto_seams._records import cloud_account, update_job, write_logs
 from localcloud.moto_seams._s3 import _key_response_post, _put_object
 from localcloud.moto_seams._s3_body import _dispatcher_get_body, _key_response
+from localcloud.moto_seams._s3_digests import _key_response as _key_response_checks
 from localcloud.moto_seams._server import serve_moto
 from localcloud.moto_seams._sagemaker import (
     _create_processing_job,
@@ -150,6 +153,7 @@ SEAMS = {
     "s3_key_response_post": (S3Response, "_key_response_post"),
     "s3_key_response": (S3Response, "key_response"),
     "dispatcher_get_body": (werkzeug_app.DomainDispatcherApplication, "_get_body"),
+    "s3_key_response_checks": (S3Response, "_key_response"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -178,6 +182,7 @@ _PATCHES = {
     "s3_key_response_post": _key_response_post,
     "s3_key_response": _key_response,
     "dispatcher_get_body": _dispatcher_get_body,
+    "s3_key_response_checks": _key_response_checks,
 }
 _INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),
