@@ -51,6 +51,8 @@ EXPECTED = {
     "s3_key_response": ["self", "request", "full_url", "headers"],
     "dispatcher_get_body": ["self", "environ"],
     "s3_key_response_checks": ["self", "request", "full_url"],
+    "s3_multipart_complete": ["self", "body"],
+    "s3_key_value": property,
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
@@ -70,6 +72,9 @@ READ = [
     ("moto.iam.models.IAMBackend", "get_role_by_arn", ["self", "arn"]),
     ("moto.iam.models.IAMBackend", "get_user", ["self", "name"]),
     ("moto.iam.models.IAMBackend", "get_groups_for_user", ["self", "user_name"]),
+    ("moto.s3.models.MultipartChecksumBuilder", "__init__", ["self", "checksum_algorithm", "checksum_type"]),
+    ("moto.s3.models.MultipartChecksumBuilder", "build", ["self"]),
+    ("moto.s3.utils", "compute_checksum", ["body", "algorithm", "encode_base64"]),
     # _warmup.warm_stepfunctions parses a sample definition with moto's parser (test_stepfunctions_warmup)
     ("moto.stepfunctions.parser.asl.parse.asl_parser.AmazonStateLanguageParser", "parse", ["definition"]),
 ]
@@ -93,6 +98,11 @@ SOURCE = [
      'environ["wsgi.input"].read(request_body_size).decode("utf-8")'),
     # _lambda._Payload reports its size so that moto's own 6,000,000-byte check lets AWS's 6291556 through
     ("moto.awslambda.responses.LambdaResponse", "invoke", "sys.getsizeof(payload) > 6000000"),
+    # _s3_multipart: moto hands complete()'s value to put_object, whose FakeKey sets it through the value property,
+    # and its checksum builder is used part by part
+    ("moto.s3.models.S3Backend", "complete_multipart_upload", "value, etag, checksum_details = multipart.complete(body)"),
+    ("moto.s3.models.FakeKey", "__init__", "self.value = value"),
+    ("moto.s3.models.MultipartChecksumBuilder", "addPart", "self.part_count += 1"),
     # _stepfunctions.executions_busy keeps the Execution start_execution returns and reads its last history event
     ("moto.stepfunctions.parser.models.StepFunctionsParserBackend", "start_execution", "return execution"),
     ("moto.stepfunctions.parser.backend.execution.Execution", "to_history_output",

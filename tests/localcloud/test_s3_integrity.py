@@ -168,3 +168,4 @@ class TestFormBodiesStillReachFormServices:
             assert iam.get_role(RoleName=name)["Role"]["RoleName"] == name
         finally:
             iam.delete_role(RoleName=name)
+
