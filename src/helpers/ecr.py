@@ -22,9 +22,13 @@ def ensure_repository(kit: Kit, image: str) -> str:
         repository = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
         print(f"repository {name} exists")
     except ecr.exceptions.RepositoryNotFoundException:
-        repository = ecr.create_repository(repositoryName=name, tags=kit.tags(),
-                                           imageScanningConfiguration={"scanOnPush": True})["repository"]
-        print(f"repository {name} created")
+        try:
+            repository = ecr.create_repository(repositoryName=name, tags=kit.tags(),
+                                               imageScanningConfiguration={"scanOnPush": True})["repository"]
+            print(f"repository {name} created")
+        except ecr.exceptions.RepositoryAlreadyExistsException:  # another run created it since we looked
+            repository = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+            print(f"repository {name} exists")
     return repository["repositoryUri"]
 
 

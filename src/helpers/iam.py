@@ -45,12 +45,17 @@ def ensure_role(kit: Kit, purpose: str) -> str:
     policy = json.dumps(render_document(kit, IAM_DIR / "policies" / f"{purpose}.json"))
     try:
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
-        iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
         created = False
     except iam.exceptions.NoSuchEntityException:
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, Tags=kit.tags(),
-                              Description=f"{kit.settings.prefix}: role assumed by {purpose}")["Role"]["Arn"]
-        created = True
+        try:
+            arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, Tags=kit.tags(),
+                                  Description=f"{kit.settings.prefix}: role assumed by {purpose}")["Role"]["Arn"]
+            created = True
+        except iam.exceptions.EntityAlreadyExistsException:  # another run created it since we looked
+            arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+            created = False
+    if not created:
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
     iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=policy)
     print(f"role {name} {'created' if created else 'exists, policy refreshed'}")
     return arn

@@ -47,13 +47,20 @@ def ensure_function(kit: Kit, name: str, role_arn: str, *, zip_file: bytes | Non
     try:
         lam.get_function(FunctionName=name)
     except lam.exceptions.ResourceNotFoundException:
-        # A role made seconds ago may not be assumable yet on AWS (IAM is eventually consistent).
-        arn = with_role_retry(lam.create_function, FunctionName=name, Code=code, Tags=kit.tag_map(),
-                              Architectures=["x86_64"], PackageType="Zip" if zip_file is not None else "Image",
-                              **configuration)["FunctionArn"]
+        try:
+            # A role made seconds ago may not be assumable yet on AWS (IAM is eventually consistent).
+            arn = with_role_retry(lam.create_function, FunctionName=name, Code=code, Tags=kit.tag_map(),
+                                  Architectures=["x86_64"], PackageType="Zip" if zip_file is not None else "Image",
+                                  **configuration)["FunctionArn"]
+        except lam.exceptions.ResourceConflictException:  # another run created it since we looked: update it
+            pass
+        else:
+            lam.get_waiter("function_active_v2").wait(FunctionName=name,
+                                                      WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+            print(f"function {name} created")
+            return arn
+        # the other run's function may still be Pending, and a Pending function refuses updates
         lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-        print(f"function {name} created")
-        return arn
     lam.update_function_code(FunctionName=name, **code)
     lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     arn = with_role_retry(lam.update_function_configuration, FunctionName=name, **configuration)["FunctionArn"]

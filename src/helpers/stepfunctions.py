@@ -49,19 +49,31 @@ def ensure_state_machine(kit: Kit, name: str, definition: dict[str, Any], role_a
     """Create the state machine, or update its definition and role; return its ARN."""
     sfn = kit.client("stepfunctions")
     body = json.dumps(definition, indent=2)
+    arn = _state_machine_arn(sfn, name)
+    if arn is None:
+        tags = [{"key": t["Key"], "value": t["Value"]} for t in kit.tags()]  # lower-case keys in this API
+        try:
+            # The role was made seconds ago (notebook 05): Step Functions may not be able to assume it yet.
+            arn = with_role_retry(sfn.create_state_machine, name=name, definition=body, roleArn=role_arn,
+                                  type="STANDARD", tags=tags)["stateMachineArn"]
+            print(f"state machine {name} created")
+            return arn
+        except sfn.exceptions.StateMachineAlreadyExists:  # another run created it since we listed: update it
+            arn = _state_machine_arn(sfn, name)
+            if arn is None:  # and deleted it again: nothing to update
+                raise
+    with_role_retry(sfn.update_state_machine, stateMachineArn=arn, definition=body, roleArn=role_arn)
+    print(f"state machine {name} updated")
+    return arn
+
+
+def _state_machine_arn(sfn: Any, name: str) -> str | None:
+    """The ARN of the state machine called ``name``, or None if there is none."""
     for page in sfn.get_paginator("list_state_machines").paginate():
         for machine in page["stateMachines"]:
             if machine["name"] == name:
-                with_role_retry(sfn.update_state_machine, stateMachineArn=machine["stateMachineArn"], definition=body,
-                                roleArn=role_arn)
-                print(f"state machine {name} updated")
                 return machine["stateMachineArn"]
-    tags = [{"key": t["Key"], "value": t["Value"]} for t in kit.tags()]  # lower-case keys in this API
-    # The role was made seconds ago (notebook 05): Step Functions may not be able to assume it yet.
-    arn = with_role_retry(sfn.create_state_machine, name=name, definition=body, roleArn=role_arn, type="STANDARD",
-                          tags=tags)["stateMachineArn"]
-    print(f"state machine {name} created")
-    return arn
+    return None
 
 
 def extend(definition: dict[str, Any], fragment: dict[str, Any], after: str) -> dict[str, Any]:

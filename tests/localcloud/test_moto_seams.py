@@ -54,6 +54,11 @@ EXPECTED = {
     "sfn_error_equals": ["self", "env"],
     "states_execution_history": ["self"],
     "sfn_state_credentials": ["self", "env"],
+    "s3_key_response": ["self", "request", "full_url", "headers"],
+    "dispatcher_get_body": ["self", "environ"],
+    "s3_key_response_checks": ["self", "request", "full_url"],
+    "s3_multipart_complete": ["self", "body"],
+    "s3_key_value": property,
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
@@ -76,6 +81,9 @@ READ = [
     ("moto.iam.models.IAMBackend", "get_role_by_arn", ["self", "arn"]),
     ("moto.iam.models.IAMBackend", "get_user", ["self", "name"]),
     ("moto.iam.models.IAMBackend", "get_groups_for_user", ["self", "user_name"]),
+    ("moto.s3.models.MultipartChecksumBuilder", "__init__", ["self", "checksum_algorithm", "checksum_type"]),
+    ("moto.s3.models.MultipartChecksumBuilder", "build", ["self"]),
+    ("moto.s3.utils", "compute_checksum", ["body", "algorithm", "encode_base64"]),
     # _warmup.warm_stepfunctions parses a sample definition with moto's parser (test_stepfunctions_warmup)
     ("moto.stepfunctions.parser.asl.parse.asl_parser.AmazonStateLanguageParser", "parse", ["definition"]),
     # _sfn_limits.CappedEventManager overrides add_event, builds itself as moto's Environment does and fails
@@ -101,8 +109,25 @@ SOURCE = [
     ("moto.s3.responses.S3Response", "_key_response_post", 'self.headers.get("If-None-Match") == "*"'),
     # _lambda._TooManyRequests sets the body AWS answers a throttled Invoke with (Reason, Type) as the description
     ("moto.core.exceptions.JsonRESTError", "get_body", "return self.description"),
+    # _s3_body caches the raw body and presets an empty form: moto must still read the body from request.data
+    # and its fields from request.form, which werkzeug computes lazily (cached properties)
+    ("moto.core.responses.BaseResponse", "setup_class", "self.body: Any = request.data"),
+    ("moto.core.responses.BaseResponse", "setup_class", "self.form_data = request.form"),
+    ("moto.s3.responses.S3Response", "key_response", "self.setup_class(request)"),
+    # _s3_digests checks keys and digests in _key_response: key_response must call it inside its S3ClientError
+    # handler (the refusals are S3ClientErrors), and moto must read the checksum algorithm from this header
+    ("moto.s3.responses.S3Response", "key_response", "except S3ClientError as s3error"),
+    ("moto.s3.responses.S3Response", "_get_checksum", 'self.headers.get("x-amz-sdk-checksum-algorithm", "")'),
+    # _s3_body._dispatcher_get_body replaces this read, which drops a body that is not UTF-8
+    ("moto.moto_server.werkzeug_app.DomainDispatcherApplication", "_get_body",
+     'environ["wsgi.input"].read(request_body_size).decode("utf-8")'),
     # _lambda._Payload reports its size so that moto's own 6,000,000-byte check lets AWS's 6291556 through
     ("moto.awslambda.responses.LambdaResponse", "invoke", "sys.getsizeof(payload) > 6000000"),
+    # _s3_multipart: moto hands complete()'s value to put_object, whose FakeKey sets it through the value property,
+    # and its checksum builder is used part by part
+    ("moto.s3.models.S3Backend", "complete_multipart_upload", "value, etag, checksum_details = multipart.complete(body)"),
+    ("moto.s3.models.FakeKey", "__init__", "self.value = value"),
+    ("moto.s3.models.MultipartChecksumBuilder", "addPart", "self.part_count += 1"),
     # _stepfunctions.executions_busy keeps the Execution start_execution returns and reads its last history event
     ("moto.stepfunctions.parser.models.StepFunctionsParserBackend", "start_execution", "return execution"),
     ("moto.stepfunctions.parser.backend.execution.Execution", "to_history_output",

@@ -63,6 +63,15 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
 23. ``...state_task.state_task.StateTask._eval_state_credentials`` — a Task's ``Credentials.RoleArn`` is
     assumed only when the execution role may ``sts:AssumeRole`` it and the role trusts the execution role;
     else the task fails with STS's AccessDenied (``_iam.assume_role_denial``).
+24. ``S3Response.key_response`` — a request on an object keeps its raw body whatever its ``Content-Type``
+    (werkzeug parsed a form-typed PutObject or UploadPart as a form: 0 bytes stored, 200) (``_s3_body``).
+25. ``moto.moto_server.werkzeug_app.DomainDispatcherApplication._get_body`` — an unsigned form-urlencoded body
+    is always put back after moto's service lookup reads it (binary bytes were dropped) (``_s3_body``).
+26. ``S3Response._key_response`` — keys over 1,024 bytes, and PutObject/UploadPart bodies that do not match their
+    ``Content-MD5`` or ``x-amz-checksum-*``, are refused with AWS's errors before moto stores them (``_s3_digests``).
+27. ``moto.s3.models.FakeMultipart.complete`` / 28. ``FakeKey.value`` (a property) — CompleteMultipartUpload writes
+    the object into its file part by part (moto joined and copied the parts in memory: 4.2 GB for 1 GiB)
+    (``_s3_multipart``).
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
@@ -89,6 +98,8 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.config import default_user_config
 from moto.events import models as events_models
 from moto.events.responses import EventsHandler
+from moto.moto_server import werkzeug_app
+from moto.s3 import models as s3_models
 from moto.s3 import notifications as s3_notifications
 from moto.s3.responses import S3Response
 from moto.sagemaker.responses import SageMakerResponse
@@ -113,6 +124,10 @@ from localcloud.moto_seams._lambda import _lambda_invoke
 from localcloud.moto_seams._records import cloud_account, update_job, write_logs
 from localcloud.moto_seams._s3 import _key_response_post, _put_object
 from localcloud.moto_seams._sfn_history import _get_execution_history
+from localcloud.moto_seams._s3_body import _dispatcher_get_body, _key_response
+from localcloud.moto_seams._s3_digests import _key_response as _key_response_checks
+from localcloud.moto_seams._s3_multipart import _complete as _multipart_complete
+from localcloud.moto_seams._s3_multipart import key_value
 from localcloud.moto_seams._server import serve_moto
 from localcloud.moto_seams._sagemaker import (
     _create_processing_job,
@@ -160,6 +175,11 @@ SEAMS = {
     "s3_put_object": (S3Response, "put_object"),
     "s3_key_response_post": (S3Response, "_key_response_post"),
     "states_execution_history": (StepFunctionResponse, "get_execution_history"),
+    "s3_key_response": (S3Response, "key_response"),
+    "dispatcher_get_body": (werkzeug_app.DomainDispatcherApplication, "_get_body"),
+    "s3_key_response_checks": (S3Response, "_key_response"),
+    "s3_multipart_complete": (s3_models.FakeMultipart, "complete"),
+    "s3_key_value": (s3_models.FakeKey, "value"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -187,6 +207,11 @@ _PATCHES = {
     "s3_put_object": _put_object,
     "s3_key_response_post": _key_response_post,
     "states_execution_history": _get_execution_history,
+    "s3_key_response": _key_response,
+    "dispatcher_get_body": _dispatcher_get_body,
+    "s3_key_response_checks": _key_response_checks,
+    "s3_multipart_complete": _multipart_complete,
+    "s3_key_value": key_value,
 }
 _INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),
