@@ -26,11 +26,11 @@ def role(cloud):
     return create_role(cloud, unique_name("job-logs"))
 
 
-def _run(sm, role: str, script: str) -> str:
+def _run(sm, role: str, script: str, environment: dict[str, str] | None = None) -> str:
     """Start a processing job running ``python3 -c script`` (one line: ContainerEntrypoint's pattern)."""
     name = unique_name("job-logs")
     sm.create_processing_job(
-        ProcessingJobName=name, RoleArn=role,
+        ProcessingJobName=name, RoleArn=role, **({"Environment": environment} if environment else {}),
         AppSpecification={"ImageUri": "local/any:latest", "ContainerEntrypoint": ["python3", "-c", script]},
         ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.t3.medium",
                                                "VolumeSizeInGB": 1}},
@@ -66,9 +66,10 @@ class TestLogsWhileTheJobRuns:
         3. The test makes the file; the job completes and its last line follows.
         """
         release = tmp_path / "release"
+        # the path in the environment: an entrypoint member is at most 256 characters, and tmp_path is long
         name = _run(sm, role, "import os, time; print('started', flush=True); deadline = time.time() + 60; "
-                              f"[time.sleep(0.1) for _ in iter(lambda: os.path.exists({str(release)!r}) "
-                              "or time.time() > deadline, True)]; print('released')")
+                              "[time.sleep(0.1) for _ in iter(lambda: os.path.exists(os.environ['RELEASE']) "
+                              "or time.time() > deadline, True)]; print('released')", {"RELEASE": str(release)})
         messages = wait_for(lambda: _messages(cloud, name), timeout=30,
                             description="the job's first log line")
         assert messages == ["started"]
