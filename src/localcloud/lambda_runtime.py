@@ -327,6 +327,15 @@ class LambdaRuntime:
             for environment in expired:
                 environment.close()
 
+    def forget(self, arn: str) -> None:
+        """DeleteFunction: stop the warm environments of ``arn`` (and of its versions ``arn:N``) now."""
+        with self._slot_freed:
+            keys = [key for key in self._idle if key[0] == arn or key[0].startswith(arn + ":")]
+            pools = [self._idle.pop(key) for key in keys]
+        for pool in pools:
+            for environment in pool:
+                environment.close()
+
     def close(self) -> None:
         """Stop every warm environment (and the spare)."""
         self._reaper_wake.set()

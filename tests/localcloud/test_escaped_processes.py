@@ -160,7 +160,8 @@ UNPRIVILEGED_CHECK = textwrap.dedent("""
     import os, sys, time
     from localcloud import process_group
     pidfile, heartbeat, daemon = sys.argv[1:4]
-    leader = process_group.start([sys.executable, "-c", daemon, pidfile, heartbeat])
+    starter = "import subprocess, sys, time; subprocess.run([sys.executable, '-c', *sys.argv[1:]]); time.sleep(300)"
+    leader = process_group.start([sys.executable, "-c", starter, daemon, pidfile, heartbeat])
     for _ in range(600):
         if os.path.exists(pidfile):
             break

@@ -48,6 +48,7 @@ EXPECTED = {
     "sfn_get_backend": ["account", "region"],
     "s3_put_object": ["self"],
     "s3_key_response_post": ["self", "request", "body", "bucket_name", "query", "key_name"],
+    "lambda_delete_function": ["self", "function_name", "qualifier"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [

@@ -48,6 +48,8 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     ``SEAMS`` holds the seams installed at once, :func:`stepfunctions_seams` the others.
 18. ``moto.s3.responses.S3Response.put_object`` / ``_key_response_post`` — a conditional PutObject or
     CompleteMultipartUpload (``If-None-Match``, ``If-Match``) checks and writes in one step (``_s3``).
+19. ``moto.awslambda.models.LambdaBackend.delete_function`` — the function's warm environments and
+    everything their handlers started end with it (``_lambda``).
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
@@ -93,7 +95,7 @@ from localcloud.moto_seams._iam_create import (
     _states_create,
     _states_update,
 )
-from localcloud.moto_seams._lambda import _lambda_invoke
+from localcloud.moto_seams._lambda import _lambda_delete_function, _lambda_invoke
 from localcloud.moto_seams._records import cloud_account, update_job, write_logs
 from localcloud.moto_seams._s3 import _key_response_post, _put_object
 from localcloud.moto_seams._server import serve_moto
@@ -142,6 +144,7 @@ SEAMS = {
     "sfn_get_backend": (sfn_responses, "get_backend"),
     "s3_put_object": (S3Response, "put_object"),
     "s3_key_response_post": (S3Response, "_key_response_post"),
+    "lambda_delete_function": (lambda_models.LambdaBackend, "delete_function"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -168,6 +171,7 @@ _PATCHES = {
     "sfn_get_backend": _get_backend,
     "s3_put_object": _put_object,
     "s3_key_response_post": _key_response_post,
+    "lambda_delete_function": _lambda_delete_function,
 }
 _INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),

@@ -1,4 +1,4 @@
-"""Seam 1: Lambda Invoke runs the real handler in the kit's runtime."""
+"""Seam 1: Lambda Invoke runs the real handler in the kit's runtime; seam 19: DeleteFunction ends its environments."""
 
 from __future__ import annotations
 
@@ -47,3 +47,19 @@ def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers:
     response_headers["x-amz-log-result"] = encode_log_tail(result.log_tail)
     return _Payload(result.payload)
 
+
+
+# -- 19. Lambda DeleteFunction ------------------------------------------------------------
+def _lambda_delete_function(self: Any, function_name: str, qualifier: str | None = None) -> None:
+    """Delete in moto, then stop the function's warm environments (and what their handlers started).
+
+    AWS deletes a function's execution environments with it; here they stayed warm until reclaimed
+    as idle (5 minutes), with every process their handlers had left running.
+    """
+    try:
+        arn = self.get_function(function_name, qualifier).function_arn  # unqualified for $LATEST
+    except Exception:  # noqa: BLE001 - no such function: moto's own delete answers as it always did
+        arn = None
+    _state.originals["lambda_delete_function"](self, function_name, qualifier)
+    if arn:
+        _state.cloud.lambda_runtime.forget(arn)
