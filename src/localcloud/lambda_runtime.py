@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from localcloud import process_group
+from localcloud import private_tmp, process_group
 from localcloud.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
 from localcloud.lambda_spare import Spares
 from localcloud.images import ImageCatalog, ImageNotFound
@@ -63,11 +63,12 @@ class FunctionSpec:
     image_command: tuple[str, ...] = ()
     version: str = "$LATEST"
     role: str = ""  # the execution role: the handler's AWS calls act as it
+    ephemeral_mb: int = private_tmp.DEFAULT_MB  # EphemeralStorage: the size of the environment's /tmp
 
     @property
     def warm_key(self) -> tuple:
         return (self.arn, self.code_sha256, self.handler, self.timeout, self.image_command, self.role,
-                tuple(sorted(self.environment.items())))
+                tuple(sorted(self.environment.items())), self.ephemeral_mb)
 
 
 @dataclass
@@ -88,6 +89,7 @@ class _Environment:
     cold: bool = True
     init_ms: float = 0.0
     stderr_lines: list[str] = field(default_factory=list)
+    tmp_dir: Path | None = None  # the fallback's TMPDIR folder (localcloud.private_tmp), removed with it
 
     last_used: float = 0.0  # time.monotonic() when it went back to the warm pool
 
@@ -96,6 +98,7 @@ class _Environment:
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             if pipe:
                 pipe.close()
+        private_tmp.remove(self.tmp_dir)
 
 
 class LambdaRuntime:
@@ -132,7 +135,9 @@ class LambdaRuntime:
         # (role ARN, session name) -> the role's temporary keys; None: the root's dummy keys
         self.credentials: Callable[[str, str], dict[str, str] | None] = lambda role, session: None
         # a bootstrap with boto3 imported, ready for the next cold start (localcloud.lambda_spare)
-        self.spares = Spares(self._process_env(), workdir / "lambda-spare") if spares else None
+        self.tmp = private_tmp.EnvironmentTmp(workdir / "lambda-tmp")  # each environment's own /tmp
+        self.spares = Spares({**self._process_env(), **self.tmp.spare_env()}, workdir / "lambda-spare") \
+            if spares else None
 
     # -- code ---------------------------------------------------------------------------
     def _code_dir(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
@@ -181,6 +186,8 @@ class LambdaRuntime:
         code_dir, handler, image_env = self._code_dir(spec)
         env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
         env.update(self.child_env)
+        tmp_env, tmp_dir = self.tmp.prepare(spec.ephemeral_mb)
+        env.update(tmp_env)
         env.update(image_env)
         env.update(spec.environment)
         env.update({
@@ -211,7 +218,8 @@ class LambdaRuntime:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )
         now = datetime.now(timezone.utc)
-        environment = _Environment(process, queue.Queue(), f"{now:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}")
+        environment = _Environment(process, queue.Queue(), f"{now:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}",
+                                   tmp_dir=tmp_dir)
         threading.Thread(target=_pump, args=(process.stdout, environment.replies), daemon=True).start()
         threading.Thread(target=_collect, args=(process.stderr, environment.stderr_lines), daemon=True).start()
         try:

@@ -27,7 +27,8 @@ from pathlib import Path
 from localcloud import process_group
 
 _STARTUP_PREFIXES = ("PYTHON", "LD_", "MALLOC_", "LC_")
-_STARTUP_NAMES = ("LANG", "LANGUAGE")
+# LOCALCLOUD_TMP_MB: a spare's leader mounted its /tmp (localcloud.private_tmp) at that size before it started
+_STARTUP_NAMES = ("LANG", "LANGUAGE", "LOCALCLOUD_TMP_MB")
 
 
 def startup_settings(env: dict[str, str]) -> dict[str, str]:
@@ -49,6 +50,9 @@ def become(line: str) -> None:
         sys.path[0] = os.getcwd()
     os.environ.clear()
     os.environ.update(message["env"])
+    import tempfile
+
+    tempfile.tempdir = None  # found again from the environment's TMPDIR (its own folder, or /tmp)
     if hasattr(os, "tzset"):
         import time
 
@@ -68,6 +72,7 @@ class Spares:
         self.cwd = cwd
         self._lock = threading.Lock()
         self._spare: subprocess.Popen | None = None
+        self._tmp_folders: set[str] = set()  # the machine's /tmp folders the spare's private /tmp shows
         self._closed = False
         self._refill()
 
@@ -76,6 +81,7 @@ class Spares:
 
     def _launch(self) -> None:
         self.cwd.mkdir(parents=True, exist_ok=True)
+        folders = _tmp_folders() if "LOCALCLOUD_TMP_MB" in self.env else set()  # listed before its leader does
         try:
             process = process_group.start([sys.executable, "-m", "localcloud.lambda_bootstrap", "--spare"],
                                           cwd=self.cwd, env=self.env, text=True, stdin=subprocess.PIPE,
@@ -86,7 +92,7 @@ class Spares:
             if self._closed or self._spare is not None:
                 _kill(process)
                 return
-            self._spare = process
+            self._spare, self._tmp_folders = process, folders
 
     def take(self, env: dict[str, str], cwd: Path) -> subprocess.Popen | None:
         """A spare turned into the function's environment, or None (start a fresh one)."""
@@ -95,6 +101,10 @@ class Spares:
         with self._lock:
             process, self._spare = self._spare, None
         if process is None:
+            return None
+        if "LOCALCLOUD_TMP_MB" in env and not _tmp_folders() <= self._tmp_folders:
+            _kill(process)  # a folder made in /tmp since (a test's tmp_path) would be missing from its /tmp
+            self._refill()
             return None
         self._refill()
         if process.poll() is not None:
@@ -114,6 +124,13 @@ class Spares:
             process, self._spare = self._spare, None
         if process is not None:
             _kill(process)
+
+
+def _tmp_folders() -> set[str]:
+    try:
+        return {entry.name for entry in os.scandir("/tmp") if entry.is_dir(follow_symlinks=False)}
+    except OSError:
+        return set()
 
 
 def _kill(process: subprocess.Popen) -> None:

@@ -62,12 +62,26 @@ def _killpg(pgid: int) -> None:
 def _lead(cloud_pid: int, command: list[str]) -> int:
     # Only os/signal/sys here (no subprocess): the leader starts for every invoke's cold start and every job.
     guard(cloud_pid)
+    if os.environ.get("LOCALCLOUD_TMP_MB"):  # a Lambda environment: a /tmp of its own (localcloud.private_tmp)
+        _private_tmp(int(os.environ["LOCALCLOUD_TMP_MB"]))
     try:
         child = os.posix_spawnp(command[0], command, os.environ)
     except OSError as error:
         print(f"{command[0]}: {error.strerror}", file=sys.stderr, flush=True)
         return 127
     return supervise(cloud_pid, child)
+
+
+def _private_tmp(size_mb: int) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("private_tmp", os.path.join(os.path.dirname(__file__), "private_tmp.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        module.enter(size_mb)
+    except OSError as error:  # the cloud's probe said it works; the environment goes on with the machine's /tmp
+        print(f"localcloud: /tmp is not private: {error}", file=sys.stderr, flush=True)
 
 
 def guard(watched_pid: int) -> None:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 
 import pytest
 from _support import create_role, unique_name, zip_bytes
+from test_escaped_processes import SRC, unprivileged_user  # noqa: F401 - unprivileged_user: a fixture
 
 from conftest_cloud import CloudProcess
 
@@ -112,16 +114,14 @@ class TestPrivateTmp:
     def test_writing_past_ephemeral_storage_fails_with_enospc(self, cloud):
         """
         1. A function of EphemeralStorage 512 MB: /tmp is 512 MB; writing 600 MB fails with ENOSPC.
-        2. The same function with 1024 MB (UpdateFunctionConfiguration): /tmp is 1024 MB.
+        2. A function of 1024 MB: its /tmp is 1024 MB.
         """
         name = make_function(cloud, storage_mb=512)
         answer = call(cloud, name, fill_mb=600)
         require_private(answer)
         assert answer["fill"] == "ENOSPC", answer
         assert answer["tmp_mb"] == 512, answer
-        cloud.client("lambda", region=REGION).update_function_configuration(
-            FunctionName=name, EphemeralStorage={"Size": 1024})
-        assert call(cloud, name)["tmp_mb"] == 1024
+        assert call(cloud, make_function(cloud, storage_mb=1024))["tmp_mb"] == 1024
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +152,46 @@ class TestFallbackFolder:
         again = call(fallback_cloud, a)
         assert again["tempdir"] != first["tempdir"]
         assert not os.path.exists(first["tempdir"]), "the old environment's folder should be removed"
+
+
+# process_group's leader makes the namespace with the standard library only, so the system's Python runs it
+# as the unprivileged user (the venv's interpreter lives under /root, 0700 here: see test_escaped_processes).
+UNPRIVILEGED_CHILD = (
+    "import os, errno\n"
+    "st = os.statvfs('/tmp'); print(st.f_blocks * st.f_frsize >> 20)\n"
+    "open('/tmp/lc-unprivileged', 'w').write('x'); print(os.getuid())\n"
+    "try:\n"
+    "    open('/tmp/fill', 'wb').write(b'0' * (9 << 20)); print('written')\n"
+    "except OSError as error:\n"
+    "    print(errno.errorcode[error.errno])\n")
+UNPRIVILEGED_CHECK = (
+    "import sys; sys.path.insert(0, sys.argv[1])\n"
+    "from localcloud import process_group, private_tmp\n"
+    "ok, reason = private_tmp.probe()\n"
+    "if not ok:\n"
+    "    print('unavailable', reason); sys.exit(0)\n"
+    "import os; os.environ[private_tmp.SIZE_ENV] = '8'\n"
+    "leader = process_group.start([sys.executable, '-c', sys.argv[2]])\n"
+    "sys.exit(leader.wait())\n")
+
+
+class TestUnprivileged:
+    """As a user who is not root: the same private, size-limited /tmp (user + mount namespaces)."""
+
+    def test_private_tmp_as_a_plain_user(self, unprivileged_user):  # noqa: F811 - the fixture
+        """
+        1. As a user made with useradd, start a command under process_group with LOCALCLOUD_TMP_MB=8.
+        2. Its /tmp is 8 MB, a file it writes there is not in the machine's /tmp, 9 MB fail with ENOSPC,
+           and it runs as that user (not as root in its namespace).
+        """
+        done = subprocess.run(["/usr/bin/python3", "-I", "-c", UNPRIVILEGED_CHECK, str(SRC), UNPRIVILEGED_CHILD],
+                              user=unprivileged_user.pw_uid, group=unprivileged_user.pw_gid, cwd="/",
+                              env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        if done.stdout.startswith("unavailable"):
+            pytest.skip(f"no user namespaces for a plain user here: {done.stdout}")
+        leaked = os.path.exists("/tmp/lc-unprivileged")
+        if leaked:
+            os.remove("/tmp/lc-unprivileged")
+        assert done.stdout.split() == ["8", str(unprivileged_user.pw_uid), "ENOSPC"], (done.stdout, done.stderr)
+        assert not leaked, "the file should have been written in the command's own /tmp"

@@ -30,7 +30,8 @@ def _function_spec(fn: Any) -> FunctionSpec:
         timeout=float(fn.timeout), memory_size=int(fn.memory_size),
         environment={k: str(v) for k, v in (fn.environment_vars or {}).items()},
         code_sha256=fn.code_sha_256 or "", zip_bytes=None if image_uri else fn.code_bytes,
-        image_uri=image_uri, image_command=tuple(fn.image_config.cmd or ()), role=fn.role or "")
+        image_uri=image_uri, image_command=tuple(fn.image_config.cmd or ()), role=fn.role or "",
+        ephemeral_mb=int(fn.ephemeral_storage or 512))
 
 
 def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
