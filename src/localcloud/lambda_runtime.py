@@ -136,7 +136,7 @@ class LambdaRuntime:
         self.credentials: Callable[[str, str], dict[str, str] | None] = lambda role, session: None
         # a bootstrap with boto3 imported, ready for the next cold start (localcloud.lambda_spare)
         self.tmp = private_tmp.EnvironmentTmp(workdir / "lambda-tmp")  # each environment's own /tmp
-        self.spares = Spares({**self._process_env(), **self.tmp.spare_env()}, workdir / "lambda-spare") \
+        self.spares = Spares(lambda: {**self._process_env(), **self.tmp.spare_env()}, workdir / "lambda-spare") \
             if spares else None
 
     # -- code ---------------------------------------------------------------------------

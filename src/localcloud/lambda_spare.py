@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from localcloud import process_group
@@ -63,18 +64,27 @@ class Spares:
     """The runtime's side: one spare at a time, started in the background.
 
     Args:
-        env: the spare's environment (what every function's environment starts with).
+        env: the spare's environment (what every function's environment starts with), or a function
+            returning it (called once, in the background: it may wait for the runtime's /tmp probe).
         cwd: a neutral working directory for the waiting spare.
     """
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env = env
+    def __init__(self, env: dict[str, str] | Callable[[], dict[str, str]], cwd: Path) -> None:
+        self._env_source = env
+        self._env: dict[str, str] | None = None
         self.cwd = cwd
         self._lock = threading.Lock()
         self._spare: subprocess.Popen | None = None
         self._tmp_folders: set[str] = set()  # the machine's /tmp folders the spare's private /tmp shows
         self._closed = False
         self._refill()
+
+    @property
+    def env(self) -> dict[str, str]:
+        if self._env is None:
+            source = self._env_source
+            self._env = source() if callable(source) else source
+        return self._env
 
     def _refill(self) -> None:
         threading.Thread(target=self._launch, daemon=True, name="localcloud-lambda-spare").start()

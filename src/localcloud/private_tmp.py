@@ -29,6 +29,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -108,10 +109,25 @@ class EnvironmentTmp:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.private, reason = probe()
-        if not self.private:
-            print(f"localcloud: note: Lambda environments share the machine's /tmp ({reason}); each gets "
-                  "TMPDIR of its own, without EphemeralStorage's size limit", file=sys.stderr, flush=True)
+        self._private = False
+        self._probed = threading.Event()
+        # In the background: a Python started for the probe is ~0.1 s the cloud's start need not wait for.
+        threading.Thread(target=self._probe, daemon=True, name="localcloud-private-tmp").start()
+
+    def _probe(self) -> None:
+        try:
+            self._private, reason = probe()
+            if not self._private:
+                print(f"localcloud: note: Lambda environments share the machine's /tmp ({reason}); each gets "
+                      "TMPDIR of its own, without EphemeralStorage's size limit", file=sys.stderr, flush=True)
+        finally:
+            self._probed.set()
+
+    @property
+    def private(self) -> bool:
+        """Whether environments get a private /tmp (waits for the probe, started with the runtime)."""
+        self._probed.wait()
+        return self._private
 
     def spare_env(self) -> dict[str, str]:
         """What a spare environment starts with (a spare serves only functions of the default size)."""

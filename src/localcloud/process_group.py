@@ -82,6 +82,7 @@ def _private_tmp(size_mb: int) -> None:
         module.enter(size_mb)
     except OSError as error:  # the cloud's probe said it works; the environment goes on with the machine's /tmp
         print(f"localcloud: /tmp is not private: {error}", file=sys.stderr, flush=True)
+        os.environ[module.MODE_ENV] = "0"  # and its handler is told so
 
 
 def guard(watched_pid: int) -> None:
