@@ -90,6 +90,7 @@ class _Environment:
     init_ms: float = 0.0
     stderr_lines: list[str] = field(default_factory=list)
     tmp_dir: Path | None = None  # the fallback's TMPDIR folder (localcloud.private_tmp), removed with it
+    started: float = field(default_factory=time.monotonic)
 
     last_used: float = 0.0  # time.monotonic() when it went back to the warm pool
 
@@ -125,6 +126,7 @@ class LambdaRuntime:
         self.write_logs = write_logs
         self._idle: dict[tuple, list[_Environment]] = {}
         self._busy: dict[str, int] = {}  # function ARN -> environments checked out
+        self._deleted: dict[str, float] = {}  # function ARN -> time.monotonic() of its DeleteFunction
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
         self._code_lock = threading.Lock()
@@ -259,7 +261,9 @@ class LambdaRuntime:
             self._busy[spec.arn] -= 1
             pool = self._idle.setdefault(spec.warm_key, [])
             if environment is not None:
-                if keep and not self._closed and len(pool) < _MAX_IDLE_PER_FUNCTION:
+                deleted = any(when > environment.started for arn, when in self._deleted.items()
+                              if spec.arn == arn or spec.arn.startswith(arn + ":"))
+                if keep and not self._closed and not deleted and len(pool) < _MAX_IDLE_PER_FUNCTION:
                     environment.last_used = time.monotonic()
                     pool.append(environment)
                 else:
@@ -338,6 +342,7 @@ class LambdaRuntime:
     def forget(self, arn: str) -> None:
         """DeleteFunction: stop the warm environments of ``arn`` (and of its versions ``arn:N``) now."""
         with self._slot_freed:
+            self._deleted[arn] = time.monotonic()  # one busy now is closed when its invoke ends
             keys = [key for key in self._idle if key[0] == arn or key[0].startswith(arn + ":")]
             pools = [self._idle.pop(key) for key in keys]
         for pool in pools:

@@ -111,6 +111,8 @@ def end(leader: int) -> None:
     if not sys.platform.startswith("linux") or leader <= 0:
         return
     try:
+        if os.getpgid(leader) != leader:  # not a leader (a pid reused after a warm leader was reaped): not ours
+            return
         os.kill(leader, signal.SIGSTOP)
     except (ProcessLookupError, PermissionError):
         return

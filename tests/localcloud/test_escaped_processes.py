@@ -19,6 +19,7 @@ import signal
 import subprocess
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -47,10 +48,11 @@ DAEMON = textwrap.dedent("""
         time.sleep(0.1)
 """)
 HANDLER = f"""
-import subprocess, sys
+import subprocess, sys, time
 DAEMON = {DAEMON!r}
 def handler(event, context):
     subprocess.run([sys.executable, "-c", DAEMON, event["pidfile"], event["heartbeat"]], check=True)
+    time.sleep(event.get("sleep", 0))
     return {{"started": True}}
 """
 
@@ -103,6 +105,25 @@ class TestLambdaDaemon:
         cloud.client("lambda", region=REGION).delete_function(FunctionName=name)
         seconds = assert_daemon_gone(pid, heartbeat, "after DeleteFunction")
         print(f"daemon gone {seconds:.2f} s after DeleteFunction")
+
+    def test_delete_function_during_an_invoke_ends_the_daemon_after_it(self, cloud, files):
+        """
+        1. Invoke (in a thread) a handler that starts the daemon, then sleeps 3 s.
+        2. DeleteFunction while it sleeps; the invoke still answers; then within 10 s the daemon is gone
+           (its environment does not go back to the warm pool).
+        """
+        pidfile, heartbeat = files
+        name = create_function(cloud, HANDLER)
+        answers = []
+        event = {"pidfile": str(pidfile), "heartbeat": str(heartbeat), "sleep": 3}
+        thread = threading.Thread(target=lambda: answers.append(invoke(cloud, name, event)))
+        thread.start()
+        pid = daemon_pid(pidfile)
+        cloud.client("lambda", region=REGION).delete_function(FunctionName=name)
+        thread.join(timeout=60)
+        assert answers and "FunctionError" not in answers[0][0], answers
+        seconds = assert_daemon_gone(pid, heartbeat, "after an invoke that outlived DeleteFunction")
+        print(f"daemon gone {seconds:.2f} s after the invoke ended")
 
     @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
     def test_cloud_stop_or_kill_ends_the_daemon(self, own_cloud, files, how):  # noqa: F811 - the fixture
