@@ -174,6 +174,31 @@ class TestJobDaemon:
         print(f"daemon gone {seconds:.2f} s after the job completed ({'warm' if warm else 'cold'})")
 
 
+    @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+    def test_cloud_stop_or_kill_ends_a_running_jobs_daemon(self, own_cloud, tmp_path, files, how):  # noqa: F811
+        """
+        1. On a cloud of its own, a warm processing job starts the daemon and sleeps 300 s.
+        2. SIGTERM or SIGKILL the cloud: within 10 s the daemon is gone and its heartbeat stops.
+        """
+        pidfile, heartbeat = files
+        script = tmp_path / "start_daemon.py"
+        script.write_text(f"import subprocess, sys, time\nsubprocess.run([sys.executable, '-c', {DAEMON!r}, "
+                          f"{str(pidfile)!r}, {str(heartbeat)!r}], check=True)\ntime.sleep(300)\n")
+        sm = own_cloud.client("sagemaker", region=REGION)
+        sm.create_processing_job(
+            ProcessingJobName=unique_name("daemonjob"), RoleArn=create_role(own_cloud, unique_name("daemon-role")),
+            AppSpecification={"ImageUri": ecr_image_uri(account_id(own_cloud), REGION, "no-image-here"),
+                              "ContainerEntrypoint": ["python3", str(script)]},
+            ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.t3.medium",
+                                                   "VolumeSizeInGB": 5}},
+            StoppingCondition={"MaxRuntimeInSeconds": 300})
+        pid = daemon_pid(pidfile)
+        os.kill(own_cloud.process.pid, getattr(signal, how))
+        own_cloud.process.wait(timeout=30)
+        seconds = assert_daemon_gone(pid, heartbeat, f"after {how} to the cloud")
+        print(f"job's daemon gone {seconds:.2f} s after the cloud exited ({how})")
+
+
 # As an unprivileged user: the interpreter of the project's venv lives under /root (0700 here), so the
 # whole cloud cannot run as another user; process_group and its leader need only the standard library,
 # so the system's Python runs them from src/ (world-readable).
