@@ -75,7 +75,8 @@ def _lead(cloud_pid: int, command: list[str]) -> int:
 def _private_tmp(size_mb: int) -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("private_tmp", os.path.join(os.path.dirname(__file__), "private_tmp.py"))
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "private_tmp.py")
+    spec = importlib.util.spec_from_file_location("private_tmp", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     try:
