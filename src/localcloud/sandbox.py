@@ -17,9 +17,15 @@ SIGKILL, noticed within half a second), so nothing depends on the cloud being al
 Only the standard library: the leader imports this module by path, with ``python -I -S``.
 Elsewhere (macOS: no prctl, no /proc) both calls do nothing and the process group alone is killed.
 
+Why not the others: the cloud itself as the subreaper would have to reap orphans without taking the
+exit statuses ``subprocess`` waits for, and could not tell whose an orphan is; an environment variable
+marking a sandbox's processes is lost by whatever starts with a clean environment, and a forked warm job
+shows its template's; cgroups need a delegated, writable v2 hierarchy (root, or a systemd user slice; not
+on macOS), which a learner's machine may not give, while the subreaper needs no privilege.
+
 Not covered: a process whose parent chain leaves the leader by other means than orphaning (started
 through another service: ``systemd-run``, ``at``, ``ssh localhost``), or a leader killed by someone
-else (the OOM killer) before it could end its tree.
+else (the OOM killer, a ``kill -9`` of the leader itself) before it could end its tree.
 """
 
 from __future__ import annotations
