@@ -36,6 +36,7 @@ class Job:
         self.status = "InProgress"  # the status it ended with (set by JobRunner._finish)
         self.image_env: dict[str, str] = {}  # the image's ENV
         self.workdir = "/"  # the image's WORKDIR: the command's working directory
+        self.volume_gb: int | None = None  # VolumeSizeInGB (localcloud.job_volume)
 
     def remap(self, value: str) -> str:
         return _OPT_ML.sub(lambda _: str(self.fs / "opt" / "ml"), value)

@@ -40,6 +40,7 @@ from localcloud.job_model import RuntimeExceeded as _RuntimeExceeded
 from localcloud.job_model import Stopped as _Stopped
 from localcloud.job_model import now as _now
 from localcloud.job_model import read_metrics as _read_metrics
+from localcloud.job_volume import VolumeWatch, volume_gb
 from localcloud.paths import PathEscape, inside
 from localcloud.warm_jobs import WarmJobs
 
@@ -133,6 +134,7 @@ class JobRunner:
         # The name passed AWS's pattern at create; inside() keeps the folder in the workdir regardless.
         root = inside(self.workdir / "jobs" / kind, f"{name}-{uuid.uuid4().hex[:8]}", what=f"job name {name!r}")
         job = _Job(kind, region, name, root)
+        job.volume_gb = volume_gb(request)  # the ML storage volume its folder may fill (localcloud.job_volume)
         with self._lock:
             self._jobs[(kind, region, name)] = job
         self.instances.created(job, kind)
@@ -203,7 +205,8 @@ class JobRunner:
                                     what="this job's output")
         exited = threading.Event()
         read = [0]
-        with open(log_path, "w") as log_file:
+        volume = VolumeWatch(job.root, job.volume_gb, lambda: job.process and process_group.kill(job.process))
+        with open(log_path, "w") as log_file, volume:
             follower = threading.Thread(target=lambda: read.__setitem__(0, log_events.follow(
                 log_path, log, exited, job.unmap)), daemon=True, name=f"localcloud-log-{job.name}")
             follower.start()
@@ -228,6 +231,7 @@ class JobRunner:
             self.write_logs(job.region, group, job.log_stream, ["(no output)"])
         if job.stop_requested.is_set():
             raise _Stopped()
+        volume.check()
         if code is None:
             raise _RuntimeExceeded(max_runtime)
         if code != 0:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from localcloud import lambda_code, process_group
+from localcloud import lambda_code, private_tmp, process_group
 from localcloud.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
 from localcloud.lambda_code import CodeTooLarge
 from localcloud.lambda_exit import exit_reason
@@ -70,11 +70,12 @@ class FunctionSpec:
     image_command: tuple[str, ...] = ()
     version: str = "$LATEST"
     role: str = ""  # the execution role: the handler's AWS calls act as it
+    ephemeral_mb: int = private_tmp.DEFAULT_MB  # EphemeralStorage: the size of the environment's /tmp
 
     @property
     def warm_key(self) -> tuple:
         return (self.arn, self.code_sha256, self.handler, self.timeout, self.image_command, self.role,
-                tuple(sorted(self.environment.items())))
+                tuple(sorted(self.environment.items())), self.ephemeral_mb)
 
 
 @dataclass
@@ -97,6 +98,8 @@ class _Environment:
     stderr_lines: list[str] = field(default_factory=list)  # the last 200
     stderr_count: int = 0  # lines read from stderr in all
     collector: threading.Thread | None = None  # reads stderr until the process ends
+    tmp_dir: Path | None = None  # the fallback's TMPDIR folder (localcloud.private_tmp), removed with it
+    started: float = field(default_factory=time.monotonic)
 
     last_used: float = 0.0  # time.monotonic() when it went back to the warm pool
 
@@ -105,6 +108,7 @@ class _Environment:
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             if pipe:
                 pipe.close()
+        private_tmp.remove(self.tmp_dir)
 
 
 class LambdaRuntime:
@@ -135,6 +139,7 @@ class LambdaRuntime:
         self._idle: dict[tuple, list[_Environment]] = {}
         self.concurrency = concurrency
         self._running = 0  # invocations holding an environment, all functions together
+        self._deleted: dict[str, float] = {}  # function ARN -> time.monotonic() of its DeleteFunction
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
         self._code_lock = threading.Lock()
@@ -145,7 +150,9 @@ class LambdaRuntime:
         # (role ARN, session name) -> the role's temporary keys; None: the root's dummy keys
         self.credentials: Callable[[str, str], dict[str, str] | None] = lambda role, session: None
         # a bootstrap with boto3 imported, ready for the next cold start (localcloud.lambda_spare)
-        self.spares = Spares(self._process_env(), workdir / "lambda-spare") if spares else None
+        self.tmp = private_tmp.EnvironmentTmp(workdir / "lambda-tmp")  # each environment's own /tmp
+        self.spares = Spares(lambda: {**self._process_env(), **self.tmp.spare_env()}, workdir / "lambda-spare") \
+            if spares else None
 
     # -- code ---------------------------------------------------------------------------
     def _code_dir(self, spec: FunctionSpec) -> tuple[Path, str, dict[str, str]]:
@@ -166,6 +173,8 @@ class LambdaRuntime:
         code_dir, handler, image_env = self._code_dir(spec)
         env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
         env.update(self.child_env)
+        tmp_env, tmp_dir = self.tmp.prepare(spec.ephemeral_mb)
+        env.update(tmp_env)
         env.update(image_env)
         env.update(spec.environment)
         env.update({
@@ -196,7 +205,8 @@ class LambdaRuntime:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )
         now = datetime.now(timezone.utc)
-        environment = _Environment(process, queue.Queue(), f"{now:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}")
+        environment = _Environment(process, queue.Queue(), f"{now:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}",
+                                   tmp_dir=tmp_dir)
         threading.Thread(target=_pump, args=(process.stdout, environment.replies), daemon=True).start()
         environment.collector = threading.Thread(target=_collect, args=(process.stderr, environment),
                                                  daemon=True)
@@ -251,7 +261,9 @@ class LambdaRuntime:
             self._running -= 1
             pool = self._idle.setdefault(spec.warm_key, [])
             if environment is not None:
-                if keep and not self._closed and len(pool) < _MAX_IDLE_PER_FUNCTION:
+                deleted = any(when > environment.started for arn, when in self._deleted.items()
+                              if spec.arn == arn or spec.arn.startswith(arn + ":"))
+                if keep and not self._closed and not deleted and len(pool) < _MAX_IDLE_PER_FUNCTION:
                     environment.last_used = time.monotonic()
                     pool.append(environment)
                 else:
@@ -351,6 +363,16 @@ class LambdaRuntime:
                     if not pool:
                         del self._idle[key]
             for environment in expired:
+                environment.close()
+
+    def forget(self, arn: str) -> None:
+        """DeleteFunction: stop the warm environments of ``arn`` (and of its versions ``arn:N``) now."""
+        with self._slot_freed:
+            self._deleted[arn] = time.monotonic()  # one busy now is closed when its invoke ends
+            keys = [key for key in self._idle if key[0] == arn or key[0].startswith(arn + ":")]
+            pools = [self._idle.pop(key) for key in keys]
+        for pool in pools:
+            for environment in pool:
                 environment.close()
 
     def close(self) -> None:

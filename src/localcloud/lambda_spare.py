@@ -22,12 +22,14 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from localcloud import process_group
 
 _STARTUP_PREFIXES = ("PYTHON", "LD_", "MALLOC_", "LC_")
-_STARTUP_NAMES = ("LANG", "LANGUAGE")
+# LOCALCLOUD_TMP_MB: a spare's leader mounted its /tmp (localcloud.private_tmp) at that size before it started
+_STARTUP_NAMES = ("LANG", "LANGUAGE", "LOCALCLOUD_TMP_MB")
 
 
 def startup_settings(env: dict[str, str]) -> dict[str, str]:
@@ -49,6 +51,9 @@ def become(line: str) -> None:
         sys.path[0] = os.getcwd()
     os.environ.clear()
     os.environ.update(message["env"])
+    import tempfile
+
+    tempfile.tempdir = None  # found again from the environment's TMPDIR (its own folder, or /tmp)
     if hasattr(os, "tzset"):
         import time
 
@@ -59,23 +64,34 @@ class Spares:
     """The runtime's side: one spare at a time, started in the background.
 
     Args:
-        env: the spare's environment (what every function's environment starts with).
+        env: the spare's environment (what every function's environment starts with), or a function
+            returning it (called once, in the background: it may wait for the runtime's /tmp probe).
         cwd: a neutral working directory for the waiting spare.
     """
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env = env
+    def __init__(self, env: dict[str, str] | Callable[[], dict[str, str]], cwd: Path) -> None:
+        self._env_source = env
+        self._env: dict[str, str] | None = None
         self.cwd = cwd
         self._lock = threading.Lock()
         self._spare: subprocess.Popen | None = None
+        self._tmp_folders: set[str] = set()  # the machine's /tmp folders the spare's private /tmp shows
         self._closed = False
         self._refill()
+
+    @property
+    def env(self) -> dict[str, str]:
+        if self._env is None:
+            source = self._env_source
+            self._env = source() if callable(source) else source
+        return self._env
 
     def _refill(self) -> None:
         threading.Thread(target=self._launch, daemon=True, name="localcloud-lambda-spare").start()
 
     def _launch(self) -> None:
         self.cwd.mkdir(parents=True, exist_ok=True)
+        folders = _tmp_folders() if "LOCALCLOUD_TMP_MB" in self.env else set()  # listed before its leader does
         try:
             process = process_group.start([sys.executable, "-m", "localcloud.lambda_bootstrap", "--spare"],
                                           cwd=self.cwd, env=self.env, text=True, stdin=subprocess.PIPE,
@@ -86,7 +102,7 @@ class Spares:
             if self._closed or self._spare is not None:
                 _kill(process)
                 return
-            self._spare = process
+            self._spare, self._tmp_folders = process, folders
 
     def take(self, env: dict[str, str], cwd: Path) -> subprocess.Popen | None:
         """A spare turned into the function's environment, or None (start a fresh one)."""
@@ -95,6 +111,10 @@ class Spares:
         with self._lock:
             process, self._spare = self._spare, None
         if process is None:
+            return None
+        if "LOCALCLOUD_TMP_MB" in env and not _tmp_folders() <= self._tmp_folders:
+            _kill(process)  # a folder made in /tmp since (a test's tmp_path) would be missing from its /tmp
+            self._refill()
             return None
         self._refill()
         if process.poll() is not None:
@@ -114,6 +134,13 @@ class Spares:
             process, self._spare = self._spare, None
         if process is not None:
             _kill(process)
+
+
+def _tmp_folders() -> set[str]:
+    try:
+        return {entry.name for entry in os.scandir("/tmp") if entry.is_dir(follow_symlinks=False)}
+    except OSError:
+        return set()
 
 
 def _kill(process: subprocess.Popen) -> None:

@@ -59,6 +59,7 @@ EXPECTED = {
     "s3_key_response_checks": ["self", "request", "full_url"],
     "s3_multipart_complete": ["self", "body"],
     "s3_key_value": property,
+    "lambda_delete_function": ["self", "function_name", "qualifier"],
 }
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [

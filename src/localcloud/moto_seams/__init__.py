@@ -72,6 +72,8 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
 27. ``moto.s3.models.FakeMultipart.complete`` / 28. ``FakeKey.value`` (a property) — CompleteMultipartUpload writes
     the object into its file part by part (moto joined and copied the parts in memory: 4.2 GB for 1 GiB)
     (``_s3_multipart``).
+29. ``moto.awslambda.models.LambdaBackend.delete_function`` — the function's warm environments and
+    everything their handlers started end with it (``_lambda``).
 ``ADDITIONS`` are actions moto lacks: StopTrainingJob, StopTransformJob, UpdateEndpoint.
 ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
 dispatcher app and request handler, global CORS off) instead of ``ThreadedMotoServer``, which
@@ -120,7 +122,7 @@ from localcloud.moto_seams._iam_create import (
     _states_create,
     _states_update,
 )
-from localcloud.moto_seams._lambda import _lambda_invoke
+from localcloud.moto_seams._lambda import _lambda_delete_function, _lambda_invoke
 from localcloud.moto_seams._records import cloud_account, update_job, write_logs
 from localcloud.moto_seams._s3 import _key_response_post, _put_object
 from localcloud.moto_seams._sfn_history import _get_execution_history
@@ -180,6 +182,7 @@ SEAMS = {
     "s3_key_response_checks": (S3Response, "_key_response"),
     "s3_multipart_complete": (s3_models.FakeMultipart, "complete"),
     "s3_key_value": (s3_models.FakeKey, "value"),
+    "lambda_delete_function": (lambda_models.LambdaBackend, "delete_function"),
 }
 # actions moto does not have at all: added on install, removed on uninstall
 ADDITIONS = {name: (SageMakerResponse, name) for name in ("stop_training_job", "stop_transform_job", "update_endpoint")}
@@ -212,6 +215,7 @@ _PATCHES = {
     "s3_key_response_checks": _key_response_checks,
     "s3_multipart_complete": _multipart_complete,
     "s3_key_value": key_value,
+    "lambda_delete_function": _lambda_delete_function,
 }
 _INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting
 _ADDED = {"stop_training_job": _stop_job("training", "training_job_status", "TrainingJobName"),

@@ -1,4 +1,7 @@
-"""Seam 1: Lambda Invoke runs the real handler in the kit's runtime (429 past the account's concurrency)."""
+"""Seam 1: Lambda Invoke runs the real handler in the kit's runtime (429 past the account's concurrency).
+
+Seam 29: DeleteFunction ends the function's environments.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ def _function_spec(fn: Any) -> FunctionSpec:
         timeout=float(fn.timeout), memory_size=int(fn.memory_size),
         environment={k: str(v) for k, v in (fn.environment_vars or {}).items()},
         code_sha256=fn.code_sha_256 or "", zip_bytes=None if image_uri else fn.code_bytes,
-        image_uri=image_uri, image_command=tuple(fn.image_config.cmd or ()), role=fn.role or "")
+        image_uri=image_uri, image_command=tuple(fn.image_config.cmd or ()), role=fn.role or "",
+        ephemeral_mb=int(fn.ephemeral_storage or 512))
 
 
 def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
@@ -63,3 +67,19 @@ def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers:
     response_headers["x-amz-log-result"] = encode_log_tail(result.log_tail)
     return _Payload(result.payload)
 
+
+
+# -- 29. Lambda DeleteFunction ------------------------------------------------------------
+def _lambda_delete_function(self: Any, function_name: str, qualifier: str | None = None) -> None:
+    """Delete in moto, then stop the function's warm environments (and what their handlers started).
+
+    AWS deletes a function's execution environments with it; here they stayed warm until reclaimed
+    as idle (5 minutes), with every process their handlers had left running.
+    """
+    try:
+        arn = self.get_function(function_name, qualifier).function_arn  # unqualified for $LATEST
+    except Exception:  # noqa: BLE001 - no such function: moto's own delete answers as it always did
+        arn = None
+    _state.originals["lambda_delete_function"](self, function_name, qualifier)
+    if arn:
+        _state.cloud.lambda_runtime.forget(arn)
