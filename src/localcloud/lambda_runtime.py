@@ -26,11 +26,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from localcloud import lambda_code, private_tmp, process_group
+from localcloud.images import ImageCatalog, ImageNotFound
+from localcloud.keys import runtime_dir
 from localcloud.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
 from localcloud.lambda_code import CodeTooLarge
 from localcloud.lambda_exit import exit_reason
 from localcloud.lambda_spare import Spares
-from localcloud.images import ImageCatalog, ImageNotFound
 
 # AWS allows the init phase 10 s; a laptop starting several interpreters at once needs more,
 # and nothing offline should fail because the machine is busy.
@@ -150,7 +151,8 @@ class LambdaRuntime:
         # (role ARN, session name) -> the role's temporary keys; None: the root's dummy keys
         self.credentials: Callable[[str, str], dict[str, str] | None] = lambda role, session: None
         # a bootstrap with boto3 imported, ready for the next cold start (localcloud.lambda_spare)
-        self.tmp = private_tmp.EnvironmentTmp(workdir / "lambda-tmp")  # each environment's own /tmp
+        # each environment's own /tmp, and the cloud's key folder out of its sight (localcloud.keys)
+        self.tmp = private_tmp.EnvironmentTmp(workdir / "lambda-tmp", hide=(str(runtime_dir()),))
         self.spares = Spares(lambda: {**self._process_env(), **self.tmp.spare_env()}, workdir / "lambda-spare") \
             if spares else None
 

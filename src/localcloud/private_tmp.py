@@ -12,7 +12,9 @@ Here environments are processes on one machine, so two ways:
   past the size fails with ENOSPC, and the tmpfs goes when the environment's last process does.
   The folders that were in the machine's ``/tmp`` when the environment started (the cloud's own
   workdir, where the function's code is; a test's ``tmp_path``) are bind-mounted back in, so those
-  stay shared; files and new names in ``/tmp`` are private.
+  stay shared; files and new names in ``/tmp`` are private. The folder of the cloud's keys
+  (:mod:`localcloud.keys`) is covered by an empty read-only tmpfs there: a handler, which runs as
+  the cloud's owner, cannot read the root keys.
 * **folder** (the fallback: macOS, Ubuntu 24.04's AppArmor default for unprivileged users, or
   ``LOCALCLOUD_PRIVATE_TMP=0``): ``TMPDIR``/``TEMP``/``TMP`` point at a folder of the
   environment's own under the cloud's workdir, removed when the environment ends. ``tempfile``
@@ -34,11 +36,12 @@ import uuid
 from pathlib import Path
 
 SIZE_ENV = "LOCALCLOUD_TMP_MB"  # set for the leader: make /tmp private, this big (MB)
+HIDE_ENV = "LOCALCLOUD_HIDE"  # folders (os.pathsep) the environment must not see: the cloud's key folder
 MODE_ENV = "LOCALCLOUD_PRIVATE_TMP"  # "0": force the folder fallback; what handlers see: "1" or "0"
 DEFAULT_MB = 512
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
-_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
 
 
 class NamespaceError(OSError):
@@ -84,6 +87,10 @@ def enter(size_mb: int) -> None:
                 os.rmdir(target)  # gone meanwhile, or not ours to see: left out
     finally:
         os.close(host_tmp)
+    for folder in filter(None, os.environ.pop(HIDE_ENV, "").split(os.pathsep)):
+        if os.path.isdir(folder):  # an empty, read-only folder in its place
+            check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV,
+                             b"size=4k,mode=0500"), f"mount tmpfs on {folder}")
 
 
 def probe() -> tuple[bool, str]:
@@ -105,10 +112,12 @@ class EnvironmentTmp:
 
     Args:
         root: where the fallback's per-environment folders go (under the cloud's workdir).
+        hide: folders a private environment sees empty (the cloud's key folder).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, hide: tuple[str, ...] = ()) -> None:
         self.root = root
+        self.hide = os.pathsep.join(hide)  # folders a private environment must not see
         self._private = False
         self._probed = threading.Event()
         # In the background: a Python started for the probe is ~0.1 s the cloud's start need not wait for.
@@ -131,12 +140,13 @@ class EnvironmentTmp:
 
     def spare_env(self) -> dict[str, str]:
         """What a spare environment starts with (a spare serves only functions of the default size)."""
-        return {SIZE_ENV: str(DEFAULT_MB)} if self.private else {}
+        return {SIZE_ENV: str(DEFAULT_MB), HIDE_ENV: self.hide} if self.private else {}
 
     def prepare(self, size_mb: int) -> tuple[dict[str, str], Path | None]:
         """The variables for a new environment of ``size_mb``, and the folder to remove when it ends."""
         if self.private:
-            return {SIZE_ENV: str(size_mb), MODE_ENV: "1", "TMPDIR": "/tmp", "TEMP": "/tmp", "TMP": "/tmp"}, None
+            return {SIZE_ENV: str(size_mb), HIDE_ENV: self.hide, MODE_ENV: "1", "TMPDIR": "/tmp", "TEMP": "/tmp",
+                    "TMP": "/tmp"}, None
         folder = self.root / uuid.uuid4().hex
         folder.mkdir(parents=True)
         return {MODE_ENV: "0", "TMPDIR": str(folder), "TEMP": str(folder), "TMP": str(folder)}, folder

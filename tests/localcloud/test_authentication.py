@@ -274,6 +274,28 @@ class TestRuntimeFile:
         assert path.stat().st_uid == os.getuid()
         assert json.loads(path.read_text())["aws_access_key_id"] == cloud.keys["AWS_ACCESS_KEY_ID"]
 
+    def test_a_handler_cannot_read_the_keys(self, cloud):
+        """
+        1. A handler (which runs as the cloud's owner) reads the cloud's runtime file.
+        2. Where its environment has a private mount namespace, the key folder is empty there: FileNotFoundError;
+           elsewhere the test is skipped, saying why (README: what the cloud cannot prove).
+        """
+        path = cloud.ready_line.rsplit("keys in ", 1)[1].strip()
+        lam = cloud.client("lambda")
+        name = unique_name("peek")
+        source = ("import os\n\ndef handler(event, context):\n    try:\n        open(event['path']).read()\n"
+                  "        return {'read': True, 'private': os.environ.get('LOCALCLOUD_PRIVATE_TMP')}\n"
+                  "    except OSError as error:\n"
+                  "        return {'read': False, 'error': type(error).__name__,"
+                  " 'private': os.environ.get('LOCALCLOUD_PRIVATE_TMP')}\n")
+        lam.create_function(FunctionName=name, Runtime="python3.11", Role=create_role(cloud, unique_name("peek")),
+                            Handler="app.handler", Timeout=30, Code={"ZipFile": zip_bytes({"app.py": source})})
+        answer = json.loads(lam.invoke(FunctionName=name, Payload=json.dumps({"path": path}))["Payload"].read())
+        if answer.get("private") != "1":
+            pytest.skip("Lambda environments have no private mount namespace here (LOCALCLOUD_PRIVATE_TMP=0): a "
+                        "handler can read its owner's files")
+        assert answer == {"read": False, "error": "FileNotFoundError", "private": "1"}, answer
+
     def test_env_lines_point_a_script_at_the_cloud(self, cloud, tmp_path):
         """
         1. ``eval "$(python -m localcloud env --endpoint URL)"`` in bash, then the AWS CLI's way: a plain boto3
