@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,8 +17,11 @@ from localcloud import clients
 from localcloud.keys import ENV_RUNTIME_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# The clouds the tests start write their keys' runtime files here, not in the developer's home
-os.environ.setdefault(ENV_RUNTIME_DIR, tempfile.mkdtemp(prefix="localcloud-test-runtime-"))
+# The clouds the tests start write their keys' runtime files here, not in the developer's home (the process that
+# made the folder, pytest's controller under xdist, removes it when it exits; its workers inherit the variable)
+if ENV_RUNTIME_DIR not in os.environ:
+    os.environ[ENV_RUNTIME_DIR] = tempfile.mkdtemp(prefix="localcloud-test-runtime-")
+    atexit.register(shutil.rmtree, os.environ[ENV_RUNTIME_DIR], True)
 
 
 KEYS_BY_URL: dict[str, dict[str, str]] = {}  # every cloud this process started: its URL -> its root keys
