@@ -14,7 +14,7 @@ from moto.stepfunctions import responses as sfn_responses
 
 from localcloud import events as shapes
 from localcloud.moto_seams import _state
-from localcloud.moto_seams._iam import function_allows, target_role_may_start
+from localcloud.moto_seams._iam import function_allows, lambda_may_assume, target_role_may_start
 from localcloud.moto_seams._lambda import _function_spec
 
 
@@ -93,6 +93,9 @@ def _invoke_function(account: str, region: str, arn: str, event: Any, caller: tu
     """
     try:
         function = lambda_models.lambda_backends[account][region].get_function(arn)
+        if not lambda_may_assume(account, function.role or ""):
+            _state.log.warning("%s: the role defined for the function cannot be assumed by Lambda", arn)
+            return
         if not function_allows(function, caller[0], caller[1], account):
             _state.log.warning("%s may not invoke %s: the function's policy grants it no lambda:InvokeFunction "
                                "(add_permission)", caller[0], arn)

@@ -237,6 +237,21 @@ def boto_keys(credentials: dict[str, str] | None) -> dict[str, str]:
             "aws_session_token": credentials["AWS_SESSION_TOKEN"]}
 
 
+def lambda_may_assume(account: str, role_arn: str) -> bool:
+    """Can Lambda still assume a function's execution role (it exists and its trust names lambda.amazonaws.com)?
+
+    Lambda assumes the role for every environment it starts; a role deleted since CreateFunction, or whose
+    trust policy no longer names Lambda, makes Invoke fail. Always True when IAM is not enforced.
+    """
+    if not _state.iam_enforced:
+        return True
+    try:
+        role = iam_backends[role_arn.split(":")[4] or account][_PARTITION].get_role_by_arn(role_arn)
+    except Exception:  # noqa: BLE001 - moto's NoSuchEntity (or no ARN at all): nothing to assume
+        return False
+    return trusts_service(role.assume_role_policy_document, "lambda.amazonaws.com", {"aws:SourceAccount": account})
+
+
 def function_allows(function: Any, service: str, source_arn: str, account: str) -> bool:
     """Does the function's resource-based policy (AddPermission) let ``service`` invoke it for ``source_arn``?
 

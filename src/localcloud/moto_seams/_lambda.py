@@ -13,6 +13,7 @@ from moto.core.exceptions import JsonRESTError
 from localcloud.lambda_bootstrap import RESPONSE_LIMIT
 from localcloud.lambda_runtime import ConcurrencyLimitExceeded, FunctionSpec, LambdaRuntime, encode_log_tail
 from localcloud.moto_seams import _state
+from localcloud.moto_seams._iam import lambda_may_assume
 
 
 # -- 1. Lambda ----------------------------------------------------------------------------
@@ -26,6 +27,16 @@ class _Payload(bytes):
 
     def __sizeof__(self) -> int:
         return 0 if len(self) <= RESPONSE_LIMIT else len(self)
+
+
+class _RoleNotAssumable(JsonRESTError):
+    """AWS's answer to an Invoke whose execution role Lambda cannot assume (deleted, or no longer trusts Lambda)."""
+
+    code = 400
+
+    def __init__(self) -> None:
+        super().__init__("InvalidParameterValueException", "The role defined for the function cannot be assumed by "
+                                                           "Lambda.")
 
 
 class _TooManyRequests(JsonRESTError):
@@ -54,6 +65,8 @@ def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers:
     runtime: LambdaRuntime = _state.cloud.lambda_runtime
     event = json.loads(body) if body else {}
     spec = _function_spec(self)
+    if not lambda_may_assume(self.account_id, spec.role):
+        raise _RoleNotAssumable()
     response_headers["X-Amz-Executed-Version"] = spec.version
     if request_headers.get("x-amz-invocation-type") == "Event":  # queued: it waits for a free slot
         _state.cloud.run_in_background(runtime.invoke, spec, event, True)
