@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from helpers.kernels import KernelStarter
 
 _READY = re.compile(r"ready at (http://\S+) \(data at (\S+)\)")
-# how `python -m localcloud` takes keys from the process that starts it (localcloud.keys)
+# how `python -m localcloud` takes keys from the process that starts it (localcloud.server.keys)
 _CLOUD_KEY_ID, _CLOUD_SECRET = "LOCALCLOUD_ACCESS_KEY_ID", "LOCALCLOUD_SECRET_ACCESS_KEY"
 
 

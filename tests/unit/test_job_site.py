@@ -1,4 +1,4 @@
-"""Tests for src/localcloud/job_site/sitecustomize.py: /opt/ml mapping, and the next sitecustomize still runs.
+"""Tests for src/localcloud/child/job_site/sitecustomize.py: /opt/ml mapping, and the next sitecustomize still runs.
 
 Python imports only the first ``sitecustomize`` on sys.path, and job processes get job_site
 first: job_site's module must run the next one (the loopback audit of tests/series, for one).
@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from localcloud import jobs
+from localcloud.sagemaker.jobs import runner as jobs
 
 SCRIPT = ("import sys; open('/opt/ml/probe.txt', 'w').write('mapped'); "
           "print('NEXT' if '_next_sitecustomize' in sys.modules else 'ALONE', "
