@@ -4,7 +4,7 @@ A cold start used to be a fresh Python that imported boto3 (the handlers' one de
 AWS's Python runtime) before the handler's own module: most of the 0.2-0.4 s a cold invoke took.
 The runtime now keeps one spare ``python -m localcloud.child.lambda_bootstrap --spare`` process that has
 imported boto3 and waits; a cold start hands it the function's environment and code folder (one
-JSON line, :func:`become_message`), and it goes on exactly as a fresh bootstrap does: the
+JSON line, :func:`localcloud.child.spare.become_message`), and it goes on exactly as a fresh bootstrap does: the
 environment replaces ``os.environ``, the code folder becomes the working directory and the first
 entry of ``sys.path``, the mirror patches are armed, and the handler's module is imported (the init
 phase). Then a new spare starts in the background for the next cold start.
@@ -17,7 +17,6 @@ spare has run no handler code, and each one serves a single environment.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from localcloud.child import process_group
+from localcloud.child.spare import become_message
 
 _STARTUP_PREFIXES = ("PYTHON", "LD_", "MALLOC_", "LC_")
 # LOCALCLOUD_TMP_MB: a spare's leader mounted its /tmp (localcloud.child.private_tmp) at that size before it started
@@ -36,28 +36,6 @@ def startup_settings(env: dict[str, str]) -> dict[str, str]:
     """The variables a Python process reads as it starts (so a spare started without them cannot serve)."""
     return {k: v for k, v in env.items()
             if k.startswith(_STARTUP_PREFIXES) or k in _STARTUP_NAMES or k.endswith("_NUM_THREADS")}
-
-
-def become_message(env: dict[str, str], cwd: Path) -> str:
-    return json.dumps({"become": {"env": env, "cwd": str(cwd)}}) + "\n"
-
-
-def become(line: str) -> None:
-    """In the spare: take on the environment and code folder the runtime sent (see the module's docstring)."""
-    message = json.loads(line)["become"]
-    started_in = os.getcwd()
-    os.chdir(message["cwd"])
-    if sys.path and sys.path[0] == started_in:  # `-m` put the start folder first, as it puts a fresh one's
-        sys.path[0] = os.getcwd()
-    os.environ.clear()
-    os.environ.update(message["env"])
-    import tempfile
-
-    tempfile.tempdir = None  # found again from the environment's TMPDIR (its own folder, or /tmp)
-    if hasattr(os, "tzset"):
-        import time
-
-        time.tzset()  # TZ=UTC, as the runtime sets it (read once at start otherwise)
 
 
 class Spares:

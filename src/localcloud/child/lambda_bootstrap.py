@@ -21,8 +21,7 @@ import time
 import traceback
 from typing import Any
 
-from localcloud.awslambda import lambda_spare
-from localcloud.child import log_events, mirror
+from localcloud.child import log_events, mirror, spare
 
 _LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s"
 
@@ -118,7 +117,7 @@ def response_too_large() -> dict[str, str]:
 
 
 def main() -> int:
-    if "--spare" in sys.argv[1:]:  # a spare environment: see localcloud.awslambda.lambda_spare
+    if "--spare" in sys.argv[1:]:  # a spare environment: see localcloud.awslambda.lambda_spare (and .child.spare)
         try:
             import boto3  # noqa: F401  (the handlers' dependency, part of AWS's Python runtime)
         except ImportError:
@@ -126,7 +125,7 @@ def main() -> int:
         line = sys.stdin.readline()
         if not line:
             return 0
-        lambda_spare.become(line)
+        spare.become(line)
     mirror.install()  # --mirror URLs answered, every other non-loopback URL refused (before the handler loads)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray writes from C code or subprocesses go to stderr, not the protocol
