@@ -236,13 +236,13 @@ class TestRunnerAndLabPassCloudOptions:
 
     def test_runner_cloud_arg_reaches_the_cloud(self) -> None:
         """
-        1. Start the runner's cloud (helpers.series.LocalCloudProcess) with extra_args --account 210987654321.
+        1. Start the runner's cloud (helpers.runner.series.LocalCloudProcess) with extra_args --account 210987654321.
         2. sts get-caller-identity on it answers that account.
         3. ``python -m helpers run --cloud-arg=--account=12`` fails at once with the cloud's own line.
         """
         import boto3
 
-        from helpers.series import LocalCloudProcess
+        from helpers.runner.series import LocalCloudProcess
 
         cloud = LocalCloudProcess.start(extra_args=["--account", "210987654321"])
         try:

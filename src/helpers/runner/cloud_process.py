@@ -24,7 +24,7 @@ from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOC
 from helpers.paths import PROJECT_ROOT
 
 if TYPE_CHECKING:
-    from helpers.kernels import KernelStarter
+    from helpers.runner.kernels import KernelStarter
 
 _READY = re.compile(r"ready at (http://\S+) \(data at (\S+)\)")
 # how `python -m localcloud` takes keys from the process that starts it (localcloud.server.keys)

@@ -21,10 +21,10 @@ from typing import Any
 
 import nbformat
 
-from helpers.cloud_process import LocalCloudProcess, start_cloud, use_keys_of  # noqa: F401  (LocalCloudProcess: API)
+from helpers.runner.cloud_process import LocalCloudProcess, start_cloud, use_keys_of  # noqa: F401  (LocalCloudProcess: API)
 from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET, ENV_RUN_ID, new_run_id
-from helpers import kernels as kernels_module
-from helpers.kernels import KERNEL_ARGUMENTS, KERNEL_NAME, KernelStarter
+from helpers.runner import kernels as kernels_module
+from helpers.runner.kernels import KERNEL_ARGUMENTS, KERNEL_NAME, KernelStarter
 from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 
 DEFAULT_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")
@@ -282,7 +282,7 @@ def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, r
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from helpers.papermill_engine import ENGINE_NAME
+    from helpers.runner.papermill_engine import ENGINE_NAME
 
     target = out_dir / notebook.name
     started = time.monotonic()

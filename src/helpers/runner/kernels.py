@@ -77,7 +77,7 @@ def wait_papermill() -> None:
 def _import_papermill() -> None:
     import papermill  # noqa: F401
 
-    import helpers.papermill_engine  # noqa: F401  (registers the runner's engine with papermill)
+    import helpers.runner.papermill_engine  # noqa: F401  (registers the runner's engine with papermill)
 
 
 def _import_after(before: threading.Thread, modules: list[str], then: Callable[[], None] | None) -> None:
