@@ -286,7 +286,7 @@ class TestWhatRunsWarm:
         ([sys.executable, "-u", __file__], None),
         ([sys.executable, "/no/such/script.py"], None),
         (["bash", "-c", "true"], None),
-        (["python3", __file__], None),  # jobs.py has already replaced python3 with sys.executable
+        (["python3", __file__], None),  # runner.py has already replaced python3 with sys.executable
     ])
     def test_commands(self, command, expected):
         """

@@ -103,7 +103,7 @@ def write_outputs(output_dir: Path, train: pd.DataFrame, test: pd.DataFrame, met
     (output_dir / "meta/preprocess.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-# -- linear_learner.py, before ----------------------------------------------------------------------------
+# -- linear_learner/train.py, before ----------------------------------------------------------------------------
 def _read_channel(root: Path, channel: str) -> np.ndarray:
     folder = root / "input" / "data" / channel
     files = sorted(p for p in folder.rglob("*") if p.is_file())

@@ -114,7 +114,7 @@ class TestChannelsAreSeparateMounts:
     def test_rename_across_channels_fails_with_exdev(self, tmp_path):
         """Each channel folder in LOCALCLOUD_MOUNTS behaves as its own file system.
 
-        On SageMaker each processing input/output LocalPath is its own mount (DESIGN.md; rename(2) across
+        On SageMaker each processing input/output LocalPath is its own mount (docs/ARCHITECTURE.md; rename(2) across
         mounts fails with EXDEV: https://man7.org/linux/man-pages/man2/rename.2.html), so:
         1. Run a job-like process whose outputs ``a`` and ``b`` are two mounts.
         2. os.rename, os.replace, os.link and pathlib's rename/replace from a to b, or from a to the

@@ -11,7 +11,7 @@ and output ``LocalPath``; a training job's input channels, ``model`` and ``outpu
 its own file system: on SageMaker each is its own mount, so a rename or hard link from one to
 another fails with EXDEV ("Invalid cross-device link") and ``shutil.move`` falls back to a copy.
 Without this, a script that renames across channels passes here and fails on AWS
-(DESIGN.md, "Each processing output LocalPath is its own mount").
+(docs/ARCHITECTURE.md, "Channels are separate mounts").
 """
 
 import builtins

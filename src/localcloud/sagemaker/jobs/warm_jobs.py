@@ -89,7 +89,7 @@ def warm_target(command: list[str], env: dict[str, str], template: dict[str, str
 
 
 class WarmProcess:
-    """The cloud's handle on a warm job: enough of :class:`subprocess.Popen` for jobs.py and process_group."""
+    """The cloud's handle on a warm job: enough of :class:`subprocess.Popen` for runner.py and process_group."""
 
     def __init__(self, args: list[str]) -> None:
         self.args = args
