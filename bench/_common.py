@@ -183,7 +183,7 @@ def wait_job(sm, kind: str, name: str, timeout: float = 900) -> dict:
 
 
 def write_ml_root(root: Path, hyperparameters: dict[str, str], train_csv: Path, test_csv: Path) -> None:
-    """An /opt/ml-shaped folder for ``python -m localcloud.linear_learner --ml-root``, as the cloud writes it.
+    """An /opt/ml-shaped folder for ``python -m localcloud.sagemaker.algorithms.linear_learner.train --ml-root``, as the cloud writes it.
 
     The channel files are hard links (copies across file systems) of the preprocess outputs.
     """

@@ -5,7 +5,7 @@ Targets (issue "local cloud"): start ≤ 3 s, warm invoke p50 ≤ 30 ms, cold �
 Job overhead = median over rounds of (create → Completed through the cloud, polled every 20 ms, − the bare
 script run as a child process in the same round), on a cloud with warm jobs (the default) and on one started
 with ``--cold-jobs`` (a fresh Python per job), interleaved so that both see the same load: preprocess.py on data/iris.data, and the linear-learner stand-in
-(``python -m localcloud.linear_learner --ml-root``) on its outputs with the kit's hyperparameters.
+(``python -m localcloud.sagemaker.algorithms.linear_learner.train --ml-root``) on its outputs with the kit's hyperparameters.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def job_figures(rounds: int) -> None:
             for i in range(rounds):
                 write_ml_root(ml_root, hyperparameters, out / "train/train.csv", out / "test/test.csv")
                 started = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "localcloud.linear_learner", "--ml-root", str(ml_root)],
+                subprocess.run([sys.executable, "-m", "localcloud.sagemaker.algorithms.linear_learner.train", "--ml-root", str(ml_root)],
                                check=True, capture_output=True)
                 times.setdefault("bare training", []).append(time.perf_counter() - started)
                 for mode, cloud in clouds.items():

@@ -8,7 +8,7 @@ For each size it writes a UCI-format CSV (4 features with one decimal, a class n
 classes, shuffled, seed 0), then runs, each as its own child process as the jobs run them:
 
   preprocess  ``python src/jobs/preprocess.py --input-dir … --output-dir …``
-  train       ``python -m localcloud.linear_learner --ml-root …`` on an /opt/ml-shaped folder holding
+  train       ``python -m localcloud.sagemaker.algorithms.linear_learner.train --ml-root …`` on an /opt/ml-shaped folder holding
               the preprocess outputs as channels train and test, with the kit's hyperparameters
               (src/lambdas/start_training.py DEFAULT_HYPERPARAMETERS) but mini_batch_size from the flag.
 
@@ -66,7 +66,7 @@ if step == "preprocess":
     train, test, meta = p.preprocess(raw); mark("preprocess (split row numbers, fill)")
     p.write_outputs(work, train, test, meta); mark("write_outputs (write_csv, in chunks)")
 else:
-    from localcloud import linear_learner as ll
+    from localcloud.sagemaker.algorithms.linear_learner import train as ll
     mark("imports")
     with contextlib.redirect_stdout(io.StringIO()):
         hp, data = ll._load(source); mark("_load (read channels in chunks; features to disk)")
@@ -114,7 +114,7 @@ def direct_steps(rows: int, work: Path, mini_batch_size: int,
     ml_root = work / "ml"
     write_ml_root(ml_root, kit_hyperparameters(mini_batch_size=mini_batch_size),
                   out / "train/train.csv", out / "test/test.csv")
-    train = run_measured(["-m", "localcloud.linear_learner", "--ml-root", str(ml_root)])
+    train = run_measured(["-m", "localcloud.sagemaker.algorithms.linear_learner.train", "--ml-root", str(ml_root)])
     results.append(("train", train.seconds, train.peak_mb, train.returncode, train.output))
     return results
 

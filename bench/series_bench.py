@@ -35,7 +35,7 @@ GOAL_RATIO, GOAL_SECONDS = 1.5, 20.0  # issue 13 (it was ≤ 30 s in the first b
 _IMPORT = re.compile(r"^(import|from)\s+\S+")
 _RUNNER_LINE = re.compile(r"^\s+(\d\d_\S+)\s+([\d.]+) s$")
 
-# The floor's runner: papermill imported once, the notebooks executed in order, as helpers.series does.
+# The floor's runner: papermill imported once, the notebooks executed in order, as helpers.runner.series does.
 _FLOOR_RUNNER = r"""
 import json, sys, time
 import papermill

@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from localcloud import clients
-from localcloud.keys import ENV_RUNTIME_DIR
+from localcloud.common import clients
+from localcloud.server.keys import ENV_RUNTIME_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The clouds the tests start write their keys' runtime files here, not in the developer's home (the process that
@@ -63,7 +63,7 @@ class CloudProcess:
             self.process.kill()
             raise RuntimeError(f"no ready line from localcloud: {self.ready_line!r}")
         self.url, self.data_url = match.group(1), match.group(2)
-        self.keys = keys_from_ready_line(self.ready_line)  # the cloud answers no other (localcloud.signing)
+        self.keys = keys_from_ready_line(self.ready_line)  # the cloud answers no other (localcloud.server.signing)
         KEYS_BY_URL[self.url] = self.keys
 
     @property

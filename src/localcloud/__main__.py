@@ -1,7 +1,7 @@
 """``python -m localcloud --port PORT [--host 127.0.0.1]``: serve the local cloud until SIGTERM/SIGINT/SIGHUP.
 
-It answers only loopback requests that no web page of another origin made (see localcloud.guard), signed
-with keys it issued (see localcloud.signing): its root keys are in a runtime file only you can read, and
+It answers only loopback requests that no web page of another origin made (see localcloud.server.guard), signed
+with keys it issued (see localcloud.server.signing): its root keys are in a runtime file only you can read, and
 ``eval "$(python -m localcloud env)"`` points a shell's boto3, AWS CLI and SDKs at it.
 Code written for AWS runs unmodified with ``--account ID`` (the account its ARNs name),
 ``--image REPO=DIR`` (its own Dockerfile folders) and ``--mirror URL=FILE`` (the URLs it downloads).
@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from localcloud import isolation
+from localcloud.common import isolation
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,8 +60,8 @@ def _own_code_options(args: argparse.Namespace) -> tuple[dict[str, Path], dict[s
     Raises:
         ValueError: one line naming the option and what is wrong with it.
     """
-    from localcloud.images import ImageCatalog, ImageNotFound
-    from localcloud.mirror import is_local, url_key
+    from localcloud.common.images import ImageCatalog, ImageNotFound
+    from localcloud.child.mirror import is_local, url_key
 
     if args.account is not None and not re.fullmatch(r"[0-9]{12}", args.account):
         raise ValueError(f"--account {args.account!r}: an AWS account id is 12 digits")
@@ -85,7 +85,7 @@ def _own_code_options(args: argparse.Namespace) -> tuple[dict[str, Path], dict[s
 
 def env_main(argv: list[str]) -> int:
     """``python -m localcloud env [--endpoint URL]``: the shell lines that point a process at a running cloud."""
-    from localcloud.keys import KeysError, read_runtime_file, shell_lines
+    from localcloud.server.keys import KeysError, read_runtime_file, shell_lines
 
     parser = argparse.ArgumentParser(prog="python -m localcloud env", allow_abbrev=False, description=(
         "Print the export lines (AWS_ENDPOINT_URL and the cloud's keys) for a local cloud you started; "
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     isolation.isolate()  # before moto's imports build botocore sessions that read a profile or a proxy
     from localcloud.cloud import LocalCloud, PortInUse  # imports moto
-    from localcloud.keys import KeysError
+    from localcloud.server.keys import KeysError
 
     parent = os.getppid()
     stop = threading.Event()
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         from localcloud import moto_seams
         moto_seams.warm_in_background()
     if args.warm_clients:
-        from localcloud import clients
+        from localcloud.common import clients
         threading.Thread(target=clients.warm, args=("s3",), daemon=True, name="localcloud-warm-clients").start()
     try:
         # Wait in short slices (fix): Python runs signal handlers only in the main thread, and when the

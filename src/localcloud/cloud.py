@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from localcloud import moto_seams
-from localcloud.guard import GuardMiddleware, RequestGuard
-from localcloud.images import ImageCatalog
-from localcloud.info import InfoRoute
-from localcloud.inference import Inference
-from localcloud.jobs import JobRunner
-from localcloud.keys import CloudKeys, write_runtime_file
-from localcloud.lambda_runtime import ACCOUNT_CONCURRENCY, LambdaRuntime
-from localcloud.mirror import ENV_TABLE
-from localcloud.signing import Authenticator
-from localcloud.warm_jobs import COLD_ENV, WARM_ENV
+from localcloud.server.guard import GuardMiddleware, RequestGuard
+from localcloud.common.images import ImageCatalog
+from localcloud.server.info import InfoRoute
+from localcloud.sagemaker.inference.inference import Inference
+from localcloud.sagemaker.jobs.runner import JobRunner
+from localcloud.server.keys import CloudKeys, write_runtime_file
+from localcloud.awslambda.lambda_runtime import ACCOUNT_CONCURRENCY, LambdaRuntime
+from localcloud.child.mirror import ENV_TABLE
+from localcloud.server.signing import Authenticator
+from localcloud.sagemaker.jobs.warm_jobs import COLD_ENV, WARM_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +72,7 @@ class LocalCloud:
         workdir: scratch folder for function code and job folders; a temp dir by default.
         allowed_origins: web origins (``http://127.0.0.1:8888``) whose pages may call the cloud
             besides its own; every other ``Origin`` and any non-loopback ``Host`` is refused
-            (see :mod:`localcloud.guard`).
+            (see :mod:`localcloud.server.guard`).
         lambda_idle_seconds: a warm Lambda environment unused this long is stopped.
         lambda_concurrency: Lambda invocations that may run at once, all functions together (AWS's account
             concurrency, 1,000 by default); past it a synchronous Invoke answers 429.
@@ -83,12 +83,12 @@ class LocalCloud:
         images: ECR repository name -> folder whose ``Dockerfile`` (with the folder as build context)
             its images are "built" from (``--image REPO=DIR``); before the kit's ``docker/``.
         mirrors: URL -> file whose bytes Lambda handlers and jobs get when they fetch the URL
-            (``--mirror URL=FILE``); every other non-loopback URL fails in them (localcloud.mirror).
+            (``--mirror URL=FILE``); every other non-loopback URL fails in them (localcloud.child.mirror).
         data_port: the data folder server's TCP port, 0 for any free one.
         cold_jobs: start a fresh Python for every job instead of forking a warm one
-            (:mod:`localcloud.warm_jobs`). Default: warm, unless ``LOCALCLOUD_COLD_JOBS=1``.
+            (:mod:`localcloud.sagemaker.jobs.warm_jobs`). Default: warm, unless ``LOCALCLOUD_COLD_JOBS=1``.
         keys: the root access keys requests must be signed with; by default those a parent handed over in
-            ``LOCALCLOUD_ACCESS_KEY_ID``/``LOCALCLOUD_SECRET_ACCESS_KEY``, else new ones (:mod:`localcloud.keys`).
+            ``LOCALCLOUD_ACCESS_KEY_ID``/``LOCALCLOUD_SECRET_ACCESS_KEY``, else new ones (:mod:`localcloud.server.keys`).
         runtime_file: write the URL and keys to the owner's runtime file (``python -m localcloud env`` reads it).
     """
 
@@ -172,7 +172,7 @@ class LocalCloud:
                                             concurrency=self.lambda_concurrency)
         self.jobs = JobRunner(self.workdir, self.url, self.images, moto_seams.update_job, moto_seams.write_logs,
                               child_env=child_env, warm=not self.cold_jobs)
-        self.jobs.instances.busy = moto_seams.executions_busy  # jobs start in AWS's order (localcloud.instances)
+        self.jobs.instances.busy = moto_seams.executions_busy  # jobs start in AWS's order (localcloud.sagemaker.jobs.startup_order)
         self.inference = Inference(self.url, moto_seams.update_job, moto_seams.write_logs)
         for executor in (self.lambda_runtime, self.jobs, self.inference):  # handlers and jobs act as their roles
             executor.credentials = self.credentials

@@ -61,7 +61,7 @@ class TestManyExecutionsLeakNothing:
         4. Measure again: no more child processes (one warm Lambda environment and one spare), no job folders left in
            the workdir, threads and open files within a small margin of the warm figures.
         5. Run 3 executions whose job fails: the workdir keeps exactly one job folder, the last failed job's
-           (kept for a look inside, as src/localcloud/jobs.py documents).
+           (kept for a look inside, as src/localcloud/sagemaker/jobs/runner.py documents).
         6. Stop the cloud: it exits 0, its workdir is gone and no process it started survives.
         """
         import psutil
@@ -86,7 +86,7 @@ class TestManyExecutionsLeakNothing:
 
             assert all(f"runs/run-{n:02d}/out/done.txt" in light.keys(f"runs/run-{n:02d}/") for n in range(20))
             # At most one warm Lambda environment plus the one spare bootstrap kept ready for the next cold start
-            # (src/localcloud/lambda_spare.py); each runs under a process-group leader of its own
+            # (src/localcloud/awslambda/lambda_spare.py); each runs under a process-group leader of its own
             environments = [child for child in after.children if "lambda_bootstrap" in child]
             assert after.children == before.children and len(environments) <= 2, after.children
             assert after.job_folders == [], after.job_folders

@@ -113,12 +113,12 @@ class TestArticleProjectRunsOffline:
         assert not log.exists() or not log.read_text(), f"non-loopback connections: {log.read_text()}"
         armed = Path(f"{log}.armed").read_text()
         # (the training job fails on its input, before it starts a process)
-        for marker in ("-m localcloud --port", "localcloud.lambda_bootstrap", "deploy.py"):
+        for marker in ("-m localcloud --port", "localcloud.child.lambda_bootstrap", "deploy.py"):
             assert marker in armed, f"the audit never armed in a process running {marker!r}"
         # The processing job runs warm (the default): a fork of the warm-job template, which armed the hook
         # before any fork; a fork inherits it and it cannot be removed
         # (https://docs.python.org/3/library/sys.html#sys.addaudithook). Cold, it is its own process.
-        assert ("/opt/ml/processing/input/code/preprocess.py" in armed or "-m localcloud.warm_template" in armed), \
+        assert ("/opt/ml/processing/input/code/preprocess.py" in armed or "-m localcloud.child.warm_template" in armed), \
             "the audit never armed in the processing job's process or the warm-job template it forks from"
 
 
@@ -193,7 +193,7 @@ class TestUnmirroredUrlFailsAtOnce:
 
 
 class TestMirrorModule:
-    """localcloud.mirror in a process of its own, as a Lambda environment or job loads it."""
+    """localcloud.child.mirror in a process of its own, as a Lambda environment or job loads it."""
 
     def test_mirrored_urls_answered_others_refused_before_any_socket(self, tmp_path: Path) -> None:
         """
@@ -204,7 +204,7 @@ class TestMirrorModule:
         """
         script = textwrap.dedent("""
             import socket, time
-            from localcloud import mirror
+            from localcloud.child import mirror
             mirror.install()
             import requests, urllib.request
             data = open(EXPECTED, "rb").read()
@@ -236,13 +236,13 @@ class TestRunnerAndLabPassCloudOptions:
 
     def test_runner_cloud_arg_reaches_the_cloud(self) -> None:
         """
-        1. Start the runner's cloud (helpers.series.LocalCloudProcess) with extra_args --account 210987654321.
+        1. Start the runner's cloud (helpers.runner.series.LocalCloudProcess) with extra_args --account 210987654321.
         2. sts get-caller-identity on it answers that account.
         3. ``python -m helpers run --cloud-arg=--account=12`` fails at once with the cloud's own line.
         """
         import boto3
 
-        from helpers.series import LocalCloudProcess
+        from helpers.runner.series import LocalCloudProcess
 
         cloud = LocalCloudProcess.start(extra_args=["--account", "210987654321"])
         try:

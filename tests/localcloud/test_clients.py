@@ -1,8 +1,8 @@
-"""localcloud.clients: the cloud's own boto3 clients share one data loader, not their credentials."""
+"""localcloud.common.clients: the cloud's own boto3 clients share one data loader, not their credentials."""
 
 from __future__ import annotations
 
-from localcloud import clients
+from localcloud.common import clients
 
 
 class TestSharedLoader:

@@ -1,9 +1,9 @@
 """SageMaker endpoints: InvokeEndpoint answers with the deployed linear-learner model's predictions.
 
 Every test talks to ``python -m localcloud`` (the ``cloud`` fixture) through boto3 only. The
-models are trained here with :mod:`localcloud.linear_learner` on iris and uploaded as
+models are trained here with :mod:`localcloud.sagemaker.algorithms.linear_learner.train` on iris and uploaded as
 ``model.tar.gz``; the endpoint's answers are checked against
-:func:`localcloud.linear_learner.predict` on the same rows.
+:func:`localcloud.sagemaker.algorithms.linear_learner.train.predict` on the same rows.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from _support import account_id, create_bucket, create_role, ecr_image_uri, load
 from _wait import wait_for
 from botocore.exceptions import ClientError
 
-from localcloud import linear_learner
+from localcloud.sagemaker.algorithms.linear_learner import train as linear_learner
 
 REGION = "eu-west-1"
 

@@ -204,7 +204,7 @@ class TestJobDaemon:
 # so the system's Python runs them from src/ (world-readable).
 UNPRIVILEGED_CHECK = textwrap.dedent("""
     import os, sys, time
-    from localcloud import process_group
+    from localcloud.child import process_group
     pidfile, heartbeat, daemon = sys.argv[1:4]
     starter = "import subprocess, sys, time; subprocess.run([sys.executable, '-c', *sys.argv[1:]]); time.sleep(300)"
     leader = process_group.start([sys.executable, "-c", starter, daemon, pidfile, heartbeat])

@@ -1,4 +1,4 @@
-"""``--image REPO=DIR``: a Dockerfile folder read as ``docker build DIR`` would build it (localcloud.images)."""
+"""``--image REPO=DIR``: a Dockerfile folder read as ``docker build DIR`` would build it (localcloud.common.images)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from _support import create_bucket, create_role, unique_name
 from conftest_cloud import PROJECT_ROOT, CloudProcess
 
-from localcloud.images import ImageCatalog, ImageNotFound
+from localcloud.common.images import ImageCatalog, ImageNotFound
 
 URI = "210987654321.dkr.ecr.eu-west-1.amazonaws.com/{}:latest"
 

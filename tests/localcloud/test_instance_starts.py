@@ -1,4 +1,4 @@
-"""The order in which the local cloud's jobs start (localcloud.instances), without timing.
+"""The order in which the local cloud's jobs start (localcloud.sagemaker.jobs.startup_order), without timing.
 
 On AWS a job's instance takes minutes to launch while a state machine's quick Lambda steps take seconds;
 once up, a training job downloads its data first (Starting → Downloading → Training → Uploading,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
-from localcloud.instances import InstanceStarts
+from localcloud.sagemaker.jobs.startup_order import InstanceStarts
 
 
 def _run(target, *args) -> threading.Thread:

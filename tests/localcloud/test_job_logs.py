@@ -4,7 +4,7 @@ SageMaker streams a job's stdout and stderr to ``/aws/sagemaker/ProcessingJobs``
 (https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html); an event is at most 256 KB, 26 bytes of
 overhead included (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html).
 The local cloud keeps logs in memory: of one job's output it keeps the first 8 MiB / 20,000 events and the
-last 2 MiB / 10,000 events, and one event in between says how much it left out (localcloud.log_events).
+last 2 MiB / 10,000 events, and one event in between says how much it left out (localcloud.child.log_events).
 The cloud's memory while a job prints 300 MB is measured by bench/job_log_rss.py.
 
 Every test talks to ``python -m localcloud`` (the ``cloud`` fixture) through boto3 only.

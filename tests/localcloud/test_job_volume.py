@@ -4,7 +4,7 @@ On SageMaker the job's files live on an ML storage volume of ``VolumeSizeInGB``
 (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingClusterConfig.html: "The size
 of the ML storage volume in gigabytes that you want to provision"); writing past it fails with ENOSPC and
 the job fails. Here the job folder is on the machine's disk, so the cloud watches its size instead
-(localcloud.job_volume): past the volume, the job is stopped and fails with "No space left on device".
+(localcloud.sagemaker.jobs.job_volume): past the volume, the job is stopped and fails with "No space left on device".
 """
 
 from __future__ import annotations

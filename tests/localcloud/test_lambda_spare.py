@@ -1,4 +1,4 @@
-"""Spare Lambda environments (localcloud.lambda_spare): a cold start begins in a process that has imported boto3.
+"""Spare Lambda environments (localcloud.awslambda.lambda_spare): a cold start begins in a process that has imported boto3.
 
 The handler must not be able to tell, except by its shorter init: it runs in its code folder, with that
 folder first on sys.path, with exactly its function's environment (AWS's runtime variables, its

@@ -18,7 +18,7 @@ from _support import create_bucket, create_role, ecr_image_uri, unique_name, zip
 from _wait import wait_for_status
 from botocore.exceptions import ClientError
 
-from localcloud import model_artifacts
+from localcloud.sagemaker.inference import model_artifacts
 
 REGION = "eu-west-1"
 ECHO_SIZE = "def handler(event, context):\n    return {'bytes': len(event.get('blob', ''))}\n"
@@ -185,7 +185,7 @@ class TestLogEventLimit:
     (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html); Lambda cuts a
     longer line into consecutive events of 2^18 - 26 bytes (observed in https://stackoverflow.com/questions/77175643).
     The local cloud keeps its logs in memory: of one invocation's output it keeps the first 8 MiB and the last 2 MiB,
-    and one event in between says how much it left out (localcloud.log_events).
+    and one event in between says how much it left out (localcloud.child.log_events).
     """
 
     def test_long_line_becomes_several_events(self, cloud, lam, printer):

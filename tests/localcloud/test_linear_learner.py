@@ -15,7 +15,7 @@ from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from localcloud import linear_learner as ll
+from localcloud.sagemaker.algorithms.linear_learner import train as ll
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 MULTICLASS = {"predictor_type": "multiclass_classifier", "num_classes": "3"}
@@ -114,7 +114,7 @@ class TestIrisMulticlass:
 
 class TestSubprocess:
     def test_module_runs_as_a_container_would(self, tmp_path: Path, iris: dict[str, np.ndarray]) -> None:
-        """``python -m localcloud.linear_learner --ml-root DIR`` as the job runner calls it.
+        """``python -m localcloud.sagemaker.algorithms.linear_learner.train --ml-root DIR`` as the job runner calls it.
 
         1. Lay out the iris job and run the module in a fresh interpreter.
         2. Exit code 0; the model file and metrics.json exist.
@@ -122,7 +122,7 @@ class TestSubprocess:
         """
         root = iris_job(tmp_path, iris)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
-        done = subprocess.run([sys.executable, "-m", "localcloud.linear_learner", "--ml-root", str(root)],
+        done = subprocess.run([sys.executable, "-m", "localcloud.sagemaker.algorithms.linear_learner.train", "--ml-root", str(root)],
                               capture_output=True, text=True, env=env, timeout=60)
         assert done.returncode == 0, done.stderr
         assert (root / "model/model_algo-1.json").is_file() and (root / "output/metrics.json").is_file()

@@ -16,8 +16,8 @@ import pytest
 from _support import create_bucket, create_role, ecr_image_uri, unique_name
 from _wait import wait_for_status
 
-from localcloud.images import ImageNotFound, ImageSpec, parse_image_uri
-from localcloud.paths import PathEscape, inside
+from localcloud.common.images import ImageNotFound, ImageSpec, parse_image_uri
+from localcloud.common.paths import PathEscape, inside
 
 REGION = "eu-west-1"
 DONE = {"Completed", "Failed", "Stopped"}

@@ -6,7 +6,7 @@ AWS: "each execution environment" has its own ``/tmp``; its size is the function
 https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html). Where the
 machine lets the cloud make mount namespaces, /tmp is a tmpfs of that size per environment; elsewhere
 (or with ``LOCALCLOUD_PRIVATE_TMP=0``) each environment gets a ``TMPDIR`` folder of its own, removed
-with it (see localcloud.private_tmp). Tests that need the namespace skip, saying why, without it.
+with it (see localcloud.child.private_tmp). Tests that need the namespace skip, saying why, without it.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ UNPRIVILEGED_CHILD = (
     "    print(errno.errorcode[error.errno])\n")
 UNPRIVILEGED_CHECK = (
     "import sys; sys.path.insert(0, sys.argv[1])\n"
-    "from localcloud import process_group, private_tmp\n"
+    "from localcloud.child import process_group, private_tmp\n"
     "ok, reason = private_tmp.probe()\n"
     "if not ok:\n"
     "    print('unavailable', reason); sys.exit(0)\n"

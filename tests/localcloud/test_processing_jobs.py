@@ -243,7 +243,7 @@ class TestChannelsAreSeparateMounts:
     """Each output LocalPath is its own file system, as each is its own mount on SageMaker.
 
     rename(2) across mounts fails with EXDEV (https://man7.org/linux/man-pages/man2/rename.2.html); SageMaker
-    mounts each processing input and output LocalPath separately (DESIGN.md, measured in SageMaker local mode).
+    mounts each processing input and output LocalPath separately (docs/ARCHITECTURE.md, "Channels are separate mounts").
     """
 
     def test_rename_within_and_move_across_work(self, sm, s3, bucket, job_request):

@@ -106,7 +106,7 @@ class TestLoopbackHostsPass:
         """
         for url, path in ((cloud.url, "/"), (cloud.data_url, "/iris.data")):
             headers = {"Host": host.format(port=_port(url))}
-            if url == cloud.url:  # the API answers only signed requests (localcloud.signing)
+            if url == cloud.url:  # the API answers only signed requests (localcloud.server.signing)
                 headers = _signed(cloud, "GET", path, b"", headers)
             status, _, body = _request(_port(url), "GET", path, headers=headers)
             assert status == (404 if host.startswith("s3.") and url == cloud.url else 200), (url, host, body[:200])
@@ -266,7 +266,7 @@ class TestAllowOrigin:
 
 def test_loopback_names():
     """The guard's own loopback test: names and addresses that are, and are not, loopback."""
-    from localcloud.guard import is_loopback_host
+    from localcloud.server.guard import is_loopback_host
 
     assert all(map(is_loopback_host, ["127.0.0.1", "127.255.0.9", "::1", "[::1]", "localhost", "LOCALHOST",
                                       "a.localhost", "localhost."]))

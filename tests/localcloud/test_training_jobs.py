@@ -1,7 +1,7 @@
 """SageMaker Training behaviour: linear-learner jobs really train on S3 data and write model.tar.gz.
 
 Every test talks to ``python -m localcloud`` (the ``cloud`` fixture) through boto3 only; the
-model it writes is checked against :func:`localcloud.linear_learner.predict` in this process.
+model it writes is checked against :func:`localcloud.sagemaker.algorithms.linear_learner.train.predict` in this process.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from _support import (account_id, create_bucket, create_role, csv_rows, ecr_imag
                       unique_name)
 from _wait import wait_for, wait_for_status
 
-from localcloud import linear_learner
+from localcloud.sagemaker.algorithms.linear_learner import train as linear_learner
 
 DONE = {"Completed", "Failed", "Stopped"}
 # Two regions, two registries: the linear-learner image's account differs per region on AWS.
@@ -124,7 +124,7 @@ class TestLinearLearner:
     def test_final_metrics_match_the_model(self, region, trained, regions, prepared_data, tmp_path):
         """
         1. Take the finished job's FinalMetricDataList.
-        2. Download model.tar.gz and score the test rows with localcloud.linear_learner.predict.
+        2. Download model.tar.gz and score the test rows with localcloud.sagemaker.algorithms.linear_learner.train.predict.
         3. test:multiclass_accuracy is >= 0.9 and equals the accuracy computed from those predictions.
         """
         _, _, final = trained[region]

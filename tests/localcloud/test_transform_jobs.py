@@ -2,7 +2,7 @@
 
 Every test talks to ``python -m localcloud`` (the ``cloud`` fixture) through boto3 only. The
 model is trained by a linear-learner training job in the cloud; its ``.out`` files are checked
-against :func:`localcloud.linear_learner.predict` on the same rows in this process.
+against :func:`localcloud.sagemaker.algorithms.linear_learner.train.predict` on the same rows in this process.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from _support import (account_id, create_bucket, create_role, ecr_image_uri, loa
 from _wait import wait_for_status
 from botocore.exceptions import ClientError
 
-from localcloud import linear_learner
+from localcloud.sagemaker.algorithms.linear_learner import train as linear_learner
 
 REGION = "eu-west-1"
 DONE = {"Completed", "Failed", "Stopped"}

@@ -1,6 +1,6 @@
 """Warm job environments: a job's Python is a fresh fork of a template that has imported pandas.
 
-The template (localcloud.warm_template, driven by localcloud.warm_jobs) never runs job code; every
+The template (localcloud.child.warm_template, driven by localcloud.sagemaker.jobs.warm_jobs) never runs job code; every
 job is a new fork of it. A job must still look like a fresh ``python3 script.py`` in a container of
 its own: its environment, argv and ``/opt/ml`` paths, nothing left by an earlier job, its exit code,
 and its whole process group killed on MaxRuntimeInSeconds, StopProcessingJob and when the cloud goes.
@@ -24,7 +24,7 @@ from _wait import wait_for_status
 from test_processes import alive, assert_gone, read_pids
 
 from conftest_cloud import CloudProcess
-from localcloud.warm_jobs import template_env, warm_target
+from localcloud.sagemaker.jobs.warm_jobs import template_env, warm_target
 
 REGION = "eu-west-1"
 DONE = {"Completed", "Failed", "Stopped"}
@@ -256,7 +256,7 @@ class TestWarmJobsAreProcessGroups:
 
 
 def _warm_templates(cloud_pid: int) -> list[int]:
-    """Pids of `python -m localcloud.warm_template` processes descended from ``cloud_pid``."""
+    """Pids of `python -m localcloud.child.warm_template` processes descended from ``cloud_pid``."""
     children: dict[int, list[int]] = {}
     commands: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
@@ -271,7 +271,7 @@ def _warm_templates(cloud_pid: int) -> list[int]:
     while todo:
         for child in children.get(todo.pop(), []):
             todo.append(child)
-            if "localcloud.warm_template" in commands.get(child, "") and alive(child):
+            if "localcloud.child.warm_template" in commands.get(child, "") and alive(child):
                 found.append(child)
     return found
 
@@ -281,12 +281,12 @@ class TestWhatRunsWarm:
 
     @pytest.mark.parametrize("command, expected", [
         ([sys.executable, __file__, "--flag"], ("script", __file__)),
-        ([sys.executable, "-m", "localcloud.linear_learner", "--ml-root", "/x"], ("module", "localcloud.linear_learner")),
+        ([sys.executable, "-m", "localcloud.sagemaker.algorithms.linear_learner.train", "--ml-root", "/x"], ("module", "localcloud.sagemaker.algorithms.linear_learner.train")),
         ([sys.executable, "-c", "print(1)"], None),
         ([sys.executable, "-u", __file__], None),
         ([sys.executable, "/no/such/script.py"], None),
         (["bash", "-c", "true"], None),
-        (["python3", __file__], None),  # jobs.py has already replaced python3 with sys.executable
+        (["python3", __file__], None),  # runner.py has already replaced python3 with sys.executable
     ])
     def test_commands(self, command, expected):
         """

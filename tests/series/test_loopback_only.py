@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 from series_support import AUDIT_SITE, audited_env, counting_proxy, laptop_with_aws_settings, read_lines
 
-from localcloud import jobs, lambda_runtime
+from localcloud.sagemaker.jobs import runner as jobs
+from localcloud.awslambda import lambda_runtime
 
 # The whole series under the audit is the shared one (tests/series/conftest.py), read by test_series_e2e too.
 pytestmark = pytest.mark.series
@@ -33,13 +34,13 @@ pytestmark = pytest.mark.series
 # default: each is a fork of the warm-job template, which armed the hook when it started, before any
 # fork; an audit hook cannot be removed and a fork inherits it
 # (https://docs.python.org/3/library/sys.html#sys.addaudithook), so the template's line stands for them.
-WARM_JOBS = "-m localcloud.warm_template"
+WARM_JOBS = "-m localcloud.child.warm_template"
 PROCESS_KINDS: dict[str, tuple[str, ...]] = {
     "series runner": ("-m helpers run",),
     "papermill kernel": ("ipykernel_launcher",),
     "local cloud": ("-m localcloud --port",),
-    "Lambda worker": ("localcloud.lambda_bootstrap",),
-    "training job (linear-learner stand-in)": ("localcloud.linear_learner", WARM_JOBS),
+    "Lambda worker": ("localcloud.child.lambda_bootstrap",),
+    "training job (linear-learner stand-in)": ("localcloud.sagemaker.algorithms.linear_learner.train", WARM_JOBS),
     "processing job (preprocess.py)": ("/opt/ml/code/preprocess.py", WARM_JOBS),
     "processing job (evaluate.py)": ("/opt/ml/code/evaluate.py", WARM_JOBS),
 }

@@ -21,7 +21,7 @@ import pytest
 
 from helpers.config import settings
 from helpers.stepfunctions import pipeline_settings
-from localcloud import linear_learner
+from localcloud.sagemaker.algorithms.linear_learner import train as linear_learner
 from series_support import kit_bucket, lambda_job, pipeline_run, run_helpers
 
 # Reads the shared series, as test_loopback_only and test_python_versions do (one group: tests/parallel.py).

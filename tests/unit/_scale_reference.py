@@ -1,6 +1,6 @@
 """The reference for tests/unit/test_scale_identity.py: the data steps as they were before they were made lean.
 
-This is the straightforward in-memory code of ``src/jobs/preprocess.py`` and ``src/localcloud/linear_learner.py``
+This is the straightforward in-memory code of ``src/jobs/preprocess.py`` and ``src/localcloud/sagemaker/algorithms/linear_learner/train.py``
 as of commit 28b790a (before issue 13's "memory at scale"), cut down to what decides the outputs of a valid
 input (the error paths are tested elsewhere). It reads each file whole, splits frames with sklearn's
 ``train_test_split``, fills with pandas' ``mean``/``fillna``, writes with ``DataFrame.to_csv`` and trains and
@@ -21,8 +21,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 
-from localcloud import linear_learner as ll
-from localcloud.linear_model import FORMAT, FORMAT_VERSION, MODEL_FILE, NOTE, outputs
+from localcloud.sagemaker.algorithms.linear_learner import train as ll
+from localcloud.sagemaker.algorithms.linear_learner.model import FORMAT, FORMAT_VERSION, MODEL_FILE, NOTE, outputs
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 LABEL = "species"
@@ -103,7 +103,7 @@ def write_outputs(output_dir: Path, train: pd.DataFrame, test: pd.DataFrame, met
     (output_dir / "meta/preprocess.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-# -- linear_learner.py, before ----------------------------------------------------------------------------
+# -- linear_learner/train.py, before ----------------------------------------------------------------------------
 def _read_channel(root: Path, channel: str) -> np.ndarray:
     folder = root / "input" / "data" / channel
     files = sorted(p for p in folder.rglob("*") if p.is_file())

@@ -1,4 +1,4 @@
-"""Tests for src/localcloud/job_site/sitecustomize.py: /opt/ml mapping, and the next sitecustomize still runs.
+"""Tests for src/localcloud/child/job_site/sitecustomize.py: /opt/ml mapping, and the next sitecustomize still runs.
 
 Python imports only the first ``sitecustomize`` on sys.path, and job processes get job_site
 first: job_site's module must run the next one (the loopback audit of tests/series, for one).
@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from localcloud import jobs
+from localcloud.sagemaker.jobs import runner as jobs
 
 SCRIPT = ("import sys; open('/opt/ml/probe.txt', 'w').write('mapped'); "
           "print('NEXT' if '_next_sitecustomize' in sys.modules else 'ALONE', "
@@ -114,7 +114,7 @@ class TestChannelsAreSeparateMounts:
     def test_rename_across_channels_fails_with_exdev(self, tmp_path):
         """Each channel folder in LOCALCLOUD_MOUNTS behaves as its own file system.
 
-        On SageMaker each processing input/output LocalPath is its own mount (DESIGN.md; rename(2) across
+        On SageMaker each processing input/output LocalPath is its own mount (docs/ARCHITECTURE.md; rename(2) across
         mounts fails with EXDEV: https://man7.org/linux/man-pages/man2/rename.2.html), so:
         1. Run a job-like process whose outputs ``a`` and ``b`` are two mounts.
         2. os.rename, os.replace, os.link and pathlib's rename/replace from a to b, or from a to the

@@ -1,4 +1,4 @@
-"""localcloud.lambda_code: a deployment package is unpacked inside its folder and never past the size limit.
+"""localcloud.awslambda.lambda_code: a deployment package is unpacked inside its folder and never past the size limit.
 
 AWS's limit: 250 MB unzipped (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). The
 create-time check reads the sizes a package declares; unpacking counts what it really writes, so a package
@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from localcloud import lambda_code
+from localcloud.awslambda import lambda_code
 
 
 def _package(members: dict[str, bytes], method: int = zipfile.ZIP_STORED) -> bytes:

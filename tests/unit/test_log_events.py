@@ -1,4 +1,4 @@
-"""localcloud.log_events: lines cut at CloudWatch Logs' event size, outputs kept within the local cloud's budget.
+"""localcloud.child.log_events: lines cut at CloudWatch Logs' event size, outputs kept within the local cloud's budget.
 
 AWS: an event is at most 256 KB with 26 bytes of overhead
 (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html); PutLogEvents takes at
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from localcloud import log_events
+from localcloud.child import log_events
 
 
 class TestSplitLine:

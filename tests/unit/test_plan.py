@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import _iam_model as model
-from helpers import __main__ as cli
+from helpers.runner import cli
 from helpers import config, plan
 from helpers.paths import PROJECT_ROOT
 

@@ -15,7 +15,7 @@ import botocore.session
 import pytest
 from _aws_stubs import ACCOUNT, BUCKET, CALLER, REGION
 
-from helpers import __main__ as cli
+from helpers.runner import cli
 from helpers import config, iam, plan, preflight
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/workshop"

@@ -448,7 +448,7 @@ class TestOutputsAreSeparateMounts:
     @staticmethod
     def run_as_job(tmp_path: Path, input_dir: Path, output_dir: Path) -> subprocess.CompletedProcess:
         """Run the script as the local cloud runs a job: job_site first, each output folder its own mount."""
-        from localcloud import jobs
+        from localcloud.sagemaker.jobs import runner as jobs
 
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(jobs._JOB_SITE),
                "LOCALCLOUD_OPT_ML": str(tmp_path / "opt_ml"),

@@ -14,8 +14,8 @@ import papermill
 import pytest
 from fresh_python import printed_lines
 
-from helpers import kernels, papermill_engine, series
-from helpers.kernels import KernelStarter, imported_modules, warm_up_code
+from helpers.runner import kernels, papermill_engine, series
+from helpers.runner.kernels import KernelStarter, imported_modules, warm_up_code
 
 
 def write_notebook(path: Path, *sources: str) -> Path:
@@ -61,7 +61,7 @@ class TestImportedModules:
         2. Each names json, pandas and helpers: what the runner's kernels import ahead (and the bench's floor
            cell imports).
         """
-        from helpers.series import select_notebooks
+        from helpers.runner.series import select_notebooks
 
         for notebook in select_notebooks("01,02,03,04,05"):
             assert imported_modules(notebook) == ["json", "pandas", "helpers"], notebook.name

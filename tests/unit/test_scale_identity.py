@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from localcloud import linear_channels
-from localcloud import linear_learner as ll
+from localcloud.sagemaker.algorithms.linear_learner import channels as linear_channels
+from localcloud.sagemaker.algorithms.linear_learner import train as ll
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _scale_reference as reference  # noqa: E402
@@ -193,7 +193,7 @@ class TestTrainingSameBytes:
         1. multiclass: preprocess the 40,000-row edge iris file and train on its train/test outputs with
            learning_rate auto (three models, the best kept); binary: 30,000 rows in two train files plus a
            validation channel; regressor: 30,000 rows with normalize_label.
-        2. Train with the stand-in (python -m localcloud.linear_learner's main), with channel read and
+        2. Train with the stand-in (python -m localcloud.sagemaker.algorithms.linear_learner.train's main), with channel read and
            scoring chunks small and odd so boundaries fall mid-file.
         3. Train the same job folder's copy with the reference (whole arrays).
         4. Check model_algo-1.json and metrics.json are byte-identical and every per-epoch metric line

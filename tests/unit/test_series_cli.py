@@ -1,4 +1,4 @@
-"""Tests for the series runner (helpers.series) and its CLI (``python -m helpers run``).
+"""Tests for the series runner (helpers.runner.series) and its CLI (``python -m helpers run``).
 
 No notebook is executed and no cloud is started here: papermill's execute_notebook is
 replaced where run_series is exercised, and the CLI is only run on inputs that must
@@ -17,11 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import __main__ as cli
-from helpers import series
+from helpers.runner import cli
+from helpers.runner import series
 from helpers.config import ENV_ENDPOINT, ENV_RUN_ID
 from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
-from helpers.series import SeriesFailed, SeriesResult
+from helpers.runner.series import SeriesFailed, SeriesResult
 
 
 def numbered_notebooks() -> list[str]:
@@ -373,7 +373,7 @@ class TestTheCloudStartsWithTheFirstKernel:
         2. The kernel was started before the cloud, with PIPELINE_DREAMS_ENDPOINT already naming the cloud's port.
         3. The cloud was asked to warm its Step Functions parser (notebook 05), besides the user's own options.
         """
-        from helpers import cloud_process
+        from helpers.runner import cloud_process
 
         kernels, seen = self._Kernels(), {}
 
@@ -397,7 +397,7 @@ class TestTheCloudStartsWithTheFirstKernel:
         1. The first start fails (another program took the port); the second, with port 0, succeeds.
         2. The early kernel is discarded (it was told the wrong port); the environment names the cloud's real URLs.
         """
-        from helpers import cloud_process
+        from helpers.runner import cloud_process
 
         kernels, starts = self._Kernels(), []
 

@@ -7,7 +7,7 @@ beside it, one module per service (``_lambda``, ``_sagemaker``, ``_stepfunctions
 moto records AWS API calls faithfully but runs nothing: Lambda handlers need Docker,
 SageMaker jobs are ``Completed`` at once, Step Functions cannot wait for a SageMaker job
 (``.sync``). Each seam below replaces one such spot with a call into the kit's own
-executors (:mod:`localcloud.lambda_runtime`, :mod:`localcloud.jobs`). moto is pinned
+executors (:mod:`localcloud.awslambda.lambda_runtime`, :mod:`localcloud.sagemaker.jobs.runner`). moto is pinned
 exactly; ``tests/localcloud/test_moto_seams.py`` fails loudly if a seam moves.
 
 Seams (the names ``SEAMS`` lists are checked by the tests):
@@ -32,13 +32,13 @@ Seams (the names ``SEAMS`` lists are checked by the tests):
     (asynchronously), SQS/SNS records with keys encoded as AWS does, EventBridge to the default bus.
 12. ``moto.awslambda.responses.LambdaResponse.call_action`` — names, Invoke payload sizes and the
     unzipped size of deployment packages (inline or in S3) checked as AWS checks them
-    (:mod:`localcloud.constraints`, :mod:`localcloud.lambda_code`) before moto acts.
+    (:mod:`localcloud.common.constraints`, :mod:`localcloud.awslambda.lambda_code`) before moto acts.
 13. ``SageMakerResponse.call_action`` — job, model and endpoint names and processing ``LocalPath``
     checked the same way.
 14. ``moto.core.authorization.ActionAuthenticatorMixin._authenticate_and_authorize_action`` — IAM:
     requests signed with an assumed role's or IAM user's keys are evaluated against its policies
     (``_iam_request``, ``_iam``, ``_iam_policy``); the cloud's root keys act as the account's root (no other key gets
-    past :mod:`localcloud.signing`, which asks ``_iam_request.issued_key`` for the secrets moto's STS and IAM issued).
+    past :mod:`localcloud.server.signing`, which asks ``_iam_request.issued_key`` for the secrets moto's STS and IAM issued).
 15. ``LambdaResponse.create_function`` / ``update_function_configuration``,
     ``SageMakerResponse.create_model`` (and 2, 9), ``StepFunctionResponse.create_state_machine`` /
     ``update_state_machine``, ``EventsHandler.put_targets`` — the role handed over must exist, trust

@@ -12,7 +12,7 @@ from moto.events import models as events_models
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions import responses as sfn_responses
 
-from localcloud import events as shapes
+from localcloud.common import event_shapes as shapes
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._iam import function_allows, lambda_may_assume, target_role_may_start
 from localcloud.moto_seams._lambda import _function_spec

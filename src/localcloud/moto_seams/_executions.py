@@ -1,4 +1,4 @@
-"""Which Step Functions executions are in a quick step: what :mod:`localcloud.instances` asks.
+"""Which Step Functions executions are in a quick step: what :mod:`localcloud.sagemaker.jobs.startup_order` asks.
 
 Kept apart from ``_stepfunctions`` (which imports moto's Step Functions parser, ~0.6 s with the EC2
 models it pulls in) so that the cloud's job runner can ask before anything has used Step Functions.
@@ -17,7 +17,7 @@ _WAITING = {"WaitStateEntered", "TaskSubmitted", "ActivityScheduled", "ActivityS
 
 
 def executions_busy() -> bool:
-    """True while a running execution is in a quick step (not waiting; see localcloud.instances)."""
+    """True while a running execution is in a quick step (not waiting; see localcloud.sagemaker.jobs.startup_order)."""
     with _executions_lock:
         running = [e for e in _executions if _status(e) in (None, "RUNNING")]
         _executions.intersection_update(running)

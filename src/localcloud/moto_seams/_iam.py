@@ -8,7 +8,7 @@ this module holds the principals, their policies and AWS-shaped refusals:
 * keys of an assumed role (a Lambda handler, a job, a state machine, an EventBridge target) or of
   an IAM user are evaluated against that principal's identity policies (:mod:`._iam_policy`);
 * the cloud's root keys act as the account's root, allowed everything; no other key gets this far
-  (:mod:`localcloud.signing` refuses keys nobody issued, and unsigned requests);
+  (:mod:`localcloud.server.signing` refuses keys nobody issued, and unsigned requests);
 * a request signed for another service than the one it reaches is refused, as AWS refuses it;
 * ``sts:AssumeRole`` needs the role's trust policy to name the caller (root may not assume roles), and
   ``GetSessionToken``/``GetFederationToken`` are refused to session credentials;

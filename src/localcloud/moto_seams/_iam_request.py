@@ -2,7 +2,7 @@
 
 Replaces ``ActionAuthenticatorMixin._authenticate_and_authorize_action`` (moto/core/authorization.py),
 which every moto response calls before it acts. The principal is the one whose key signed the request
-(:mod:`localcloud.signing` has already checked the signature, and refused keys nobody issued); its
+(:mod:`localcloud.server.signing` has already checked the signature, and refused keys nobody issued); its
 policies are evaluated by :mod:`._iam_policy`. STS's own rules live here too: AssumeRole follows the
 target role's trust policy, and session credentials cannot mint more (GetSessionToken, GetFederationToken).
 """
@@ -76,7 +76,7 @@ def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         scope = query["X-Amz-Credential"][0].split("/")
     elif len(scope) < 4 and query.get("AWSAccessKeyId"):  # S3's SigV2 presigned URL
         scope = [query["AWSAccessKeyId"][0], "", "", "s3"]
-    if len(scope) < 4:  # only what STS takes unsigned gets here (localcloud.signing): it acts as no one
+    if len(scope) < 4:  # only what STS takes unsigned gets here (localcloud.server.signing): it acts as no one
         return
     signing = _SIGNING_NAMES.get(getattr(self, "service_name", None) or "")
     if signing is not None and scope[3] not in signing:
@@ -150,9 +150,9 @@ def _json_params(response: Any) -> dict[str, Any]:
 def issued_key(access_key_id: str) -> Any:
     """The secret (and session token, end, status) of a key moto's STS or IAM issued; None when none did.
 
-    The cloud's signature check (:mod:`localcloud.signing`) asks this for every key but its root keys.
+    The cloud's signature check (:mod:`localcloud.server.signing`) asks this for every key but its root keys.
     """
-    from localcloud.signing import Issued
+    from localcloud.server.signing import Issued
 
     for account in list(sts_backends.keys()):
         assumed = sts_backends[account][_PARTITION].get_assumed_role_from_access_key(access_key_id)

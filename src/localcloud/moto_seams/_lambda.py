@@ -10,8 +10,8 @@ from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 
-from localcloud.lambda_bootstrap import RESPONSE_LIMIT
-from localcloud.lambda_runtime import ConcurrencyLimitExceeded, FunctionSpec, LambdaRuntime, encode_log_tail
+from localcloud.child.lambda_bootstrap import RESPONSE_LIMIT
+from localcloud.awslambda.lambda_runtime import ConcurrencyLimitExceeded, FunctionSpec, LambdaRuntime, encode_log_tail
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._iam import lambda_may_assume
 

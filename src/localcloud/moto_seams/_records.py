@@ -10,7 +10,7 @@ from moto.logs.exceptions import ResourceAlreadyExistsException
 from moto.logs.models import logs_backends
 from moto.sagemaker.models import sagemaker_backends
 
-from localcloud import log_events
+from localcloud.child import log_events
 from localcloud.moto_seams import _iam, _state
 from localcloud.moto_seams._state import cloud_account
 
@@ -18,7 +18,7 @@ from localcloud.moto_seams._state import cloud_account
 # -- logs and job records (used by the executors through callbacks) ---------------------
 def write_logs(region: str, group: str, stream: str, lines: list[str]) -> None:
     """Append lines to a CloudWatch Logs stream, creating group and stream as needed; a line longer than an
-    event (256 KB) goes as several, as Lambda stores it (:mod:`localcloud.log_events`).
+    event (256 KB) goes as several, as Lambda stores it (:mod:`localcloud.child.log_events`).
 
     With IAM enforced, the lines are written as the role of the function, job or model that made
     them: a role without the logs grants leaves no logs (and the work itself goes on), as on AWS.

@@ -18,7 +18,7 @@ from moto.sagemaker.models import (
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-from localcloud.inference_contract import (
+from localcloud.sagemaker.inference.inference_contract import (
     InferenceError,
     ModelRef,
     endpoint_log_group,

@@ -4,7 +4,7 @@
 thread sets only after a successful bind: on a busy port the thread dies ("Address already in
 use") and ``start`` waits forever. Building the same server (moto's dispatcher app and request
 handler, werkzeug's threaded server) in the caller's thread makes a busy port an ``OSError`` at
-once, and lets the app be wrapped in :class:`localcloud.guard.GuardMiddleware`.
+once, and lets the app be wrapped in :class:`localcloud.server.guard.GuardMiddleware`.
 """
 
 from __future__ import annotations

@@ -194,7 +194,7 @@ def _start_execution(self, state_machine_arn: str, name: str = None, execution_i
     check_execution_input(execution_input)  # AWS refuses an oversize input before it starts anything
     execution = _state.originals["sfn_start_execution"](self, state_machine_arn, name or str(mock_random.uuid4()),
                                                         execution_input, trace_header)
-    started(execution)  # for executions_busy (the jobs' start-up order, localcloud.instances)
+    started(execution)  # for executions_busy (the jobs' start-up order, localcloud.sagemaker.jobs.startup_order)
     return execution
 
 

@@ -3,7 +3,7 @@
 moto 5.2.5 accepts any FunctionName, job, model or endpoint name, any Invoke payload size and any
 deployment package (one that unpacks to gigabytes too); the local cloud then makes folders from those
 names, feeds the payloads to handlers and unpacks the packages. The checks themselves are in
-:mod:`localcloud.constraints` (AWS's API model) and :mod:`localcloud.lambda_code` (the unzipped size);
+:mod:`localcloud.common.constraints` (AWS's API model) and :mod:`localcloud.awslambda.lambda_code` (the unzipped size);
 this module reads the request the way moto's ``call_action`` sees it and answers AWS's error before moto
 runs.
 """
@@ -19,7 +19,8 @@ from moto.awslambda.responses import LambdaResponse
 from moto.sagemaker.responses import SageMakerResponse
 from moto.utilities.utils import get_partition
 
-from localcloud import constraints, lambda_code
+from localcloud.common import constraints
+from localcloud.awslambda import lambda_code
 from localcloud.moto_seams import _state
 
 _JSON = "application/json"
@@ -84,7 +85,7 @@ def _refusal(response: Any, service: str) -> tuple[int, dict[str, str], str] | N
 
 
 def _code_size_refusal(response: LambdaResponse, code: Any) -> tuple[int, dict[str, str], str] | None:
-    """AWS refuses a package that unpacks past 250 MB before it keeps it (localcloud.lambda_code)."""
+    """AWS refuses a package that unpacks past 250 MB before it keeps it (localcloud.awslambda.lambda_code)."""
     package = _package(response, code) if isinstance(code, dict) else None
     size = lambda_code.unzipped_size(package) if package else None
     if size is None or size <= lambda_code.CODE_SIZE_UNZIPPED:

@@ -1,0 +1,1 @@
+"""Lambda's executor, cloud side: environments as processes, code folders, exit reasons, the spare environment."""

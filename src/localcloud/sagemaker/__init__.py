@@ -1,0 +1,1 @@
+"""SageMaker's executors: processing/training/transform jobs, endpoints, and the built-in algorithm."""

@@ -1,0 +1,1 @@
+"""SageMaker's built-in algorithms the cloud plays (the image URIs its jobs name)."""

@@ -1,0 +1,1 @@
+"""SageMaker inference: endpoints and batch transform, their content contract, model artifacts."""
