@@ -1,4 +1,4 @@
-"""19-20. An S3 object's bytes reach moto as sent, whatever ``Content-Type`` the request names.
+"""24-25. An S3 object's bytes reach moto as sent, whatever ``Content-Type`` the request names.
 
 AWS stores an object's bytes whatever its content type (it is metadata,
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html). moto's ``BaseResponse.setup_class`` reads
@@ -7,11 +7,11 @@ werkzeug parses the body as a form, consumes it, and ``request.data`` is empty. 
 stored 0 bytes and answered 200 (``curl -X PUT --data-binary @file`` sends form-urlencoded), and the form's
 fields went into moto's query parameters.
 
-19. ``S3Response.key_response`` — every request on an object (PutObject, UploadPart, the multipart POSTs...)
+24. ``S3Response.key_response`` — every request on an object (PutObject, UploadPart, the multipart POSTs...)
     keeps its raw body: it is read and cached before moto looks at it, and the form is set empty so werkzeug
     never parses one. Requests on a bucket are left as they are: a browser's POST upload to a bucket *is* a
     multipart form (moto reads its ``key`` and ``file`` fields).
-20. ``DomainDispatcherApplication._get_body`` — for an unsigned form-urlencoded request, moto's dispatcher reads
+25. ``DomainDispatcherApplication._get_body`` — for an unsigned form-urlencoded request, moto's dispatcher reads
     the body to find an ``Action`` and puts it back only when it decodes as UTF-8: binary bytes were dropped,
     and the request then waited for a body that had already been read (an unsigned ``curl`` PUT hung). The body
     is always put back; only its text is looked at.

@@ -1,4 +1,4 @@
-"""21. S3 checks what AWS checks of an object request before moto acts on it (``S3Response._key_response``).
+"""26. S3 checks what AWS checks of an object request before moto acts on it (``S3Response._key_response``).
 
 moto stored an object whatever its ``Content-MD5`` or ``x-amz-checksum-*`` header said, and took keys of any
 length. AWS (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList) refuses:

@@ -1,13 +1,13 @@
-"""22-23. CompleteMultipartUpload writes the object part by part instead of building it in memory.
+"""27-28. CompleteMultipartUpload writes the object part by part instead of building it in memory.
 
 moto's ``FakeMultipart.complete`` joins every part into one ``bytearray``, copies it to ``bytes``, and (for the
 full-object checksum it computes by default) joins and copies the parts once more; ``FakeKey``'s value setter
 then writes all of it into an in-memory buffer before that spills to a file. A 1 GiB upload peaked at 4.2 GB.
 
-22. ``moto.s3.models.FakeMultipart.complete`` — the same checks (InvalidPart, EntityTooSmall, MalformedXML), ETag
+27. ``moto.s3.models.FakeMultipart.complete`` — the same checks (InvalidPart, EntityTooSmall, MalformedXML), ETag
     and checksum as moto's, reading one part at a time; it returns :class:`AssembledParts` (an empty ``bytes``
     that names the parts) where moto returned the joined bytes.
-23. ``moto.s3.models.FakeKey.value`` (a property) — its setter copies :class:`AssembledParts`' files into the
+28. ``moto.s3.models.FakeKey.value`` (a property) — its setter copies :class:`AssembledParts`' files into the
     object's file in 8 MiB chunks; any other value as moto does.
 
 A full-object checksum moto computes as CRC32 (CRC32, and CRC32C/CRC64NVME without their optional libraries,
