@@ -47,6 +47,17 @@ def probe(lam, role, **kwargs) -> dict:
     return json.loads(response["Payload"].read())
 
 
+def probe_with_spare(lam, role, **kwargs) -> dict:
+    """``probe`` until a cold start was a spare's (at most 3 functions): a spare whose private /tmp predates a
+    folder made in the machine's /tmp since (another test's cloud) is set aside and a new one started
+    (localcloud.awslambda.lambda_spare), which a busy machine does now and then."""
+    for _ in range(3):
+        seen = probe(lam, role, **kwargs)
+        if seen["preloaded"]:
+            break
+    return seen
+
+
 class TestAColdStartUsesTheSpare:
     """The handler's module is imported in a process where boto3 is already imported."""
 
@@ -57,7 +68,7 @@ class TestAColdStartUsesTheSpare:
            code folder and first on sys.path; the environment has the function's variables, AWS's
            runtime variables and the role's keys, and nothing of the spare's own start.
         """
-        seen = probe(lam, role, Environment={"Variables": {"GREETING": "hello"}})
+        seen = probe_with_spare(lam, role, Environment={"Variables": {"GREETING": "hello"}})
         assert seen["preloaded"] is True
         assert seen["path0"] == seen["cwd"]
         env = seen["env"]
