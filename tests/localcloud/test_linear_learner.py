@@ -277,7 +277,7 @@ class TestPredict:
 
         1. Load the model from its folder, its JSON file and a model.tar.gz: all equal.
         2. Multiclass records have 3 probabilities summing to 1 and an int-valued float label (their argmax).
-        3. A single 1-D row gives one record; a wrong feature count raises ClientError.
+        3. A single 1-D row gives one record; a wrong feature count raises InvalidInputError.
         """
         archive = tmp_path / "model.tar.gz"
         with tarfile.open(archive, "w:gz") as tar:
@@ -291,7 +291,7 @@ class TestPredict:
             assert isinstance(record["predicted_label"], float)
             assert record["predicted_label"] == float(np.argmax(record["score"]))
         assert len(ll.predict(model, iris["X_test"][0])) == 1
-        with pytest.raises(ll.ClientError, match="expected 4 features"):
+        with pytest.raises(ll.InvalidInputError, match="expected 4 features"):
             ll.predict(model, np.zeros((2, 5)))
 
 
@@ -300,17 +300,17 @@ class TestParseCsvPayload:
         """text/csv inference payloads.
 
         1. Two rows (str or bytes, blank lines ignored) parse to a (2, 3) float array.
-        2. A row with the wrong column count, or a non-numeric cell, raises ClientError naming row/column.
+        2. A row with the wrong column count, or a non-numeric cell, raises InvalidInputError naming row/column.
         3. An empty body is rejected.
         """
         expected = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.5]])
         assert np.array_equal(ll.parse_csv_payload("1,2,3\n\n4,5,6.5\n"), expected)
         assert np.array_equal(ll.parse_csv_payload(b"1,2,3\r\n4,5,6.5"), expected)
-        with pytest.raises(ll.ClientError, match="row 2: expected 3 feature columns, found 2"):
+        with pytest.raises(ll.InvalidInputError, match="row 2: expected 3 feature columns, found 2"):
             ll.parse_csv_payload("1,2,3\n4,5\n")
-        with pytest.raises(ll.ClientError, match="row 1: expected 4 feature columns, found 3"):
+        with pytest.raises(ll.InvalidInputError, match="row 1: expected 4 feature columns, found 3"):
             ll.parse_csv_payload("1,2,3\n", feature_dim=4)
-        with pytest.raises(ll.ClientError, match="row 2, column 3: 'abc' is not a number"):
+        with pytest.raises(ll.InvalidInputError, match="row 2, column 3: 'abc' is not a number"):
             ll.parse_csv_payload("1,2,3\n4,5,abc\n")
-        with pytest.raises(ll.ClientError, match="empty"):
+        with pytest.raises(ll.InvalidInputError, match="empty"):
             ll.parse_csv_payload("\n")

@@ -20,7 +20,6 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 from localcloud.awslambda import lambda_code
 from localcloud.child import private_tmp, process_group
 from localcloud.common.images import ImageCatalog, ImageNotFound
+from localcloud.contracts import Credentials, LogWriter, standalone_credentials
 from localcloud.server.keys import runtime_dir
 from localcloud.child.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
 from localcloud.awslambda.lambda_code import CodeTooLarge
@@ -43,8 +43,6 @@ _MAX_IDLE_PER_FUNCTION = 4
 ACCOUNT_CONCURRENCY = 1000
 # Only what a Python process needs to start; the user's AWS settings never reach a handler.
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "PYTHONPATH")
-
-LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
 
 
 class ConcurrencyLimitExceeded(Exception):
@@ -149,8 +147,8 @@ class LambdaRuntime:
         self.idle_seconds = idle_seconds
         self._reaper_wake = threading.Event()
         threading.Thread(target=self._reap_idle, daemon=True, name="localcloud-lambda-reaper").start()
-        # (role ARN, session name) -> the role's temporary keys; None: the root's dummy keys
-        self.credentials: Callable[[str, str], dict[str, str] | None] = lambda role, session: None
+        # (role ARN, session name) -> the role's temporary keys; the cloud sets its own (LocalCloud.credentials)
+        self.credentials: Credentials = standalone_credentials
         # a bootstrap with boto3 imported, ready for the next cold start (localcloud.awslambda.lambda_spare)
         # each environment's own /tmp, and the cloud's key folder out of its sight (localcloud.server.keys)
         self.tmp = private_tmp.EnvironmentTmp(workdir / "lambda-tmp", hide=(str(runtime_dir()),))
@@ -192,8 +190,7 @@ class LambdaRuntime:
             "AWS_DEFAULT_REGION": spec.region,
             "AWS_ENDPOINT_URL": self.endpoint_url,
             # the execution role's temporary keys, as Lambda hands them to a handler
-            **(self.credentials(spec.role, spec.name) or {"AWS_ACCESS_KEY_ID": "localcloud",
-               "AWS_SECRET_ACCESS_KEY": "localcloud", "AWS_SESSION_TOKEN": "localcloud"}),
+            **self.credentials(spec.role, spec.name),
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "PYTHONUNBUFFERED": "1",

@@ -26,16 +26,10 @@ from pathlib import Path
 
 from localcloud.child import process_group
 from localcloud.child.spare import become_message
+from localcloud.common.python_startup import startup_settings
 
-_STARTUP_PREFIXES = ("PYTHON", "LD_", "MALLOC_", "LC_")
-# LOCALCLOUD_TMP_MB: a spare's leader mounted its /tmp (localcloud.child.private_tmp) at that size before it started
-_STARTUP_NAMES = ("LANG", "LANGUAGE", "LOCALCLOUD_TMP_MB")
-
-
-def startup_settings(env: dict[str, str]) -> dict[str, str]:
-    """The variables a Python process reads as it starts (so a spare started without them cannot serve)."""
-    return {k: v for k, v in env.items()
-            if k.startswith(_STARTUP_PREFIXES) or k in _STARTUP_NAMES or k.endswith("_NUM_THREADS")}
+# A spare's leader mounted its /tmp (localcloud.child.private_tmp) at this size before the spare started.
+_LEADER_SETTINGS = ("LOCALCLOUD_TMP_MB",)
 
 
 class Spares:
@@ -84,7 +78,7 @@ class Spares:
 
     def take(self, env: dict[str, str], cwd: Path) -> subprocess.Popen | None:
         """A spare turned into the function's environment, or None (start a fresh one)."""
-        if startup_settings(env) != startup_settings(self.env):
+        if startup_settings(env, _LEADER_SETTINGS) != startup_settings(self.env, _LEADER_SETTINGS):
             return None
         with self._lock:
             process, self._spare = self._spare, None

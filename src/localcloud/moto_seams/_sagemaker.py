@@ -18,6 +18,7 @@ from moto.sagemaker.models import (
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from localcloud.contracts import CLIENT_ERROR, JobFailure
 from localcloud.sagemaker.inference.inference_contract import (
     InferenceError,
     ModelRef,
@@ -76,8 +77,9 @@ def _pull_refused(kind: str, response: SageMakerResponse, name: str, role: str, 
     denied = image_pull_denial(response.current_account, response.region, role, image)
     if denied:
         status = "processing_job_status" if kind == "processing" else "training_job_status"
+        failure = JobFailure(CLIENT_ERROR, f"Cannot pull image {image}: {denied}")
         update_job(kind, response.region, name, {status: "Failed", "last_modified_time": utcnow(),
-                                                 "failure_reason": f"ClientError: Cannot pull image {image}: {denied}"})
+                                                 "failure_reason": failure.reason})
     return bool(denied)
 
 

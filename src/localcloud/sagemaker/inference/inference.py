@@ -17,13 +17,24 @@ from __future__ import annotations
 import gzip
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from botocore.config import Config
 
 from localcloud.common import clients
+from localcloud.contracts import (
+    CLIENT_ERROR,
+    FAILURE_REASON_CHARS,
+    INTERNAL_ERROR,
+    Credentials,
+    JobFailure,
+    LogWriter,
+    StatusUpdate,
+    Stopped,
+    standalone_credentials,
+)
 from localcloud.sagemaker.algorithms.linear_learner import model as linear_model
 from localcloud.sagemaker.inference import model_artifacts
 from localcloud.sagemaker.inference.inference_contract import (
@@ -36,10 +47,8 @@ from localcloud.sagemaker.inference.inference_contract import (
     parse_request,
     render,
 )
-from localcloud.sagemaker.jobs.runner import JobError, split_s3_uri
+from localcloud.sagemaker.jobs.job_files import split_s3_uri
 
-StatusUpdate = Callable[[str, str, str, dict[str, Any]], None]  # (kind, region, job name, attributes)
-LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -60,17 +69,12 @@ class Inference:
         self._lock = threading.Lock()
         self._stops: dict[tuple[str, str], threading.Event] = {}
         self._threads: set[threading.Thread] = set()
-        self.credentials: Callable[[str, str], dict[str, str] | None] = lambda role, session: None
+        self.credentials: Credentials = standalone_credentials  # the cloud sets its own (LocalCloud.credentials)
 
     # -- models -------------------------------------------------------------------------
     def _s3(self, region: str, ref: ModelRef):
-        keys = self.credentials(ref.role, f"SageMaker-{ref.name}"[:64])
-        if keys is None:
-            # moto reads a 12-digit access key id as the account to act in: the model is read from
-            # the account that owns the endpoint or job, not always the default one.
-            key = ref.account if ref.account.isdigit() and len(ref.account) == 12 else "localcloud"
-            keys = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": "localcloud"}
         # as the model's role when IAM is enforced
+        keys = self.credentials(ref.role, f"SageMaker-{ref.name}"[:64])
         return clients.client("s3", region, self.endpoint_url, keys, config=Config(retries={"max_attempts": 2}))
 
     def load(self, region: str, ref: ModelRef) -> dict[str, Any]:
@@ -153,16 +157,16 @@ class Inference:
         log = _TransformLog(name)
         try:
             self._run_transform(region, request, ref, stop, log)
-        except _Stopped:
+        except Stopped:
             log.add("Stopped on request")
             self._finish(region, name, "Stopped")
-        except (JobError, InferenceError) as exc:
-            reason = str(exc) if isinstance(exc, JobError) else f"ClientError: {exc}"
-            log.add(reason)
-            self._finish(region, name, "Failed", reason)
+        except (JobFailure, InferenceError) as exc:
+            failure = exc if isinstance(exc, JobFailure) else JobFailure(CLIENT_ERROR, str(exc))
+            log.add(str(failure))
+            self._finish(region, name, "Failed", str(failure))
         except Exception as exc:  # noqa: BLE001 - the job fails, the cloud keeps serving
             log.add(f"{type(exc).__name__}: {exc}")
-            self._finish(region, name, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
+            self._finish(region, name, "Failed", str(JobFailure(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")))
         finally:
             self.write_logs(region, "/aws/sagemaker/TransformJobs", log.stream, log.lines)
             self._stops.pop((region, name), None)
@@ -172,7 +176,7 @@ class Inference:
         now = _now()
         fields: dict[str, Any] = {"transform_job_status": status, "transform_end_time": now, "last_modified_time": now}
         if reason:
-            fields["failure_reason"] = reason[:1024]  # AWS caps FailureReason at 1024 characters
+            fields["failure_reason"] = reason[:FAILURE_REASON_CHARS]
         self.update("transform", region, name, fields)
 
     def _run_transform(self, region: str, request: dict[str, Any], ref: ModelRef, stop: threading.Event,
@@ -184,17 +188,17 @@ class Inference:
         try:
             model = self.load(region, ref)
         except InferenceError as exc:
-            raise JobError(f"ClientError: {exc}") from None
+            raise JobFailure(CLIENT_ERROR, str(exc)) from None
         log.add(f"Serving model {ref.name} ({ref.model_data_url}) with the {linear_model.NOTE}")
         s3 = self._s3(region, ref)
         objects = list(_list_objects(s3, source["S3Uri"]))
         if not objects:
-            raise JobError(f"ClientError: no S3 objects found under {source['S3Uri']}")
+            raise JobFailure(CLIENT_ERROR, f"no S3 objects found under {source['S3Uri']}")
         out_bucket, out_prefix = split_s3_uri(request["TransformOutput"]["S3OutputPath"])
         total = 0
         for bucket, key, relative in objects:
             if stop.is_set():
-                raise _Stopped()
+                raise Stopped()
             raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             if settings.gzip:
                 raw = gzip.decompress(raw)
@@ -214,10 +218,6 @@ class _TransformLog:
 
     def add(self, line: str) -> None:
         self.lines.append(f"{_now():%Y-%m-%dT%H:%M:%S.%f}Z {line}")
-
-
-class _Stopped(Exception):
-    pass
 
 
 def _too_large(ref: ModelRef, exc: Exception) -> InferenceError:

@@ -20,7 +20,7 @@ import numpy as np
 
 from localcloud.sagemaker.algorithms.linear_learner import model as linear_model
 from localcloud.common.images import parse_image_uri
-from localcloud.sagemaker.jobs.runner import JobError
+from localcloud.contracts import CLIENT_ERROR, JobFailure
 
 ACCEPT_JSON, ACCEPT_JSONLINES = "application/json", "application/jsonlines"
 ACCEPTS = (ACCEPT_JSON, ACCEPT_JSONLINES)
@@ -80,7 +80,7 @@ def column_selector(input_filter: str | None) -> Callable[[list[str]], list[str]
     """The columns a Batch Transform ``DataProcessing.InputFilter`` keeps of a CSV row.
 
     Supports ``$`` (all), ``$[n:]`` (from column n on, 0-based; ``$[1:]`` drops a label column)
-    and ``$[a,b,...]``. Anything else raises :class:`JobError` with a ClientError message.
+    and ``$[a,b,...]``. Anything else raises a ClientError :class:`~localcloud.contracts.JobFailure`.
     """
     text = (input_filter or "$").strip()
     if text == "$":
@@ -98,7 +98,7 @@ def column_selector(input_filter: str | None) -> Callable[[list[str]], list[str]
                 raise IndexError(f"InputFilter {text} selects column {max(columns)} but the row has {len(row)} columns")
             return [row[i] for i in columns]
         return pick
-    raise JobError(f"ClientError: InputFilter {text!r} is not supported by localcloud for text/csv input: "
+    raise JobFailure(CLIENT_ERROR, f"InputFilter {text!r} is not supported by localcloud for text/csv input: "
                    "use $[n:] (e.g. $[1:] to drop the first column) or $[a,b,...]")
 
 
@@ -121,18 +121,18 @@ class TransformSettings:
         processing = request.get("DataProcessing") or {}
         source = data_in["DataSource"]["S3DataSource"]
         if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-            raise JobError(f"ClientError: S3DataType {source['S3DataType']} is not supported by localcloud "
+            raise JobFailure(CLIENT_ERROR, f"S3DataType {source['S3DataType']} is not supported by localcloud "
                            "(use S3Prefix)")
         if media_type(data_in.get("ContentType"), _CSV) != _CSV:
-            raise JobError(f"ClientError: linear-learner (localcloud stand-in) reads ContentType text/csv, "
+            raise JobFailure(CLIENT_ERROR, f"linear-learner (localcloud stand-in) reads ContentType text/csv, "
                            f"not {data_in['ContentType']!r}")
         if data_in.get("SplitType", "None") not in ("Line", "None"):
-            raise JobError(f"ClientError: SplitType {data_in['SplitType']} is not supported for text/csv (use Line)")
+            raise JobFailure(CLIENT_ERROR, f"SplitType {data_in['SplitType']} is not supported for text/csv (use Line)")
         if processing.get("JoinSource", "None") != "None" or processing.get("OutputFilter", "$") != "$":
-            raise JobError("ClientError: DataProcessing.JoinSource and OutputFilter are not supported by localcloud")
+            raise JobFailure(CLIENT_ERROR, "DataProcessing.JoinSource and OutputFilter are not supported by localcloud")
         accept = media_type(data_out.get("Accept"), ACCEPT_JSON)
         if accept not in ACCEPTS:
-            raise JobError(f"ClientError: linear-learner (localcloud stand-in) cannot produce Accept {accept!r}; "
+            raise JobFailure(CLIENT_ERROR, f"linear-learner (localcloud stand-in) cannot produce Accept {accept!r}; "
                            f"use one of {', '.join(ACCEPTS)}")
         input_filter = (processing.get("InputFilter") or "$").strip()
         return cls(accept=accept, select=column_selector(input_filter), input_filter=input_filter,
@@ -150,12 +150,12 @@ class TransformSettings:
             try:
                 selected = self.select(next(csv.reader([line])))
                 rows.append(linear_model.parse_csv_payload(_csv_line(selected), model["feature_dim"])[0])
-            except (IndexError, linear_model.ClientError) as exc:
+            except (IndexError, linear_model.InvalidInputError) as exc:
                 detail = str(exc).replace("row 1, ", "").replace("row 1: ", "")
                 after = f" (columns counted after InputFilter {self.input_filter})" if self.input_filter != "$" else ""
-                raise JobError(f"ClientError: {where}, line {number}: {detail}{after}") from None
+                raise JobFailure(CLIENT_ERROR, f"{where}, line {number}: {detail}{after}") from None
         if not rows:
-            raise JobError(f"ClientError: {where} holds no records")
+            raise JobFailure(CLIENT_ERROR, f"{where} holds no records")
         records = linear_model.predict(model, np.vstack(rows))
         if self.accept == ACCEPT_JSONLINES:
             return render(records, self.accept), len(records)
@@ -180,7 +180,7 @@ def parse_request(body: bytes, content_type: str | None, feature_dim: int) -> np
         if media == "application/json":
             instances = json.loads(body)["instances"]
             return np.asarray([instance["features"] for instance in instances], dtype=np.float64)
-    except linear_model.ClientError as exc:
+    except linear_model.InvalidInputError as exc:
         raise InferenceError(f"unable to parse text/csv payload: {exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise InferenceError(f'unable to parse application/json payload: expected {{"instances": [{{"features": '

@@ -12,17 +12,14 @@ import tarfile
 from pathlib import Path
 
 from localcloud.common.paths import PathEscape, inside
-
-
-class JobError(Exception):
-    """A job ended badly; the message becomes its FailureReason."""
+from localcloud.contracts import CLIENT_ERROR, JobFailure
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` → (bucket, key)."""
     match = re.match(r"^s3://([^/]+)/?(.*)$", uri)
     if not match:
-        raise JobError(f"ClientError: {uri!r} is not an s3:// URI")
+        raise JobFailure(CLIENT_ERROR, f"{uri!r} is not an s3:// URI")
     return match.group(1), match.group(2)
 
 
@@ -31,7 +28,8 @@ def download(s3, uri: str, target: Path) -> None:
 
     S3 allows ``..`` in keys; SageMaker writes each object under the input folder. A key whose
     path would leave the folder (``in/a/../../../../tmp/x``) fails the job with a ClientError
-    naming the key, and nothing is written: every key is checked before the first download.
+    (:class:`~localcloud.contracts.JobFailure`) naming the key, and nothing is written: every key is checked
+    before the first download.
     """
     bucket, prefix = split_s3_uri(uri)
     target.mkdir(parents=True, exist_ok=True)
@@ -46,14 +44,14 @@ def download(s3, uri: str, target: Path) -> None:
                 planned.append((key, inside(target, relative or key.rsplit("/", 1)[-1],
                                             what=f"S3 key {key!r} of {uri}")))
             except PathEscape as exc:
-                raise JobError(f"ClientError: {exc}; SageMaker writes every object of an input below "
+                raise JobFailure(CLIENT_ERROR, f"{exc}; SageMaker writes every object of an input below "
                                "its local folder, so rename the object") from None
     for key, path in planned:
         path.parent.mkdir(parents=True, exist_ok=True)
         s3.download_file(bucket, key, str(path))
     found = len(planned)
     if not found:
-        raise JobError(f"ClientError: no S3 objects found under {uri}")
+        raise JobFailure(CLIENT_ERROR, f"no S3 objects found under {uri}")
 
 
 def upload_tree(s3, folder: Path, uri: str, local_path: str = "") -> None:
@@ -66,7 +64,7 @@ def upload_tree(s3, folder: Path, uri: str, local_path: str = "") -> None:
             try:
                 inside(folder, relative, what=f"output file {relative!r} of {local_path or folder.name}")
             except PathEscape as exc:
-                raise JobError(f"ClientError: {exc}: outputs are uploaded only from inside their LocalPath") from None
+                raise JobFailure(CLIENT_ERROR, f"{exc}: outputs are uploaded only from inside their LocalPath") from None
             files.append((path, relative))
     for path, relative in files:
         s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{relative}".lstrip("/"))

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localcloud.sagemaker.jobs.job_files import JobError
+from localcloud.contracts import ALGORITHM_ERROR, JobFailure
 
 _INTERVAL_SECONDS = 0.5
 _GB = 1 << 30
@@ -44,11 +44,11 @@ def used_bytes(folder: Path) -> int:
     return total
 
 
-class VolumeFull(JobError):
+class VolumeFull(JobFailure):
     """The job wrote more than its volume holds."""
 
     def __init__(self, size_gb: int) -> None:
-        super().__init__(f"AlgorithmError: [Errno 28] No space left on device: the job's files outgrew its "
+        super().__init__(ALGORITHM_ERROR, f"[Errno 28] No space left on device: the job's files outgrew its "
                          f"VolumeSizeInGB ({size_gb} GB) and it was stopped")
 
 

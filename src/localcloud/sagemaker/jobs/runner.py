@@ -32,32 +32,35 @@ from localcloud.common import clients
 from localcloud.child import log_events, process_group
 from localcloud.common.images import ImageCatalog, ImageNotFound, parse_image_uri
 from localcloud.sagemaker.jobs.startup_order import InstanceStarts
-from localcloud.sagemaker.jobs.job_files import JobError, split_s3_uri
+from localcloud.contracts import (
+    ALGORITHM_ERROR,
+    CLIENT_ERROR,
+    FAILURE_REASON_CHARS,
+    INTERNAL_ERROR,
+    Credentials,
+    JobFailure,
+    LogWriter,
+    StatusUpdate,
+    Stopped,
+    standalone_credentials,
+)
+from localcloud.sagemaker.jobs.job_files import split_s3_uri
 from localcloud.sagemaker.jobs.job_files import download as _download
 from localcloud.sagemaker.jobs.job_files import upload_tar as _upload_tar
 from localcloud.sagemaker.jobs.job_files import upload_tree as _upload_tree
 from localcloud.sagemaker.jobs.job_model import Job as _Job
 from localcloud.sagemaker.jobs.job_model import RuntimeExceeded as _RuntimeExceeded
-from localcloud.sagemaker.jobs.job_model import Stopped as _Stopped
 from localcloud.sagemaker.jobs.job_model import now as _now
 from localcloud.sagemaker.jobs.job_model import read_metrics as _read_metrics
 from localcloud.sagemaker.jobs.job_volume import VolumeWatch, volume_gb
 from localcloud.common.paths import PathEscape, inside
 from localcloud.sagemaker.jobs.warm_jobs import WarmJobs
 
-__all__ = ["JobError", "JobRunner", "split_s3_uri"]
-
-# (kind, region, job name, attributes to set on the job)
-StatusUpdate = Callable[[str, str, str, dict[str, Any]], None]
-LogWriter = Callable[[str, str, str, list[str]], None]  # (region, group, stream, lines)
-# (role ARN, session name) -> AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, None: the root's keys
-Credentials = Callable[[str, str], "dict[str, str] | None"]
-_ROOT_KEYS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud"}
+__all__ = ["JobFailure", "JobRunner", "split_s3_uri"]
 
 _PYTHON_NAMES = {"python", "python3", "python3.11", "/usr/bin/python3", "/usr/local/bin/python3",
                  "/usr/local/bin/python", "/usr/bin/python"}
 _JOB_SITE = Path(__file__).parents[2] / "child" / "job_site"  # localcloud/child/job_site
-_STDERR_TAIL_CHARS = 800  # AWS caps FailureReason at 1024 characters
 
 
 class JobRunner:
@@ -85,7 +88,7 @@ class JobRunner:
         self._jobs: dict[tuple[str, str, str], _Job] = {}
         self._lock = threading.Lock()
         self._kept_failed: Path | None = None  # the last failed job's folder (see the module's docstring)
-        self.credentials: Credentials = lambda role, session: None  # the cloud sets its IAM's
+        self.credentials: Credentials = standalone_credentials  # the cloud sets its own (LocalCloud.credentials)
         self.warm = WarmJobs() if warm else None
         self.instances = InstanceStarts()  # the start-up order of jobs (the cloud gives it Step Functions' state)
 
@@ -146,12 +149,12 @@ class JobRunner:
     def _guard(self, target: Callable, job: _Job, request: dict[str, Any]) -> None:
         try:
             target(job, request)
-        except JobError as exc:
+        except JobFailure as exc:
             self._finish(job, "Failed", str(exc))
         except ClientError as exc:  # an S3 transfer the job's role may not make (AccessDenied, NoSuchKey)
-            self._finish(job, "Failed", f"ClientError: {exc}")
+            self._finish(job, "Failed", str(JobFailure(CLIENT_ERROR, str(exc))))
         except Exception as exc:  # the job fails, the cloud keeps serving
-            self._finish(job, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
+            self._finish(job, "Failed", str(JobFailure(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")))
         finally:
             self.instances.downloaded(job)
             with self._lock:
@@ -167,7 +170,7 @@ class JobRunner:
 
     def _keys(self, request: dict[str, Any], name: str) -> dict[str, str]:
         """The job's RoleArn's temporary keys: its S3 transfers act as that role, as on AWS."""
-        return self.credentials(request.get("RoleArn", ""), f"SageMaker-{name}"[:64]) or dict(_ROOT_KEYS)
+        return self.credentials(request.get("RoleArn", ""), f"SageMaker-{name}"[:64])
 
     def _s3(self, region: str, keys: dict[str, str]):
         return clients.client("s3", region, self.endpoint_url, keys, config=Config(retries={"max_attempts": 2}))
@@ -187,7 +190,7 @@ class JobRunner:
             fields["training_end_time"] = now
             fields["secondary_status"] = extra.get("secondary_status", status)
         if reason:
-            fields["failure_reason"] = reason[:1024]  # AWS caps it at 1024 characters
+            fields["failure_reason"] = reason[:FAILURE_REASON_CHARS]
         self.update(job.kind, job.region, job.name, fields)
         job.ended.set()
 
@@ -199,7 +202,7 @@ class JobRunner:
             cwd = inside(job.fs, job.workdir.lstrip("/"), what=f"WORKDIR {job.workdir!r}") \
                 if job.workdir.strip("/") else job.fs
         except PathEscape as exc:
-            raise JobError(f"ClientError: {exc}") from None
+            raise JobFailure(CLIENT_ERROR, str(exc)) from None
         cwd.mkdir(parents=True, exist_ok=True)
         # The output goes to CloudWatch Logs as it is written, within the log budget (localcloud.child.log_events)
         log = log_events.BoundedLog(lambda batch: self.write_logs(job.region, group, job.log_stream, batch),
@@ -231,16 +234,14 @@ class JobRunner:
         if not read[0]:
             self.write_logs(job.region, group, job.log_stream, ["(no output)"])
         if job.stop_requested.is_set():
-            raise _Stopped()
+            raise Stopped()
         volume.check()
         if code is None:
             raise _RuntimeExceeded(max_runtime)
         if code != 0:
-            failure = job.fs / "opt" / "ml" / "output" / "failure"
-            detail = failure.read_text().strip() if failure.is_file() else _tail(log_path)[-_STDERR_TAIL_CHARS:]
-            detail = job.unmap(detail)
-            kind = "ClientError" if code == 2 else "AlgorithmError"
-            raise JobError(f"{kind}: exit code {code}: {detail}")
+            detail = job.failure_detail(log_path)
+            # exit code 2 is a usage error (argparse's, the linear-learner stand-in's bad input): the caller's
+            raise JobFailure(CLIENT_ERROR if code == 2 else ALGORITHM_ERROR, f"exit code {code}: {detail}")
 
     def _base_env(self, job: _Job, region: str, extra: dict[str, str], keys: dict[str, str],
                   mounts: list[Path]) -> dict[str, str]:
@@ -276,7 +277,7 @@ class JobRunner:
         except ImageNotFound as exc:
             ref = parse_image_uri(image_uri)
             if not entrypoint or (ref and ref.repository in self.images.repositories):
-                raise JobError(f"ClientError: localcloud cannot run image {image_uri}: {exc}; give "
+                raise JobFailure(CLIENT_ERROR, f"localcloud cannot run image {image_uri}: {exc}; give "
                                "ContainerEntrypoint, add docker/<repository>/Dockerfile, or start the cloud "
                                "with --image REPOSITORY=DIR") from None
         command = [*(entrypoint or []), *(arguments or [])]
@@ -308,11 +309,11 @@ class JobRunner:
         try:
             env = self._base_env(job, job.region, request.get("Environment"), keys, mounts)
             self._run_command(job, command, env, max_runtime)
-        except _Stopped:
+        except Stopped:
             return self._finish(job, "Stopped")
         except _RuntimeExceeded as exc:
             return self._finish(job, "Failed", str(exc))
-        except JobError as exc:
+        except JobFailure as exc:
             return self._finish(job, "Failed", str(exc))
         for item in outputs:
             output = item["S3Output"]
@@ -355,7 +356,7 @@ class JobRunner:
                 folder = inside(opt_ml / "input" / "data", channel["ChannelName"],
                                 what=f"ChannelName {channel['ChannelName']!r}")
             except PathEscape as exc:
-                raise JobError(f"ClientError: {exc}") from None
+                raise JobFailure(CLIENT_ERROR, str(exc)) from None
             _download(s3, source["S3Uri"], folder)
             channels[channel["ChannelName"]] = {
                 "ContentType": channel.get("ContentType", "application/octet-stream"),
@@ -375,13 +376,13 @@ class JobRunner:
         try:
             env = self._base_env(job, job.region, request.get("Environment"), keys, mounts)
             self._run_command(job, command, env, max_runtime)
-        except _Stopped:
+        except Stopped:
             secondary("Stopped", "Training job stopped")
             return self._finish(job, "Stopped", secondary_status="Stopped")
         except _RuntimeExceeded as exc:
             secondary("MaxRuntimeExceeded", str(exc))
             return self._finish(job, "Stopped", str(exc), secondary_status="MaxRuntimeExceeded")
-        except JobError as exc:
+        except JobFailure as exc:
             secondary("Failed", str(exc)[:200])
             return self._finish(job, "Failed", str(exc), secondary_status="Failed")
         secondary("Uploading", "Uploading generated training model")
@@ -395,10 +396,3 @@ class JobRunner:
         self._finish(job, "Completed", secondary_status="Completed", final_metric_data_list=metrics,
                      model_artifacts={"S3ModelArtifacts": artifact},
                      training_time_in_seconds=seconds, billable_time_in_seconds=seconds)
-
-
-def _tail(path: Path) -> str:
-    """The end of a job's output file (for its FailureReason), read without reading the whole file."""
-    with open(path, "rb") as source:
-        source.seek(max(0, source.seek(0, os.SEEK_END) - 16 * _STDERR_TAIL_CHARS))
-        return source.read().decode("utf-8", "replace").strip()

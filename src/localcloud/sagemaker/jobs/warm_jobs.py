@@ -26,8 +26,9 @@ has run nothing of any job: what one job changes (module attributes, ``os.enviro
 leaked child in its group) cannot reach the next.
 
 Anything else (another program, interpreter options, an environment that changes how Python starts:
-``PYTHON*``, ``LD_*``, thread counts other than the template's) runs cold, as before; so does every
-job when the cloud is started with ``--cold-jobs`` (or ``LOCALCLOUD_COLD_JOBS=1``); warm is the default.
+``PYTHON*``, ``LD_*``, the locale, thread counts other than the template's; see
+:mod:`localcloud.common.python_startup`) runs cold, as before; so does every job when the cloud is started
+with ``--cold-jobs`` (or ``LOCALCLOUD_COLD_JOBS=1``); warm is the default.
 Known difference: forks share the template's string-hash seed (``PYTHONHASHSEED``), so set iteration
 order of strings is the same in every warm job (it is random per process when cold).
 
@@ -48,6 +49,7 @@ import threading
 from pathlib import Path
 
 from localcloud.child import process_group
+from localcloud.common.python_startup import startup_settings
 
 COLD_ENV = "LOCALCLOUD_COLD_JOBS"  # "1": every job runs as a fresh process (the --cold-jobs flag sets it)
 # Warm is the default. "0": cold (as COLD_ENV=1; kept for scripts that used to opt in with "1").
@@ -58,10 +60,6 @@ _JOB_SITE = Path(__file__).parents[2] / "child" / "job_site"  # localcloud/child
 _READY_TIMEOUT = 60.0  # the template's imports on a busy 2-core machine
 _FORK_TIMEOUT = 30.0  # a fork takes milliseconds; this is for a template stuck behind a swapping machine
 _MAX_LAUNCHES = 3  # a template that keeps failing (a broken import) is not restarted for every job
-# Environment variables read when Python or its native libraries start: a job that sets them differently
-# from the template's needs a Python of its own.
-_STARTUP_PREFIXES = ("PYTHON", "LD_", "MALLOC_")
-_STARTUP_SUFFIXES = ("_NUM_THREADS",)
 
 
 def template_env() -> dict[str, str]:
@@ -73,13 +71,9 @@ def template_env() -> dict[str, str]:
     return env
 
 
-def _startup_settings(env: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k.startswith(_STARTUP_PREFIXES) or k.endswith(_STARTUP_SUFFIXES)}
-
-
 def warm_target(command: list[str], env: dict[str, str], template: dict[str, str]) -> tuple[str, str] | None:
     """``("script", path)`` or ``("module", name)`` when ``command`` can run in a warm environment, else None."""
-    if len(command) < 2 or command[0] != sys.executable or _startup_settings(env) != _startup_settings(template):
+    if len(command) < 2 or command[0] != sys.executable or startup_settings(env) != startup_settings(template):
         return None
     if command[1] == "-m" and len(command) > 2 and command[2] and not command[2].startswith("-"):
         return "module", command[2]

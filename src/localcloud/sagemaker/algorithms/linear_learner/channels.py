@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from localcloud.sagemaker.algorithms.linear_learner.model import ClientError
+from localcloud.sagemaker.algorithms.linear_learner.model import InvalidInputError
 
 READ_ROWS = 20_000  # rows a chunk when reading a channel: bounded memory
 
@@ -27,12 +27,12 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         yield from ((reader.line_num, fields) for fields in reader if "".join(fields).strip() or len(fields) > 1)
 
 
-def _diagnose(path: Path, where: str, expected: int | None, fallback: str) -> ClientError:
+def _diagnose(path: Path, where: str, expected: int | None, fallback: str) -> InvalidInputError:
     """Name the first bad row/cell of a CSV file that failed the fast pandas read."""
     for line, fields in _rows(path):
         expected = expected or len(fields)
         if len(fields) != expected:
-            return ClientError(f"{where}, row {line}: expected {expected} columns (label + {expected - 1} "
+            return InvalidInputError(f"{where}, row {line}: expected {expected} columns (label + {expected - 1} "
                                f"features) but found {len(fields)}")
         for column, cell in enumerate(fields, start=1):
             try:
@@ -42,9 +42,9 @@ def _diagnose(path: Path, where: str, expected: int | None, fallback: str) -> Cl
             if not ok:
                 role = "label" if column == 1 else f"feature {column - 1}"
                 hint = " (linear-learner's text/csv has no header row)" if line == 1 else ""
-                return ClientError(f"{where}, row {line}, column {column} ({role}): {cell!r} is not a finite "
+                return InvalidInputError(f"{where}, row {line}, column {column} ({role}): {cell!r} is not a finite "
                                    f"number{hint}")
-    return ClientError(f"{where}: cannot be read as numeric CSV: {fallback}")
+    return InvalidInputError(f"{where}: cannot be read as numeric CSV: {fallback}")
 
 
 class SpilledRows:
@@ -104,7 +104,7 @@ def _read_channel(root: Path, channel: str,
                     if (expected and table.shape[1] != expected) or not np.isfinite(table).all():
                         raise _diagnose(path, where, expected, "non-finite values")
                     if table.shape[1] < 2:
-                        raise ClientError(f"{where}: only 1 column; linear-learner needs the label then at least "
+                        raise InvalidInputError(f"{where}: only 1 column; linear-learner needs the label then at least "
                                           "one feature")
                     expected = table.shape[1]
                     X = SpilledRows(expected - 1) if X is None else X
@@ -112,14 +112,14 @@ def _read_channel(root: Path, channel: str,
                     X.append(table[:, 1:])
         except pd.errors.EmptyDataError:
             continue
-        except ClientError:
+        except InvalidInputError:
             raise
         except (ValueError, pd.errors.ParserError) as exc:  # non-numeric cell, ragged row, bad bytes
             raise _diagnose(path, where, expected, str(exc).splitlines()[0]) from None
         if X is not None and len(X) > start:
             parts.append((path, name, len(X) - start))
     if X is None:
-        raise ClientError(f"channel '{channel}' has no data: no non-empty, non-hidden files under "
+        raise InvalidInputError(f"channel '{channel}' has no data: no non-empty, non-hidden files under "
                           f"input/data/{channel}")
     y.resize(len(X), refcheck=False)  # sized from the line count, blank lines included
     return X, y, parts
@@ -135,7 +135,7 @@ def _check_labels(y: np.ndarray, hp: dict[str, Any], channel: str, parts: list[t
                 break
             index -= count
         line = next(line for i, (line, _) in enumerate(_rows(path)) if i == index)
-        raise ClientError(
+        raise InvalidInputError(
             f"channel '{channel}', file '{name}', row {line}, column 1 (label): {y[bad[0]]:g} is not a valid "
             f"label for {hp['predictor_type']}: labels must be integers 0..{classes - 1}"
             + (f" (num_classes={classes})" if classes > 2 else ""))

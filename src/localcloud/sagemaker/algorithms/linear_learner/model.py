@@ -22,8 +22,9 @@ FORMAT, FORMAT_VERSION = "localcloud-linear-learner", 1
 NOTE = "localcloud stand-in for linear-learner: a scikit-learn linear model behind the same contract, not Amazon's algorithm"
 
 
-class ClientError(ValueError):
-    """The caller's data or hyperparameters are wrong (exit code 2, no traceback)."""
+class InvalidInputError(ValueError):
+    """The caller's data, hyperparameters or payload are wrong (the job's FailureReason says ClientError; training
+    exits 2, with no traceback). Not botocore's ClientError: nothing here talks to AWS."""
 
 
 
@@ -79,11 +80,11 @@ def predict(model: dict[str, Any], X: np.ndarray) -> list[dict[str, Any]]:
         are int-valued floats, as AWS's JSON responses carry them.
 
     Raises:
-        ClientError: X has the wrong shape.
+        InvalidInputError: X has the wrong shape.
     """
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     if X.ndim != 2 or X.shape[1] != model["feature_dim"]:
-        raise ClientError(f"expected {model['feature_dim']} features per row, got an array of shape {X.shape}")
+        raise InvalidInputError(f"expected {model['feature_dim']} features per row, got an array of shape {X.shape}")
     out, kind = outputs(model, X), model["predictor_type"]
     if kind == "regressor":
         return [{"score": float(v)} for v in out]
@@ -103,21 +104,21 @@ def parse_csv_payload(body: str | bytes, feature_dim: int | None = None) -> np.n
         A float64 array of shape (rows, features).
 
     Raises:
-        ClientError: empty body, wrong column count or a non-numeric cell (row and column 1-based).
+        InvalidInputError: empty body, wrong column count or a non-numeric cell (row and column 1-based).
     """
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     rows = []
     for number, fields in enumerate((r for r in csv.reader(io.StringIO(text)) if "".join(r).strip() or len(r) > 1), start=1):
         feature_dim = feature_dim or len(fields)
         if len(fields) != feature_dim:
-            raise ClientError(f"row {number}: expected {feature_dim} feature columns, found {len(fields)}")
+            raise InvalidInputError(f"row {number}: expected {feature_dim} feature columns, found {len(fields)}")
         for column, cell in enumerate(fields, start=1):
             try:
                 rows.append(float(cell))
             except ValueError:
-                raise ClientError(f"row {number}, column {column}: {cell!r} is not a number") from None
+                raise InvalidInputError(f"row {number}, column {column}: {cell!r} is not a number") from None
     if not rows:
-        raise ClientError("empty text/csv payload: send one row of features per line")
+        raise InvalidInputError("empty text/csv payload: send one row of features per line")
     return np.asarray(rows, dtype=np.float64).reshape(-1, feature_dim)
 
 

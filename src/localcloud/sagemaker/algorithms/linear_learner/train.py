@@ -33,14 +33,14 @@ from localcloud.sagemaker.algorithms.linear_learner.model import (
     FORMAT_VERSION,
     MODEL_FILE,
     NOTE,
-    ClientError,
+    InvalidInputError,
     load_model,
     outputs,
     parse_csv_payload,
     predict,
 )
 
-__all__ = ["ClientError", "MODEL_FILE", "NOTE", "load_model", "main", "parse_csv_payload", "predict", "train"]
+__all__ = ["InvalidInputError", "MODEL_FILE", "NOTE", "load_model", "main", "parse_csv_payload", "predict", "train"]
 
 HOST, SEED = "algo-1", 0
 PREFIX = "linear-learner (localcloud stand-in): "
@@ -76,27 +76,28 @@ def _parse_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
             value = math.nan
         if not math.isfinite(value) or value < low or (cast is int and not value.is_integer()):
             kind = ("an integer" if cast is int else "a number") + f" >= {low:g}" + (" or 'auto'" if auto else "")
-            raise ClientError(f"hyperparameter {name} must be {kind}, got {text!r}")
+            raise InvalidInputError(f"hyperparameter {name} must be {kind}, got {text!r}")
         return cast(value)
 
     def flag(name: str) -> bool:
         text = hp.get(name, "auto").lower()
         if text not in ("true", "false", "auto"):
-            raise ClientError(f"hyperparameter {name} must be true, false or auto, got {hp[name]!r}")
+            raise InvalidInputError(f"hyperparameter {name} must be true, false or auto, got {hp[name]!r}")
         return text != "false"
 
     predictor = hp.get("predictor_type")
     if not predictor:
-        raise ClientError(f"Missing required hyperparameter: predictor_type (one of {', '.join(PREDICTOR_TYPES)})")
+        raise InvalidInputError(
+            f"Missing required hyperparameter: predictor_type (one of {', '.join(PREDICTOR_TYPES)})")
     if predictor not in PREDICTOR_TYPES:
-        raise ClientError(f"predictor_type must be one of {', '.join(PREDICTOR_TYPES)}, got {predictor!r}")
+        raise InvalidInputError(f"predictor_type must be one of {', '.join(PREDICTOR_TYPES)}, got {predictor!r}")
     num_classes = {"binary_classifier": 2}.get(predictor)
     if predictor == "multiclass_classifier":
         if "num_classes" not in hp:
-            raise ClientError("num_classes must be set for multiclass_classifier")
+            raise InvalidInputError("num_classes must be set for multiclass_classifier")
         num_classes = int(hp["num_classes"]) if hp["num_classes"].isdigit() else 0
         if not 3 <= num_classes <= 1_000_000:
-            raise ClientError(f"num_classes must be an integer from 3 to 1000000 for multiclass_classifier, "
+            raise InvalidInputError(f"num_classes must be an integer from 3 to 1000000 for multiclass_classifier, "
                               f"got {hp['num_classes']!r}")
     for name in sorted(set(hp) - HONOURED):
         # Lenient on purpose: AWS rejects unknown hyperparameters, the stand-in only logs them.
@@ -104,7 +105,8 @@ def _parse_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
         _log(f"Ignoring hyperparameter {name}={hp[name]!r} ({why})")
     wd, learning_rate = number("wd", "auto", float, 0.0), number("learning_rate", "auto", float, 0.0)
     if learning_rate == 0:
-        raise ClientError(f"hyperparameter learning_rate must be a number > 0 or 'auto', got {hp['learning_rate']!r}")
+        raise InvalidInputError(
+            f"hyperparameter learning_rate must be a number > 0 or 'auto', got {hp['learning_rate']!r}")
     return {"predictor_type": predictor, "num_classes": num_classes,
             "feature_dim": number("feature_dim", "auto", int, 1),
             "mini_batch_size": number("mini_batch_size", "1000", int, 1, auto=False),
@@ -119,13 +121,13 @@ def _check_content_type(channel: str, config: dict[str, Any]) -> None:
     content_type = str(config.get("ContentType") or "application/octet-stream")
     media, *params = [part.strip().lower() for part in content_type.split(";")]
     if media != "text/csv":
-        raise ClientError(f"channel '{channel}': ContentType {content_type!r} is not supported: the localcloud "
+        raise InvalidInputError(f"channel '{channel}': ContentType {content_type!r} is not supported: the localcloud "
                           "stand-in for linear-learner only reads text/csv (no header, label in the first "
                           "column); give the channel ContentType='text/csv'")
     if any(p.startswith("label_size=") and p != "label_size=1" for p in params):
-        raise ClientError(f"channel '{channel}': ContentType {content_type!r}: only label_size=1 is supported")
+        raise InvalidInputError(f"channel '{channel}': ContentType {content_type!r}: only label_size=1 is supported")
     if str(config.get("RecordWrapperType") or "None") != "None":
-        raise ClientError(f"channel '{channel}': RecordWrapperType {config['RecordWrapperType']!r} is not "
+        raise InvalidInputError(f"channel '{channel}': RecordWrapperType {config['RecordWrapperType']!r} is not "
                           "supported with text/csv")
 
 
@@ -184,13 +186,13 @@ def _load(root: Path) -> tuple[dict[str, Any], dict[str, tuple[SpilledRows, np.n
         raw = json.loads((root / "input/config/hyperparameters.json").read_text() or "{}")
         data_config = json.loads((root / "input/config/inputdataconfig.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise ClientError(f"cannot read input/config: {exc}") from None
+        raise InvalidInputError(f"cannot read input/config: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(data_config, dict):
-        raise ClientError("hyperparameters.json and inputdataconfig.json must hold JSON objects")
+        raise InvalidInputError("hyperparameters.json and inputdataconfig.json must hold JSON objects")
     _log(f"Running the {NOTE}")
     hp = _parse_hyperparameters(raw)
     if "train" not in data_config:
-        raise ClientError("linear-learner requires a 'train' channel")
+        raise InvalidInputError("linear-learner requires a 'train' channel")
     for channel in sorted(set(data_config) - set(CHANNELS)):
         _log(f"Ignoring channel '{channel}' (linear-learner reads train, validation and test)")
     channels = [c for c in CHANNELS if c in data_config]
@@ -200,7 +202,7 @@ def _load(root: Path) -> tuple[dict[str, Any], dict[str, tuple[SpilledRows, np.n
     for channel in channels:
         X, y, parts = _read_channel(root, channel, data["train"][0].shape[1] + 1 if data else None)
         if channel == "train" and hp["feature_dim"] not in (None, X.shape[1]):
-            raise ClientError(f"feature_dim is {hp['feature_dim']} but channel 'train' has {X.shape[1]} "
+            raise InvalidInputError(f"feature_dim is {hp['feature_dim']} but channel 'train' has {X.shape[1]} "
                               "feature columns (after the label column)")
         _check_labels(y, hp, channel, parts)
         data[channel] = (X, y)
@@ -265,7 +267,8 @@ def _fit_one(hp: dict[str, Any], data: dict[str, tuple[SpilledRows, np.ndarray]]
             coef = estimator.coefs_[0].T * y_scale  # (outputs, features); label normalization folded back in
             intercept = estimator.intercepts_[0] * y_scale + y_mean
             if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-                raise ClientError(f"training diverged in epoch {epoch}; lower learning_rate (now {hp['learning_rate']:g})")
+                raise InvalidInputError(
+                    f"training diverged in epoch {epoch}; lower learning_rate (now {hp['learning_rate']:g})")
             model = {"format": FORMAT, "format_version": FORMAT_VERSION, "note": NOTE,
                      "predictor_type": hp["predictor_type"], "num_classes": hp["num_classes"],
                      "feature_dim": d, "normalization": {"mean": mean.tolist(), "scale": scale.tolist()},
@@ -286,7 +289,7 @@ def train(root: Path) -> None:
         root: the folder that plays /opt/ml.
 
     Raises:
-        ClientError: bad hyperparameters, channel configuration or data.
+        InvalidInputError: bad hyperparameters, channel configuration or data.
     """
     hp, data = _load(root)
     model = _fit(hp, data)
@@ -312,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         train(root)
         return 0
-    except ClientError as exc:
+    except InvalidInputError as exc:
         message, code = str(exc), 2
     except Exception as exc:  # noqa: BLE001 - anything else is the stand-in's own fault
         traceback.print_exc()
