@@ -19,7 +19,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcloud.server.keys import CloudKeys
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _OFF = ("0", "off", "false", "no")
@@ -286,7 +289,7 @@ def from_environment(name: str, environ: Mapping[str, str] | None = None) -> Any
     return option.default if value is None else value
 
 
-def handed_keys() -> Any:
+def handed_keys() -> CloudKeys | None:
     """The root keys a parent handed over (``LOCALCLOUD_ACCESS_KEY_ID``/``_SECRET_ACCESS_KEY``), taken out of the
     environment so no child inherits them; None when none were (see :mod:`localcloud.server.keys`)."""
     from localcloud.server.keys import CloudKeys
@@ -305,11 +308,10 @@ def parse(argv: Sequence[str], environ: Mapping[str, str], description: str | No
     values: dict[str, Any] = {}
     for option in TABLE:
         given = args[option.name]
-        if option.metavar is None:  # a switch: the first flag given wins, else the environment, else the default
-            chosen = [value for flag_given, value in [(given, option.switch)] + [
-                (args[f"{option.name}.{index}"], value) for index, (_, value, _) in enumerate(option.also)]
-                if flag_given]
-            given = chosen[0] if chosen else None
+        if option.metavar is None:  # a switch: the first of its flags given wins (--cold-jobs over --warm-jobs)
+            switches = [(given, option.switch)]
+            switches += [(args[f"{option.name}.{index}"], value) for index, (_, value, _) in enumerate(option.also)]
+            given = next((value for flag_given, value in switches if flag_given), None)
         elif option.repeat and given is None:
             given = []
         if given is None and option.from_env:
