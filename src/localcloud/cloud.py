@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from localcloud import moto_seams
+from localcloud import moto_seams, options
 from localcloud.server.guard import GuardMiddleware, RequestGuard
 from localcloud.common.images import ImageCatalog
 from localcloud.server.info import InfoRoute
@@ -25,7 +25,6 @@ from localcloud.server.keys import CloudKeys, write_runtime_file
 from localcloud.awslambda.lambda_runtime import ACCOUNT_CONCURRENCY, LambdaRuntime
 from localcloud.child.mirror import ENV_TABLE
 from localcloud.server.signing import Authenticator
-from localcloud.sagemaker.jobs.warm_jobs import COLD_ENV, WARM_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,8 +75,8 @@ class LocalCloud:
         lambda_idle_seconds: a warm Lambda environment unused this long is stopped.
         lambda_concurrency: Lambda invocations that may run at once, all functions together (AWS's account
             concurrency, 1,000 by default); past it a synchronous Invoke answers 429.
-        iam: enforce IAM as AWS does (roles, policies, iam:PassRole); None reads ``LOCALCLOUD_IAM``
-            (``0``/``off``/``false`` turn it off), on by default.
+        iam: enforce IAM as AWS does (roles, policies, iam:PassRole); None: as the environment says
+            (``LOCALCLOUD_IAM``, see :mod:`localcloud.options`), on by default.
         account: the 12-digit account the cloud plays (ARNs, STS identity, ECR registry host);
             moto's default when None. Set through moto's ``MOTO_ACCOUNT_ID`` while the cloud runs.
         images: ECR repository name -> folder whose ``Dockerfile`` (with the folder as build context)
@@ -86,10 +85,15 @@ class LocalCloud:
             (``--mirror URL=FILE``); every other non-loopback URL fails in them (localcloud.child.mirror).
         data_port: the data folder server's TCP port, 0 for any free one.
         cold_jobs: start a fresh Python for every job instead of forking a warm one
-            (:mod:`localcloud.sagemaker.jobs.warm_jobs`). Default: warm, unless ``LOCALCLOUD_COLD_JOBS=1``.
+            (:mod:`localcloud.sagemaker.jobs.warm_jobs`). None: as the environment says (:mod:`localcloud.options`),
+            warm by default.
         keys: the root access keys requests must be signed with; by default those a parent handed over in
             ``LOCALCLOUD_ACCESS_KEY_ID``/``LOCALCLOUD_SECRET_ACCESS_KEY``, else new ones (:mod:`localcloud.server.keys`).
         runtime_file: write the URL and keys to the owner's runtime file (``python -m localcloud env`` reads it).
+
+    Raises:
+        OptionError: ``account`` or ``lambda_concurrency`` is unusable (checked as ``python -m localcloud`` checks it).
+        KeysError: keys handed over in the environment are not keys.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, images_dir: Path | None = None,
@@ -101,24 +105,16 @@ class LocalCloud:
                  runtime_file: bool = False, lambda_concurrency: int = ACCOUNT_CONCURRENCY) -> None:
         self.host, self.port = host, port
         self.data_port = data_port
-        if account is not None and not (len(account) == 12 and account.isascii() and account.isdigit()):
-            raise ValueError(f"account {account!r} is not a 12-digit AWS account id")
-        self.account = account
+        self.account = options.check("account", account)
         self._previous_account: str | None = None
         self.guard = RequestGuard(allowed_origins=allowed_origins)
-        self.keys = keys or CloudKeys.from_environment() or CloudKeys.generate()
+        self.keys = keys or options.handed_keys() or CloudKeys.generate()
         self._write_runtime_file = runtime_file
         self.runtime_file: Path | None = None
         self.lambda_idle_seconds = lambda_idle_seconds
-        if lambda_concurrency < 1:
-            raise ValueError(f"lambda_concurrency {lambda_concurrency} is not a positive number of invocations")
-        self.lambda_concurrency = lambda_concurrency
-        if iam is None:
-            iam = os.environ.get("LOCALCLOUD_IAM", "on").strip().lower() not in ("0", "off", "false", "no")
-        self.iam = iam
-        if cold_jobs is None:  # warm unless asked for cold (LOCALCLOUD_WARM_JOBS=0 too, see warm_jobs.WARM_ENV)
-            cold_jobs = os.environ.get(COLD_ENV) == "1" or os.environ.get(WARM_ENV) == "0"
-        self.cold_jobs = cold_jobs
+        self.lambda_concurrency = options.check("lambda_concurrency", lambda_concurrency)
+        self.iam = options.from_environment("iam") if iam is None else iam
+        self.cold_jobs = options.from_environment("cold_jobs") if cold_jobs is None else cold_jobs
         self.images_dir = Path(images_dir or PROJECT_ROOT / "docker").resolve()
         self.images = ImageCatalog(self.images_dir, {name: Path(folder).resolve() for name, folder in
                                                      (images or {}).items()})

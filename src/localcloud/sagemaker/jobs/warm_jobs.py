@@ -51,11 +51,9 @@ from pathlib import Path
 from localcloud.child import process_group
 from localcloud.common.python_startup import startup_settings
 
-COLD_ENV = "LOCALCLOUD_COLD_JOBS"  # "1": every job runs as a fresh process (the --cold-jobs flag sets it)
-# Warm is the default. "0": cold (as COLD_ENV=1; kept for scripts that used to opt in with "1").
-# A warm job starts in milliseconds, yet notebook 05 still shows the article chain's race: jobs start in
-# the order AWS's start-up phases give them (localcloud.sagemaker.jobs.startup_order), not by how fast they start here.
-WARM_ENV = "LOCALCLOUD_WARM_JOBS"
+# Warm is the default (the switch and its variables: localcloud.options). A warm job starts in milliseconds, yet
+# notebook 05 still shows the article chain's race: jobs start in the order AWS's start-up phases give them
+# (localcloud.sagemaker.jobs.startup_order), not by how fast they start here.
 _JOB_SITE = Path(__file__).parents[2] / "child" / "job_site"  # localcloud/child/job_site
 _READY_TIMEOUT = 60.0  # the template's imports on a busy 2-core machine
 _FORK_TIMEOUT = 30.0  # a fork takes milliseconds; this is for a template stuck behind a swapping machine
