@@ -23,7 +23,6 @@ from typing import Any
 
 import botocore.session
 
-from localcloud.child.lambda_bootstrap import RESPONSE_LIMIT
 
 # Operations whose input the local cloud turns into folders, files or processes, per service.
 VALIDATED = {
@@ -39,7 +38,6 @@ LAMBDA_NAME_MAX = 64
 # Lambda quotas: 6 MB request and response for synchronous invokes, 1 MB request for
 # asynchronous ones (API_Invoke.html); the deprecated InvokeAsync keeps 256 KB (API_InvokeAsync.html).
 SYNC_REQUEST_LIMIT = 6 * 1024 * 1024
-SYNC_RESPONSE_LIMIT = RESPONSE_LIMIT  # AWS's message names 6291556 bytes
 ASYNC_REQUEST_LIMIT = 1024 * 1024
 INVOKE_ASYNC_REQUEST_LIMIT = 256 * 1024
 PROCESSING_ROOT = "/opt/ml/processing/"

@@ -283,18 +283,6 @@ def _requirements_file(spec: ImageSpec, line: int, path: str) -> list[str]:
     raise ImageNotFound(f"{spec.dockerfile} line {line}: pip install -r {path}: no file COPY'd there")
 
 
-def resolve_image(uri: str, images_dir: Path) -> ImageSpec:
-    """Find the kit Dockerfile an ECR image URI stands for.
-
-    The repository ``team/pipeline-dreams/ingest`` is looked up as
-    ``docker/team/pipeline-dreams/ingest`` and then by its last segment, ``docker/ingest``.
-
-    Raises:
-        ImageNotFound: with the folders that were tried.
-    """
-    return ImageCatalog(images_dir).resolve(uri)
-
-
 class ImageCatalog:
     """The images the cloud can run: the user's ``--image REPO=DIR`` folders, then the kit's ``docker/``.
 

@@ -29,7 +29,7 @@ _UNCOVERED = {"policy", "x-amz-signature", "signature", "awsaccesskeyid", "file"
 
 
 class PostRefused(Exception):
-    """Why a POST upload is refused: (kind, message) as :class:`localcloud.server.signing.Refused` takes them."""
+    """Why a POST upload is refused: (kind, message) as :class:`localcloud.server.refusals.Refused` takes them."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)

@@ -30,28 +30,30 @@ import base64
 import hashlib
 import hmac
 import io
-import json
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
-from xml.sax.saxutils import escape
+from urllib.parse import urlsplit
 
 from botocore.auth import HmacV1Auth
-from botocore.utils import normalize_url_path
 
 from localcloud.server import post_policy
 from localcloud.server.keys import CloudKeys
+from localcloud.server.refusals import Refused, error_response, protocol_of
+from localcloud.server.sigv4 import (
+    Signature,
+    _header,
+    _query_pairs,
+    _when,
+    canonical_request,
+    parse,
+    signature_of,
+    signing_key,
+)
 
-ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)
-MAX_PRESIGN_SECONDS = 604800  # a week
 MOTO_API = "/moto-api"
-# services whose errors are XML (query protocol); S3 has its own; the others answer JSON
-QUERY_SERVICES = {"sts", "iam", "sqs", "sns", "ec2", "cloudformation", "monitoring", "autoscaling",
-                  "elasticloadbalancing", "rds", "ses", "elasticache", "redshift"}
 _UNSIGNED_STS = {"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}
 _UNSIGNED_BODY_LIMIT = 1 << 20
 
@@ -67,229 +69,6 @@ class Issued:
 
 
 Lookup = Callable[[str], "Issued | None"]
-
-
-class Refused(Exception):
-    """Why a request is refused: a kind (:data:`_ERRORS`), AWS's words, and the protocol to answer in."""
-
-    def __init__(self, kind: str, message: str = "", protocol: str = "s3") -> None:
-        super().__init__(message)
-        self.kind, self.message, self.protocol = kind, message, protocol
-
-
-# kind -> (HTTP status, S3 code, query code, JSON code, default message, S3 message)
-_ERRORS: dict[str, tuple[int, str, str, str, str, str]] = {
-    "missing": (403, "AccessDenied", "MissingAuthenticationToken", "MissingAuthenticationTokenException",
-                "Missing Authentication Token", "Access Denied"),
-    "sigv2": (400, "InvalidRequest", "IncompleteSignature", "IncompleteSignatureException",
-              "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
-              "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."),
-    "malformed": (400, "AuthorizationHeaderMalformed", "IncompleteSignature", "IncompleteSignatureException", "", ""),
-    "malformed-query": (400, "AuthorizationQueryParametersError", "IncompleteSignature",
-                        "IncompleteSignatureException", "", ""),
-    "unknown-key": (403, "InvalidAccessKeyId", "InvalidClientTokenId", "UnrecognizedClientException",
-                    "The security token included in the request is invalid.",
-                    "The AWS Access Key Id you provided does not exist in our records."),
-    "bad-token": (400, "InvalidToken", "InvalidClientTokenId", "UnrecognizedClientException",
-                  "The security token included in the request is invalid.",
-                  "The provided token is malformed or otherwise invalid."),
-    "expired-token": (400, "ExpiredToken", "ExpiredToken", "ExpiredTokenException",
-                      "The security token included in the request is expired", "The provided token has expired."),
-    "signature": (403, "SignatureDoesNotMatch", "SignatureDoesNotMatch", "InvalidSignatureException",
-                  "The request signature we calculated does not match the signature you provided. Check your AWS "
-                  "Secret Access Key and signing method. Consult the service documentation for details.",
-                  "The request signature we calculated does not match the signature you provided. Check your key "
-                  "and signing method."),
-    "skewed": (403, "RequestTimeTooSkewed", "SignatureDoesNotMatch", "InvalidSignatureException", "",
-               "The difference between the request time and the current time is too large."),
-    "presign-expired": (403, "AccessDenied", "SignatureDoesNotMatch", "InvalidSignatureException",
-                        "Signature expired", "Request has expired"),
-    "too-large": (400, "EntityTooLarge", "EntityTooLarge", "EntityTooLarge",
-                  "Your proposed upload exceeds the maximum allowed size", ""),
-    "too-small": (400, "EntityTooSmall", "EntityTooSmall", "EntityTooSmall",
-                  "Your proposed upload is smaller than the minimum allowed size", ""),
-    "wrong-service": (403, "SignatureDoesNotMatch", "SignatureDoesNotMatch", "InvalidSignatureException", "", ""),
-}
-
-
-def error_response(refused: Refused, request_id: str = "localcloud") -> tuple[int, list[tuple[str, str]], bytes]:
-    """(status, headers, body) of AWS's answer to ``refused``, in the protocol its service speaks."""
-    status, s3_code, query_code, json_code, message, s3_message = _ERRORS[refused.kind]
-    if refused.protocol == "s3":
-        text = refused.message or s3_message
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{s3_code}</Code><Message>{escape(text)}'
-                f"</Message><RequestId>{request_id}</RequestId></Error>").encode()
-        return status, [("Content-Type", "application/xml")], body
-    text = refused.message or message
-    if refused.protocol == "query":
-        body = (f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
-                f"<Code>{query_code}</Code><Message>{escape(text)}</Message></Error>"
-                f"<RequestId>{request_id}</RequestId></ErrorResponse>").encode()
-        return status, [("Content-Type", "text/xml")], body
-    body = json.dumps({"__type": json_code, "message": text, "Message": text}).encode()
-    return status, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", json_code)], body
-
-
-def protocol_of(service: str | None, environ: dict[str, Any]) -> str:
-    """``s3``, ``query`` or ``json``: how the service a request is for answers errors."""
-    if service:
-        return "s3" if service == "s3" else "query" if service in QUERY_SERVICES else "json"
-    if environ.get("HTTP_X_AMZ_TARGET") or "json" in environ.get("CONTENT_TYPE", ""):
-        return "json"
-    if environ.get("PATH_INFO", "").startswith("/20"):  # REST-JSON APIs (Lambda's /2015-03-31/...)
-        return "json"
-    if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", "") and environ.get("PATH_INFO") in ("", "/"):
-        return "query"
-    return "s3"
-
-
-# -- parsing ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Signature:
-    """What a SigV4 request claims: key, scope, signed headers, signature, date, token."""
-
-    access_key_id: str
-    date: str
-    region: str
-    service: str
-    signed_headers: tuple[str, ...]
-    signature: str
-    amz_date: str
-    presigned: bool
-    expires: int | None
-    token: str | None
-
-
-def _query_pairs(query: str) -> list[tuple[str, str]]:
-    pairs = []
-    for part in query.split("&") if query else []:
-        if part:
-            key, _, value = part.partition("=")
-            pairs.append((unquote(key), unquote(value)))
-    return pairs
-
-
-def _header(environ: dict[str, Any], name: str) -> str | None:
-    name = name.lower()
-    if name == "content-type":
-        return environ.get("CONTENT_TYPE")
-    if name == "content-length":
-        return environ.get("CONTENT_LENGTH")
-    return environ.get("HTTP_" + name.upper().replace("-", "_"))
-
-
-def _scope(credential: str, malformed: str, protocol: str) -> tuple[str, str, str, str]:
-    parts = credential.split("/")
-    if len(parts) != 5 or parts[4] != "aws4_request" or not all(parts):
-        raise Refused(malformed, f"the Credential {credential[:120]!r} is malformed; expecting "
-                                 "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".", protocol)
-    return parts[0], parts[1], parts[2], parts[3]
-
-
-def parse(environ: dict[str, Any], query: list[tuple[str, str]]) -> Signature | None:
-    """The request's SigV4 claim (header or presigned query); None when unsigned.
-
-    Raises:
-        Refused: SigV2, or a SigV4 header or query that is not well formed.
-    """
-    authorization = (_header(environ, "Authorization") or "").strip()
-    params = dict(query)
-    if authorization:
-        protocol = protocol_of(None, environ)
-        if authorization.startswith("AWS ") or not authorization.startswith(ALGORITHM + " "):
-            if authorization.startswith(ALGORITHM):
-                raise Refused("malformed", "the authorization header is malformed", protocol)
-            raise Refused("sigv2", "", protocol)
-        fields = {}
-        for item in authorization[len(ALGORITHM):].split(","):
-            name, sep, value = item.strip().partition("=")
-            if not sep or name in fields:
-                raise Refused("malformed", f"the authorization header is malformed near {item.strip()[:60]!r}",
-                              protocol)
-            fields[name] = value
-        missing = [name for name in ("Credential", "SignedHeaders", "Signature") if not fields.get(name)]
-        if missing:
-            raise Refused("malformed", f"Authorization header requires '{missing[0]}' parameter. "
-                                       f"Authorization={authorization[:200]}", protocol)
-        key, date, region, service = _scope(fields["Credential"], "malformed", protocol)
-        protocol = protocol_of(service, environ)
-        amz_date = _header(environ, "X-Amz-Date") or ""
-        return Signature(key, date, region, service, tuple(fields["SignedHeaders"].split(";")), fields["Signature"],
-                         amz_date, False, None, _header(environ, "X-Amz-Security-Token"))
-    if "X-Amz-Algorithm" in params or "X-Amz-Credential" in params or "X-Amz-Signature" in params:
-        protocol = protocol_of(None, environ)
-        if params.get("X-Amz-Algorithm") != ALGORITHM:
-            raise Refused("malformed-query", "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"", protocol)
-        missing = [name for name in ("X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders",
-                                     "X-Amz-Expires") if not params.get(name)]
-        if missing:
-            raise Refused("malformed-query", f"Query-string authentication version 4 requires the {missing[0]} "
-                                             "parameter.", protocol)
-        key, date, region, service = _scope(params["X-Amz-Credential"], "malformed-query", protocol)
-        try:
-            expires = int(params["X-Amz-Expires"])
-        except ValueError:
-            expires = -1
-        if not 0 <= expires <= MAX_PRESIGN_SECONDS:
-            raise Refused("malformed-query", "X-Amz-Expires must be less than a week (in seconds) that is 604800",
-                          protocol_of(service, environ))
-        return Signature(key, date, region, service, tuple(params["X-Amz-SignedHeaders"].split(";")),
-                         params["X-Amz-Signature"], params["X-Amz-Date"], True, expires,
-                         params.get("X-Amz-Security-Token"))
-    return None
-
-
-# -- the canonical request (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html) --
-def _canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
-    encoded = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in pairs)
-    return "&".join(f"{k}={v}" for k, v in encoded)
-
-
-def canonical_request(environ: dict[str, Any], claim: Signature, payload_hash: str) -> str:
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
-        quote(environ.get("PATH_INFO", "/")) + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
-    if raw.startswith(("http://", "https://")):  # absolute-form request target
-        split = urlsplit(raw)
-        raw = split.path + ("?" + split.query if split.query else "")
-    path, _, query = raw.partition("?")
-    path = path or "/"
-    # S3 signs the path as sent; every other service signs it URI-encoded once more
-    uri = path if claim.service == "s3" else quote(normalize_url_path(path), safe="/~")
-    pairs = [(k, v) for k, v in _query_pairs(query) if not (claim.presigned and k == "X-Amz-Signature")]
-    headers = []
-    for name in claim.signed_headers:
-        value = _header(environ, name)
-        headers.append(f"{name}:{' '.join((value or '').split())}\n")
-    return "\n".join([environ.get("REQUEST_METHOD", "GET"), uri, _canonical_query(pairs), "".join(headers),
-                      ";".join(claim.signed_headers), payload_hash])
-
-
-def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    key = ("AWS4" + secret).encode()
-    for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
-
-
-def signature_of(secret: str, claim: Signature, canonical: str) -> str:
-    scope = f"{claim.date}/{claim.region}/{claim.service}/aws4_request"
-    to_sign = "\n".join([ALGORITHM, claim.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = signing_key(secret, claim.date, claim.region, claim.service)
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-
-
-_AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
-
-
-def _when(claim: Signature, protocol: str) -> datetime:
-    if not _AMZ_DATE.fullmatch(claim.amz_date or ""):
-        kind = "malformed-query" if claim.presigned else "malformed"
-        raise Refused(kind, f"X-Amz-Date {claim.amz_date[:40]!r} must be in the ISO8601 Long Format "
-                            "\"yyyyMMdd'T'HHmmss'Z'\"", protocol)
-    if claim.amz_date[:8] != claim.date:
-        raise Refused("signature", f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
-                                   f"date from HTTP: '{claim.date}' != '{claim.amz_date[:8]}'", protocol)
-    return datetime.strptime(claim.amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
 
 
 # -- the middleware -----------------------------------------------------------------------------
