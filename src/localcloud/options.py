@@ -127,7 +127,7 @@ TABLE: tuple[Option, ...] = (
            env=(Variable("LOCALCLOUD_IAM", "`options.py`", "`0`/`off`/`false`/`no`: do not enforce IAM"),),
            from_env=_iam_from_env),
     Option("account", "--account", "the 12-digit account id the cloud plays (ARNs, sts get-caller-identity, ECR "
-           "registry host)", None, "moto's 123456789012", metavar="ID", problem=_account_problem),
+           "registry host)", None, "moto's default account", metavar="ID", problem=_account_problem),
     Option("images", "--image", "ECR repository REPO's images are built from `DIR/Dockerfile`, DIR the build "
            "context; repeatable", {}, metavar="REPO=DIR", repeat=True),
     Option("mirrors", "--mirror", "Lambda handlers and jobs fetching URL get FILE's bytes; any other non-loopback "
