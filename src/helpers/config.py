@@ -167,8 +167,8 @@ def _settings(target: str | None = None, region: str | None = None, prefix: str 
     if not _REGION.match(region):
         raise ConfigError(f"region {region!r} does not look like an AWS region (e.g. eu-west-1)")
     if region not in known_regions():
-        # Fix: a well-formed but unknown region (eu-moon-1) passed, and the local cloud then made the
-        # bucket and roles before Lambda answered 500; AWS fails later too. Refuse it before anything is made.
+        # A well-formed but unknown region (eu-moon-1) would get as far as the bucket and roles before a
+        # service refuses it, on AWS as here: refuse it before anything is made.
         from botocore import __version__ as botocore_version
 
         raise ConfigError(f"region {region!r} is not an AWS region botocore {botocore_version} knows "
@@ -188,7 +188,7 @@ def _settings(target: str | None = None, region: str | None = None, prefix: str 
     endpoint = (os.environ.get(ENV_ENDPOINT) or DEFAULT_LOCAL_ENDPOINT) if target == "local" else None
     data_url = data_url or os.environ.get(ENV_DATA_URL) or (UCI_IRIS_URL if target == "aws" else "")
     if target == "local" and data_url and not is_loopback_url(data_url):
-        # Fix: with --endpoint and no data_url, the local run's Lambda resolved archive.ics.uci.edu.
+        # A local run must not reach the internet: its Lambda would resolve the URL's host.
         raise ConfigError(f"data_url {data_url!r}: target local runs offline and fetches only from this machine "
                           "(127.0.0.1); leave data_url empty for the local cloud's copy of iris, or serve your file "
                           "on 127.0.0.1")
@@ -246,8 +246,8 @@ class Kit:
     def _cloud_gone(self, exception: Exception | None = None, event_name: str = "", **_: Any) -> None:
         """Turn "connection refused/closed" into one line naming the endpoint and what to run.
 
-        Fix: when the local cloud stopped in the middle of a run, a waiter failed with botocore's
-        ``EndpointConnectionError`` and no hint that the cloud had gone or how to bring it back.
+        A cloud that stops in the middle of a run would otherwise surface as botocore's
+        ``EndpointConnectionError``, with no hint that the cloud has gone or how to bring it back.
         """
         from botocore.exceptions import ConnectionClosedError
         from botocore.exceptions import ConnectionError as BotocoreConnectionError

@@ -59,8 +59,8 @@ def _boto3_session(core: botocore.session.Session, region: str) -> boto3.session
 def isolated_botocore_session() -> botocore.session.Session:
     """A botocore session that reads no profile, config or credentials file, whatever the environment says.
 
-    Fix: ``botocore.session.get_session()`` looked up ``AWS_PROFILE`` in ``~/.aws/config`` even to read
-    its bundled region list, so ``AWS_PROFILE=nosuchprofile`` broke a local run (ProfileNotFound).
+    ``botocore.session.get_session()`` looks up ``AWS_PROFILE`` in ``~/.aws/config`` even to read its
+    bundled region list, so ``AWS_PROFILE=nosuchprofile`` would break a local run (ProfileNotFound).
     """
     import botocore.session
 

@@ -104,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         from localcloud.common import clients
         threading.Thread(target=clients.warm, args=("s3",), daemon=True, name="localcloud-warm-clients").start()
     try:
-        # Wait in short slices (fix): Python runs signal handlers only in the main thread, and when the
+        # Wait in short slices: Python runs signal handlers only in the main thread, and when the
         # kernel delivers SIGTERM to another thread (a Lambda/job thread), an untimed wait() is never
-        # woken, so the handler never ran and SIGTERM was intermittently ignored. The slices also
+        # woken, so the handler would not run and SIGTERM would be ignored now and then. The slices also
         # notice a parent that died without telling us (SIGKILL): we are re-parented, getppid changes.
         while not stop.wait(timeout=0.2):
             if opts.exit_with_parent and os.getppid() != parent:

@@ -74,6 +74,6 @@ def _log_role(region: str, group: str, stream: str) -> str | None:
             endpoint = sagemaker.endpoints[group.removeprefix("/aws/sagemaker/Endpoints/")]
             config = sagemaker.endpoint_configs[endpoint.endpoint_config_name]
             return sagemaker._models[config.production_variants[0]["ModelName"]].execution_role_arn
-    except Exception:  # noqa: BLE001 - a writer already gone: its logs are kept, as before
+    except Exception:  # noqa: BLE001 - a writer already gone: its logs are kept
         return None
     return None

@@ -159,8 +159,8 @@ class JobRunner:
             self.instances.downloaded(job)
             with self._lock:
                 self._jobs.pop((job.kind, job.region, job.name), None)
-                # Fix: every job's folder (its inputs, outputs and a copy of the image's files) stayed
-                # until the cloud stopped, so a long-lived cloud's workdir grew with every job.
+                # A job's folder (its inputs, outputs and a copy of the image's files) goes with the job,
+                # so a long-lived cloud's workdir does not grow with every job.
                 if job.status == "Failed":
                     remove, self._kept_failed = self._kept_failed, job.root
                 else:
@@ -219,8 +219,8 @@ class JobRunner:
             if job.process is None:
                 job.process = process_group.start(command, cwd=cwd, env=env, stdout=log_file,
                                                   stderr=subprocess.STDOUT, text=True)
-            # Fix: a Stop* request that arrived before the process existed (inputs still downloading)
-            # found nothing to kill, so the job ran to its end before it turned Stopped.
+            # A Stop* request may arrive before the process exists (inputs still downloading): it finds
+            # nothing to kill then, so the process is ended here as soon as it starts.
             if job.stop_requested.is_set():
                 process_group.kill(job.process)
             try:
