@@ -25,14 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from localcloud.awslambda import lambda_code
-from localcloud.child import private_tmp, process_group
-from localcloud.common.images import ImageCatalog, ImageNotFound
-from localcloud.contracts import Credentials, LogWriter, standalone_credentials
-from localcloud.server.keys import runtime_dir
-from localcloud.child.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
 from localcloud.awslambda.lambda_code import CodeTooLarge
 from localcloud.awslambda.lambda_exit import exit_reason
 from localcloud.awslambda.lambda_spare import Spares
+from localcloud.child import private_tmp, process_group
+from localcloud.child.lambda_bootstrap import RESPONSE_LIMIT, response_too_large
+from localcloud.common.images import ImageCatalog, ImageNotFound
+from localcloud.contracts import Credentials, LogWriter, standalone_credentials
+from localcloud.server.keys import runtime_dir
 
 # AWS allows the init phase 10 s; a laptop starting several interpreters at once needs more,
 # and nothing offline should fail because the machine is busy.
@@ -43,6 +43,9 @@ _MAX_IDLE_PER_FUNCTION = 4
 ACCOUNT_CONCURRENCY = 1000
 # Only what a Python process needs to start; the user's AWS settings never reach a handler.
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "PYTHONPATH")
+# Set last in every environment: no function's Environment can point a handler at the user's AWS files
+_FIXED_ENV = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "PYTHONUNBUFFERED": "1",
+              "TZ": "UTC"}
 
 
 class ConcurrencyLimitExceeded(Exception):
@@ -162,18 +165,17 @@ class LambdaRuntime:
             return lambda_code.materialise(self.workdir, self.images, spec)
 
     # -- environments -------------------------------------------------------------------
+    def _inherited_env(self) -> dict[str, str]:
+        """The cloud's own variables a Python process needs, and the ones every environment gets (``child_env``)."""
+        return {**{k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}, **self.child_env}
+
     def _process_env(self) -> dict[str, str]:
         """What every environment's variables start with (a spare's are exactly these)."""
-        env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
-        env.update(self.child_env)
-        env.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                    "PYTHONUNBUFFERED": "1", "TZ": "UTC"})
-        return env
+        return {**self._inherited_env(), **_FIXED_ENV}
 
     def _start(self, spec: FunctionSpec) -> _Environment:
         code_dir, handler, image_env = self._code_dir(spec)
-        env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
-        env.update(self.child_env)
+        env = self._inherited_env()
         tmp_env, tmp_dir = self.tmp.prepare(spec.ephemeral_mb)
         env.update(tmp_env)
         env.update(image_env)
@@ -191,10 +193,7 @@ class LambdaRuntime:
             "AWS_ENDPOINT_URL": self.endpoint_url,
             # the execution role's temporary keys, as Lambda hands them to a handler
             **self.credentials(spec.role, spec.name),
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "PYTHONUNBUFFERED": "1",
-            "TZ": "UTC",
+            **_FIXED_ENV,
         })
         started = time.monotonic()
         process = self.spares.take(env, code_dir) if self.spares and not self._closed else None
