@@ -9,58 +9,18 @@ from __future__ import annotations
 
 import inspect
 import os
-import socket
-import urllib.request
 
-import boto3
 import moto
 import pytest
-from _support import IRIS_DATA
-from fresh_python import printed_lines
 
-from localcloud import LocalCloud, moto_seams
+from localcloud import moto_seams
+from localcloud.moto_seams import registry
 
 PINNED_MOTO = "5.2.5"
-# seam -> parameter names of the moto callable (or the type of the moto value)
-EXPECTED = {
-    "lambda_invoke": ["self", "body", "request_headers", "response_headers"],
-    "create_processing_job": ["self"],
-    "create_training_job": ["self"],
-    "stop_processing_job": ["self"],
-    "sfn_service_factory": ["service_name"],
-    "sfn_sync_delay": float,
-    "sfn_start_execution": ["self", "state_machine_arn", "name", "execution_input", "trace_header"],
-    "invoke_endpoint": ["self"],
-    "create_transform_job": ["self"],
-    "events_send_to_targets": ["self", "original_event", "transform_input"],
-    "s3_send_event": ["account_id", "event_name", "bucket", "key"],
-    "sfn_aws_sdk_task": ["self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"],
-    "lambda_call_action": ["self"],
-    "sagemaker_call_action": ["self"],
-    "iam_authorize": ["self", "iam_request_cls", "resource"],
-    "lambda_create_function": ["self"],
-    "lambda_update_configuration": ["self"],
-    "sagemaker_create_model": ["self"],
-    "states_create": ["self"],
-    "states_update": ["self"],
-    "events_put_targets": ["self"],
-    "sfn_boto_client_for": ["region", "service", "state_credentials"],
-    "sfn_get_backend": ["account", "region"],
-    "s3_put_object": ["self"],
-    "s3_key_response_post": ["self", "request", "body", "bucket_name", "query", "key_name"],
-    "sfn_evaluation_environment": ["self"],
-    "sfn_branch_error_name": type,
-    "sfn_iteration_error_name": type,
-    "sfn_error_equals": ["self", "env"],
-    "states_execution_history": ["self"],
-    "sfn_state_credentials": ["self", "env"],
-    "s3_key_response": ["self", "request", "full_url", "headers"],
-    "dispatcher_get_body": ["self", "environ"],
-    "s3_key_response_checks": ["self", "request", "full_url"],
-    "s3_multipart_complete": ["self", "body"],
-    "s3_key_value": property,
-    "lambda_delete_function": ["self", "function_name", "qualifier"],
-}
+_SHAPES = {"float": float, "type": type, "property": property, "bool": bool}
+# seam -> parameter names of the moto callable (or the type of the moto value), as the registry records them
+EXPECTED = {seam.name: _SHAPES.get(seam.moto_shape, seam.moto_shape) if isinstance(seam.moto_shape, str)
+            else list(seam.moto_shape) for seam in registry.seams(kind="replace")}
 # moto internals the seams read or call without patching them: (module or class, attribute, parameters)
 READ = [
     ("moto.s3.notifications", "_send_sqs_message", ["account_id", "event_body", "queue_name", "region_name"]),
@@ -180,23 +140,53 @@ class TestPinnedMoto:
         """
         assert moto.__version__ == PINNED_MOTO, (
             f"moto changed under localcloud seam (all): installed {moto.__version__}, seams written for "
-            f"{PINNED_MOTO}; re-check every entry of localcloud.moto_seams.SEAMS before updating the pin")
+            f"{PINNED_MOTO}; re-check every seam of localcloud.moto_seams.registry before updating the pin")
 
 
 class TestSeams:
-    """Every seam in localcloud.moto_seams (SEAMS and the Step Functions ones) exists on moto with the expected shape."""
+    """Every seam in localcloud.moto_seams.registry exists on moto with the shape its patch is written against."""
 
-    def test_every_seam_is_checked(self):
+    def test_registry_is_one_consistent_list(self):
         """
-        1. Compare the names of every seam (installed at once or at Step Functions' first use) with the
-           names this test knows.
-        2. They are the same set: a new seam needs an expectation here.
+        1. Read the registry: names are unique, the numbers run from 1 without a gap, each seam says why.
+        2. Every patch is in localcloud.moto_seams and resolves; every replacing seam of both stages is
+           installed by ``all_seams`` (and so checked below).
         """
-        seams = moto_seams.all_seams()
-        assert set(seams) == set(EXPECTED), (
-            f"localcloud seams changed: add expectations for {sorted(set(seams) - set(EXPECTED))}, "
-            f"drop {sorted(set(EXPECTED) - set(seams))}")
-        assert set(moto_seams.all_patches()) == set(seams)
+        names = [seam.name for seam in registry.SEAMS]
+        assert len(names) == len(set(names)), f"seam names repeat: {sorted(n for n in names if names.count(n) > 1)}"
+        numbers = {seam.number for seam in registry.SEAMS}
+        assert numbers == set(range(1, max(numbers) + 1)), f"seam numbers have gaps: {sorted(numbers)}"
+        for seam in registry.SEAMS:
+            assert len(seam.why) > 20, f"seam {seam.number} ({seam.name}) does not say why"
+            if seam.kind != "setting":
+                assert seam.patch.startswith("localcloud.moto_seams."), seam.patch
+                assert seam.resolve_patch() is not None
+        assert set(moto_seams.all_seams()) == {s.name for s in registry.SEAMS if s.kind != "setting"}
+
+    def test_architecture_lists_every_seam(self):
+        """
+        1. Read docs/ARCHITECTURE.md's seams section.
+        2. Each seam number of the registry starts an item there: the map says what each seam is for.
+        """
+        from pathlib import Path
+
+        text = (Path(__file__).parents[2] / "docs" / "ARCHITECTURE.md").read_text()
+        section = text.split("## The seams", 1)[1].split("\n## ", 1)[0]
+        missing = sorted(n for n in {s.number for s in registry.SEAMS}
+                         if f"\n{n}. " not in section and f" and {n}. " not in section)
+        assert not missing, f"docs/ARCHITECTURE.md's seams section lacks seams {missing}"
+
+    @pytest.mark.parametrize("seam", [s.name for s in registry.seams(kind="setting")])
+    def test_setting_seam_is_moto_config(self, seam):
+        """
+        1. Look up the setting seam's key in moto's configuration dict (seam 7: Step Functions executes).
+        2. It is a bool moto reads: the seam sets it on install and clears it on uninstall.
+        """
+        entry = registry.by_name(seam)
+        section, _, key = entry.attribute.partition(".")
+        config = entry.resolve_owner()
+        assert isinstance(config.get(section, {}).get(key), bool), (
+            f"moto changed under localcloud seam {seam}: {entry.owner}[{section!r}][{key!r}] is not a bool")
 
     @pytest.mark.parametrize("seam", sorted(EXPECTED))
     def test_seam_has_expected_shape(self, seam):
@@ -222,7 +212,7 @@ class TestSeams:
         1. Take localcloud's replacement for the seam.
         2. Its parameter names are those of moto's original, so moto's callers still fit it.
         """
-        patch = moto_seams.all_patches()[seam]
+        patch = registry.by_name(seam).resolve_patch()
         assert _parameters(patch) == _parameters(_moto_value(seam)), (
             f"moto changed under localcloud seam {seam}: moto has {inspect.signature(_moto_value(seam))}, "
             f"localcloud's patch has {inspect.signature(patch)}")
@@ -248,24 +238,24 @@ class TestSeams:
             "moto changed under localcloud seam sfn_service_factory: StateTaskServiceCallback.__init__ is now "
             f"{inspect.signature(base.__init__)}")
 
-    def test_moto_still_lacks_the_added_actions(self):
+    @pytest.mark.parametrize("seam", [s.name for s in registry.seams(kind="add")])
+    def test_moto_still_lacks_the_added_actions(self, seam):
         """
-        1. For each action localcloud adds to moto (moto_seams.ADDITIONS, e.g. StopTrainingJob), look at the
-           owner class, ignoring localcloud's own addition.
+        1. For each action localcloud adds to moto (kind "add" in the registry, e.g. StopTrainingJob), look at
+           the owner class, ignoring localcloud's own addition.
         2. moto does not define it: if a moto upgrade adds one, localcloud would overwrite (and on uninstall
            delete) moto's own, so the addition needs reviewing.
         """
-        additions = getattr(moto_seams, "ADDITIONS", None)
-        if additions is None:  # older layout: StopTrainingJob was the only addition
-            from moto.sagemaker.responses import SageMakerResponse
-            additions = {"stop_training_job": (SageMakerResponse, "stop_training_job")}
-        added = getattr(moto_seams, "_ADDED", {})
-        for name, (owner, attribute) in additions.items():
-            value = vars(owner).get(attribute)
-            ours = value is not None and (value is added.get(name) or value.__module__.startswith(moto_seams.__name__))
-            assert value is None or ours, (
-                f"moto changed under localcloud seam {name}: moto now defines {owner.__name__}.{attribute}; "
-                "localcloud overwrites it on install")
+        entry = registry.by_name(seam)
+        owner = entry.resolve_owner()
+        value = vars(owner).get(entry.attribute)
+        ours = value is not None and (value is entry.resolve_patch()
+                                      or value.__module__.startswith(moto_seams.__name__))
+        assert value is None or ours, (
+            f"moto changed under localcloud seam {seam}: moto now defines {owner.__name__}.{entry.attribute}; "
+            "localcloud overwrites it on install")
+        assert not any(base for base in owner.__mro__[1:] if entry.attribute in vars(base)), (
+            f"moto changed under localcloud seam {seam}: a base class of {owner.__name__} defines {entry.attribute}")
 
 
 class TestReadInternals:
@@ -415,95 +405,3 @@ class TestIamInternals:
         assert lambda_eval_utils in modules and state_task_service_aws_sdk in modules, (
             "moto changed under localcloud seam sfn_boto_client_for: the Lambda or aws-sdk task no longer "
             "imports boto_client_for by name")
-
-
-class TestInProcessCloud:
-    """LocalCloud works in-process as a context manager and releases its ports on exit."""
-
-    def test_context_manager_serves_then_closes(self, monkeypatch):
-        """
-        1. Enter LocalCloud(port=0).
-        2. Its .url answers an S3 list_buckets; its data_url serves data/iris.data.
-        3. After exit, nothing listens on either port any more.
-        4. Put moto back as it was (uninstall the seams), so the test process stays clean: a seam on a method
-           moto's class inherits (call_action) is removed, not pinned on the subclass.
-        """
-        monkeypatch.delenv("MOTO_PORT", raising=False)  # start() sets it; restored after the test
-        try:
-            with LocalCloud(port=0) as cloud:
-                s3 = boto3.session.Session().client(
-                    "s3", region_name="eu-west-1", endpoint_url=cloud.url,
-                    aws_access_key_id=cloud.keys.access_key_id, aws_secret_access_key=cloud.keys.secret_access_key)
-                response = s3.list_buckets()
-                assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
-                assert isinstance(response["Buckets"], list)
-                with urllib.request.urlopen(cloud.data_url + "/iris.data", timeout=5) as data:
-                    assert data.read() == IRIS_DATA.read_bytes()
-                ports = [cloud.port, int(cloud.data_url.rsplit(":", 1)[1])]
-                s3.close()
-        finally:
-            moto_seams.uninstall()
-
-        for port in ports:
-            with pytest.raises(ConnectionRefusedError):
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        for seam in ("lambda_call_action", "sagemaker_call_action"):
-            owner, attribute = moto_seams.SEAMS[seam]
-            assert attribute not in vars(owner), f"uninstall left localcloud's {seam} on {owner.__name__}"
-
-
-
-class TestStepFunctionsSeamsAtFirstUse:
-    """Seam 17: moto's Step Functions parser (and the EC2 models it pulls in) is imported at its first use."""
-
-    def test_starting_a_cloud_imports_no_parser(self):
-        """
-        1. In a fresh Python, import what `python -m localcloud` imports to start (localcloud.cloud).
-        2. Neither moto's Step Functions parser nor moto.ec2.models was imported: a cloud that never runs a
-           state machine does not pay for them (~0.6 s of its start).
-        """
-        code = ("import sys, localcloud.cloud\n"
-                "print(sorted(m for m in ('moto.stepfunctions.parser.models', 'moto.ec2.models') if m in sys.modules))")
-        assert printed_lines(code) == ["[]"]
-
-    def test_first_request_installs_them_and_uninstall_removes_them(self, monkeypatch):
-        """
-        1. Start an in-process cloud without IAM; the Step Functions seams are not installed yet.
-        2. Create a Pass state machine and start an unnamed execution: the seams are now in (the execution got
-           a fresh name, seam 6, and SUCCEEDED: moto executed it).
-        3. After uninstall, moto's own functions are back at every Step Functions seam.
-        """
-        import json
-        import time
-
-        from localcloud.moto_seams import _stepfunctions
-
-        monkeypatch.delenv("MOTO_PORT", raising=False)
-        originals = {seam: getattr(owner, attribute) for seam, (owner, attribute) in moto_seams.stepfunctions_seams().items()
-                     if seam not in moto_seams._originals}
-        try:
-            with LocalCloud(port=0, iam=False) as cloud:
-                assert "sfn_boto_client_for" not in moto_seams._originals
-                sfn = boto3.session.Session().client("stepfunctions", region_name="eu-west-1", endpoint_url=cloud.url,
-                                                     aws_access_key_id=cloud.keys.access_key_id, aws_secret_access_key=cloud.keys.secret_access_key)
-                arn = sfn.create_state_machine(
-                    name="first-use", roleArn=f"arn:aws:iam::{moto_seams.cloud_account()}:role/any",
-                    definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
-                )["stateMachineArn"]
-                assert "sfn_boto_client_for" in moto_seams._originals
-                assert _stepfunctions.state_task_factory.state_task_service_for is _stepfunctions._state_task_service_for
-                execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
-                assert not execution.endswith(":None")
-                for _ in range(100):
-                    status = sfn.describe_execution(executionArn=execution)["status"]
-                    if status != "RUNNING":
-                        break
-                    time.sleep(0.05)
-                assert status == "SUCCEEDED"
-                sfn.close()
-        finally:
-            moto_seams.uninstall()
-        for seam, (owner, attribute) in moto_seams.stepfunctions_seams().items():
-            if seam in originals:
-                assert getattr(owner, attribute) is originals[seam], f"uninstall left localcloud's {seam}"
-            assert seam not in moto_seams._originals

@@ -93,5 +93,5 @@ def _events_put_targets(self: Any) -> Any:
             try:
                 check_role_handover(self.current_account, target["RoleArn"], "events", "events")
             except RoleNotAssumable:
-                pass  # AWS accepts the target; delivery then fails (see _events._deliver)
+                pass  # AWS accepts the target; delivery then fails (see _event_delivery._deliver)
     return _state.originals["events_put_targets"](self)

@@ -12,7 +12,7 @@ then writes all of it into an in-memory buffer before that spills to a file. A 1
 
 A full-object checksum moto computes as CRC32 (CRC32, and CRC32C/CRC64NVME without their optional libraries,
 where moto falls back to CRC32) is computed as a running CRC32 over the parts: the same value. Any other is left
-to moto's own builder, which joins the parts as before.
+to moto's own builder, which joins the parts in memory.
 """
 
 from __future__ import annotations

@@ -96,6 +96,9 @@ def _stop_job(kind: str, status_field: str, name_param: str):
     return stop
 
 
+stop_processing_job = _stop_job("processing", "processing_job_status", "ProcessingJobName")  # seam 3
+stop_training_job = _stop_job("training", "training_job_status", "TrainingJobName")  # seam 3 (an addition)
+
 
 # -- 8. endpoints --------------------------------------------------------------------------
 def _invoke_endpoint(self: SageMakerRuntimeResponse):

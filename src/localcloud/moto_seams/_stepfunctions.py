@@ -1,4 +1,4 @@
-"""Seams 4-6, 23 and the aws-sdk task: .sync for SageMaker, fresh execution names, AWS-shaped SDK results,
+"""Seams 4-6, 16, 23 and 30: .sync for SageMaker, fresh execution names, AWS-shaped SDK results,
 Task credentials checked as STS checks them."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_callback as callback_module,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
-    StateTaskServiceAwsSdk,  # noqa: F401  (the aws-sdk task's owner)
+    StateTaskServiceAwsSdk,  # noqa: F401  (seam 30's owner)
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
     ResourceCondition,
