@@ -1,20 +1,19 @@
 """The IAM side of the documents test: sample kit, ARNs, needs and a small policy evaluator (no test logic here).
 
 A :class:`Need` is one request a role must be allowed to make: an action, a resource ARN and
-the condition keys the request carries. :func:`allowed` evaluates it against a rendered policy
-(Allow statements; ``*``/``?`` wildcards on action and resource; StringEquals/StringLike on the
-keys the need supplies, other conditions ignored).
+the condition keys the request carries. :func:`allowed` evaluates it against a rendered policy with the local
+cloud's own evaluator, so the documents are checked by the rules the offline run enforces.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from helpers import config, iam
+from localcloud.moto_seams._iam_policy import ALLOW, NEUTRAL, evaluate, statement_effect
 
 RUN = "sample-run"
 PASSED_TO_SAGEMAKER = {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -67,36 +66,21 @@ class Arns:
         return self.regional("logs", f"log-group:{group}:log-stream:{stream}")
 
 
-# -- the evaluator --------------------------------------------------------------------------------
+# -- the evaluator: the local cloud's own (AWS's rules, tested rule by rule in tests/localcloud) ----------------
 
 def as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _condition_holds(condition: dict[str, dict[str, Any]], context: dict[str, str]) -> bool:
-    """StringEquals/StringLike on the keys the request supplies; other keys and operators are ignored."""
-    for operator, tests in condition.items():
-        for key, expected in tests.items():
-            if key not in context:
-                continue
-            if operator == "StringEquals" and context[key] not in as_list(expected):
-                return False
-            if operator == "StringLike" and not any(fnmatchcase(context[key], p) for p in as_list(expected)):
-                return False
-    return True
-
-
 def statement_matches(statement: dict[str, Any], need: Need) -> bool:
-    """Action and Resource match with IAM's ``*``/``?`` wildcards (actions case-insensitively)."""
-    return (any(fnmatchcase(need.action.lower(), a.lower()) for a in as_list(statement["Action"]))
-            and any(fnmatchcase(need.resource, r) for r in as_list(statement["Resource"]))
-            and _condition_holds(statement.get("Condition", {}), dict(need.context)))
+    """The statement applies to the need (action, resource and conditions), by the local cloud's evaluator."""
+    return statement_effect(statement, need.action, need.resource, dict(need.context)) != NEUTRAL
 
 
 def allowed(document: dict[str, Any], need: Need) -> bool:
-    """True when an Allow statement matches and no Deny does."""
-    matching = [s for s in document["Statement"] if statement_matches(s, need)]
-    return any(s["Effect"] == "Allow" for s in matching) and not any(s["Effect"] == "Deny" for s in matching)
+    """True when the policy allows the need: an Allow matches (action, resource, conditions on the need's keys)
+    and no Deny does, as :func:`localcloud.moto_seams._iam_policy.evaluate` decides for the local cloud's IAM."""
+    return evaluate([document], need.action, need.resource, dict(need.context)) == ALLOW
 
 
 def rendered_policy(kit: config.Kit, purpose: str, iam_dir: Path) -> dict[str, Any]:
