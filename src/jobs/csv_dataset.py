@@ -96,7 +96,7 @@ def _read_chunked(path: Path, spec: DatasetSpec) -> tuple[pd.DataFrame, list[str
 
     Read whole, every cell is a Python string first (~10x the file). Each chunk is checked and converted as
     :func:`_read_whole` does the whole file; at the first doubt this returns None and :func:`_read_whole`
-    reads the file again to name what is wrong, as before.
+    reads the file again to name what is wrong.
     """
     try:
         header = _header(_first_row(path), spec)

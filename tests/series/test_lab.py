@@ -55,7 +55,7 @@ class TestMakeLabPorts:
     def test_taken_lab_port_fails_fast_naming_it(self) -> None:
         """
         1. Hold a listening socket on a port; run `make lab LAB_PORT=<that port>`.
-        2. It exits non-zero within 15 s (it used to hang after announcing the other program's port), printing
+        2. It exits non-zero within 15 s (it does not hang after announcing the other program's port), printing
            the cloud's one-line message naming the port, and never announces JupyterLab.
         """
         with socket.socket() as holder:

@@ -8,7 +8,7 @@ timing of those writes: the notebook is still written when it starts, at most ev
 metadata. A write that comes too soon is made later instead, when the second is up, by the event
 loop nbclient runs each cell in (jupyter_core's loop of this thread: the thread that changes the
 notebook, so it is never written half-changed): a cell that runs for minutes on AWS is seen running
-in the file as before.
+in the file, as with papermill's own engine.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """A spare Lambda environment: a bootstrap process started ahead, with boto3 already imported.
 
-A cold start used to be a fresh Python that imported boto3 (the handlers' one dependency, part of
-AWS's Python runtime) before the handler's own module: most of the 0.2-0.4 s a cold invoke took.
-The runtime now keeps one spare ``python -m localcloud.child.lambda_bootstrap --spare`` process that has
+A fresh Python imports boto3 (the handlers' one dependency, part of AWS's Python runtime) before the
+handler's own module: most of the 0.2-0.4 s a cold invoke would take. So the runtime keeps one spare ``python -m localcloud.child.lambda_bootstrap --spare`` process that has
 imported boto3 and waits; a cold start hands it the function's environment and code folder (one
 JSON line, :func:`localcloud.child.spare.become_message`), and it goes on exactly as a fresh bootstrap does: the
 environment replaces ``os.environ``, the code folder becomes the working directory and the first
@@ -11,7 +10,7 @@ phase). Then a new spare starts in the background for the next cold start.
 
 A spare is used only when the function's environment agrees with the spare's in everything read when
 Python starts (``PYTHON*``, ``LD_*``, ``MALLOC_*``, locale, ``*_NUM_THREADS``); otherwise, or if no
-spare is ready, the environment starts fresh as before. Nothing of one function reaches another: a
+spare is ready, the environment starts as a fresh bootstrap. Nothing of one function reaches another: a
 spare has run no handler code, and each one serves a single environment.
 """
 

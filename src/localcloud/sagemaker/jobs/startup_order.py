@@ -12,8 +12,8 @@ container's entrypoint is invoked",
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingS3Output.html).
 
 The local cloud starts a job in milliseconds, so with warm jobs the article chain's preprocessing
-job used to end before its training job looked for data: the race AWS always shows was gone. This
-module restores AWS's order of events, by events rather than by sleeping:
+job would end before its training job looked for data, hiding the race AWS always shows. This
+module keeps AWS's order of events, by events rather than by sleeping:
 
 1. **Launch.** A job's instance starts once no Step Functions execution is running quick steps
    (``busy()`` is False: every running execution waits in a Wait state, a ``.sync`` or callback task,

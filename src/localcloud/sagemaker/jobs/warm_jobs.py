@@ -1,7 +1,7 @@
 """Warm job environments: a job's Python starts as a fork of a process that has already imported pandas.
 
 Every processing and training job the kit runs is the kit's Python running a script or a module
-(``python3 preprocess.py …``, ``python -m localcloud.sagemaker.algorithms.linear_learner.train …``), and each used to pay
+(``python3 preprocess.py …``, ``python -m localcloud.sagemaker.algorithms.linear_learner.train …``), and each would pay
 ~1 s importing pandas, numpy and scikit-learn before its first line. Like the warm Lambda
 environments (:mod:`localcloud.awslambda.lambda_runtime`), the job runner keeps one **template** process per
 cloud (``python -m localcloud.child.warm_template``) that imports those once and then
@@ -20,14 +20,14 @@ never runs job code. For each job it forks:
 
 The template is :mod:`localcloud.child.warm_template`; this module is the cloud's side. The cloud sees a
 :class:`WarmProcess` (pid = the leader's pid = the process group id; ``poll``, ``wait``), so time
-limits, Stop* requests and shutdown kill the job's group through :func:`localcloud.child.process_group.kill`
-exactly as before. Each job is a fresh fork of a template that
+limits, Stop* requests and shutdown kill the job's group through :func:`localcloud.child.process_group.kill`,
+as for a cold job. Each job is a fresh fork of a template that
 has run nothing of any job: what one job changes (module attributes, ``os.environ``, a crash, a
 leaked child in its group) cannot reach the next.
 
 Anything else (another program, interpreter options, an environment that changes how Python starts:
 ``PYTHON*``, ``LD_*``, the locale, thread counts other than the template's; see
-:mod:`localcloud.common.python_startup`) runs cold, as before; so does every job when the cloud is started
+:mod:`localcloud.common.python_startup`) runs cold; so does every job when the cloud is started
 with ``--cold-jobs`` (or ``LOCALCLOUD_COLD_JOBS=1``); warm is the default.
 Known difference: forks share the template's string-hash seed (``PYTHONHASHSEED``), so set iteration
 order of strings is the same in every warm job (it is random per process when cold).

@@ -138,7 +138,7 @@ def _metrics(model: dict[str, Any], X: np.ndarray | SpilledRows, y: np.ndarray) 
     """One channel's final metrics, keyed as the suffix of SageMaker's metric names.
 
     The model scores ``METRIC_ROWS`` rows at a time into one value per row (rows are scored independently),
-    then each mean is taken over the whole array, as before: the same numbers, without (rows, classes)
+    then each mean is taken over the whole array: the numbers of one pass over all rows, without (rows, classes)
     float64 temporaries the size of the data.
     """
     kind, rows = model["predictor_type"], len(y)
