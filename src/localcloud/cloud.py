@@ -111,7 +111,7 @@ class LocalCloud:
         self.keys = keys or options.handed_keys() or CloudKeys.generate()
         self._write_runtime_file = runtime_file
         self.runtime_file: Path | None = None
-        self.lambda_idle_seconds = lambda_idle_seconds
+        self.lambda_idle_seconds = options.check("lambda_idle_seconds", lambda_idle_seconds)
         self.lambda_concurrency = options.check("lambda_concurrency", lambda_concurrency)
         self.iam = options.from_environment("iam") if iam is None else iam
         self.cold_jobs = options.from_environment("cold_jobs") if cold_jobs is None else cold_jobs

@@ -14,6 +14,7 @@ it imports moto.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -93,6 +94,14 @@ def _concurrency_problem(concurrency: int) -> str | None:
     return None if concurrency >= 1 else "at least one invocation must be able to run"
 
 
+def _idle_problem(seconds: float) -> str | None:
+    return None if math.isfinite(seconds) and seconds > 0 else "a number of seconds above 0"
+
+
+def _folder_problem(folder: Path) -> str | None:
+    return None if Path(folder).expanduser().is_dir() else "no such directory"
+
+
 def _iam_from_env(environ: Mapping[str, str]) -> bool | None:
     text = environ.get("LOCALCLOUD_IAM")
     return None if text is None else text.strip().lower() not in _OFF
@@ -111,15 +120,15 @@ TABLE: tuple[Option, ...] = (
     Option("data_port", "--data-port", "TCP port of the data folder's server (0: any free port)", 0, "0",
            metavar="N", convert=int, problem=_port_problem),
     Option("images_dir", "--images-dir", "folder of `docker/<image>/Dockerfile` that image URIs resolve to",
-           PROJECT_ROOT / "docker", "the kit's `docker/`", metavar="DIR", convert=Path),
+           PROJECT_ROOT / "docker", "the kit's `docker/`", metavar="DIR", convert=Path, problem=_folder_problem),
     Option("data_dir", "--data-dir", "folder served over HTTP for offline downloads", PROJECT_ROOT / "data",
-           "the kit's `data/`", metavar="DIR", convert=Path),
+           "the kit's `data/`", metavar="DIR", convert=Path, problem=_folder_problem),
     Option("allowed_origins", "--allow-origin", "a web origin (e.g. JupyterLab's http://127.0.0.1:8888) whose pages "
            "may call the cloud; repeatable. Every other Origin is refused", (), metavar="URL", repeat=True),
     Option("exit_with_parent", "--exit-with-parent", "stop (cleanly) when the process that started this one is gone, "
            "even if it was killed", False),
     Option("lambda_idle_seconds", "--lambda-idle-seconds", "stop a warm Lambda environment unused for this long",
-           300.0, "300", metavar="S", convert=float),
+           300.0, "300", metavar="S", convert=float, problem=_idle_problem),
     Option("lambda_concurrency", "--lambda-concurrency", "Lambda invocations that may run at once, all functions "
            "together (AWS's account concurrency); past it a synchronous Invoke answers 429", 1000, "1000",
            metavar="N", convert=int, problem=_concurrency_problem),
@@ -243,7 +252,8 @@ def check(name: str, value: Any) -> Any:
     option = _BY_NAME[name]
     problem = option.problem(value) if option.problem else None
     if problem:
-        raise OptionError(f"{option.flag} {value!r}: {problem}")
+        shown = str(value) if isinstance(value, Path) else value
+        raise OptionError(f"{option.flag} {shown!r}: {problem}")
     return value
 
 

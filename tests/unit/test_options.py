@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud import options
+from localcloud import LocalCloud, options
 from localcloud.options import OptionError, parse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -149,6 +149,11 @@ class TestValidationNamesTheOption:
         (["--mirror", "http://127.0.0.1:9/x=/etc/hostname"], "--mirror http://127.0.0.1:9/x: expected an http(s) URL"),
         (["--mirror", "https://example.com/x=/no/such/file"], "--mirror https://example.com/x=/no/such/file: no such"),
         (["--image", "app=/no/such/folder"], "no such directory"),
+        (["--lambda-idle-seconds", "0"], "--lambda-idle-seconds 0.0: "),
+        (["--lambda-idle-seconds", "-5"], "--lambda-idle-seconds -5.0: "),
+        (["--lambda-idle-seconds", "nan"], "--lambda-idle-seconds nan: "),
+        (["--images-dir", "/no/such/images"], "--images-dir '/no/such/images': no such directory"),
+        (["--data-dir", "/no/such/data"], "--data-dir '/no/such/data': no such directory"),
     ])
     def test_refused_with_one_line(self, argv, message):
         with pytest.raises(OptionError) as caught:
@@ -164,3 +169,5 @@ class TestValidationNamesTheOption:
             options.check("account", "12")
         with pytest.raises(OptionError, match="--lambda-concurrency 0"):
             options.check("lambda_concurrency", 0)
+        with pytest.raises(OptionError, match="--lambda-idle-seconds -1: a number of seconds above 0"):
+            LocalCloud(port=0, lambda_idle_seconds=-1)
