@@ -6,7 +6,6 @@ import errno
 import functools
 import json
 import http.server
-import os
 import shutil
 import socket
 import tempfile
@@ -145,9 +144,8 @@ class LocalCloud:
         return self
 
     def _start(self) -> None:
-        if self.account:  # moto reads MOTO_ACCOUNT_ID (its default account) on every request
-            self._previous_account = os.environ.get("MOTO_ACCOUNT_ID")
-            os.environ["MOTO_ACCOUNT_ID"] = self.account
+        if self.account:
+            self._previous_account = moto_seams.use_account(self.account)
         moto_seams.install(self)
         try:
             self._server, _ = moto_seams.serve_moto(self.host, self.port, lambda app: GuardMiddleware(
@@ -160,7 +158,7 @@ class LocalCloud:
         self.port = self._server.server_address[1]
         self.guard.ports.add(self.port)
         self.url = f"http://{self.host}:{self.port}"
-        os.environ["MOTO_PORT"] = str(self.port)  # the Step Functions interpreter calls back here
+        moto_seams.use_port(self.port)  # the Step Functions interpreter calls back here
         # Every Lambda environment and job gets the mirror table (even empty: other URLs are refused at once).
         child_env = {ENV_TABLE: json.dumps(self.mirrors)}
         self.lambda_runtime = LambdaRuntime(self.workdir, self.url, self.images, moto_seams.write_logs,
@@ -233,11 +231,8 @@ class LocalCloud:
             self.runtime_file = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-        if self.account and os.environ.get("MOTO_ACCOUNT_ID") == self.account:
-            if self._previous_account is None:
-                os.environ.pop("MOTO_ACCOUNT_ID", None)
-            else:
-                os.environ["MOTO_ACCOUNT_ID"] = self._previous_account
+        if self.account:
+            moto_seams.restore_account(self.account, self._previous_account)
 
     def __enter__(self) -> LocalCloud:
         return self.start()

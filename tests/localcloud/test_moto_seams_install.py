@@ -105,3 +105,26 @@ class TestStepFunctionsSeamsAtFirstUse:
             if seam in originals:
                 assert getattr(owner, attribute) is originals[seam], f"uninstall left localcloud's {seam}"
             assert seam not in moto_seams._originals
+
+
+class TestMotoEnvironment:
+    """What moto reads from the environment (its default account, its port) is set while a cloud runs."""
+
+    def test_account_set_while_running_and_restored(self, monkeypatch):
+        """
+        1. With MOTO_ACCOUNT_ID set to another account, start an in-process cloud with account 111122223333.
+        2. While it runs, moto's default account is the cloud's and MOTO_PORT names the cloud's port.
+        3. After it stops, MOTO_ACCOUNT_ID is the other account again.
+        """
+        import os
+
+        monkeypatch.setenv("MOTO_ACCOUNT_ID", "444455556666")
+        monkeypatch.delenv("MOTO_PORT", raising=False)
+        try:
+            with LocalCloud(port=0, iam=False, account="111122223333") as cloud:
+                assert os.environ["MOTO_ACCOUNT_ID"] == "111122223333"
+                assert os.environ["MOTO_PORT"] == str(cloud.port)
+                assert moto_seams.cloud_account() == "111122223333"
+        finally:
+            moto_seams.uninstall()
+        assert os.environ["MOTO_ACCOUNT_ID"] == "444455556666"

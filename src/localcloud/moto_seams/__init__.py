@@ -3,7 +3,8 @@
 :mod:`.registry` lists the seams, one :class:`~.registry.Seam` each (number, owner, attribute, patch, why, the moto
 signature it is written against); this module installs and removes them. The patches live beside it, one module
 per service (``_lambda``, ``_sagemaker``, ``_stepfunctions``, ``_event_delivery``, ``_s3*``, ``_iam*``), and ``_records``
-holds what the executors update in moto's records. moto is pinned exactly; ``tests/localcloud/test_moto_seams.py``
+holds what the executors update in moto's records; ``_environment`` sets what moto reads from the process's
+environment (its default account, its server's port). moto is pinned exactly; ``tests/localcloud/test_moto_seams.py``
 reads the registry and fails loudly if a seam moves.
 
 Besides the registry: ``_server.serve_moto`` builds moto's HTTP server from ``moto.moto_server.werkzeug_app`` (its
@@ -26,6 +27,7 @@ from localcloud.moto_seams._imports import defer_batch_models
 defer_batch_models()  # before the Step Functions parser imports moto.batch.utils (see _imports)
 
 from localcloud.moto_seams import _state, registry  # noqa: E402
+from localcloud.moto_seams._environment import restore_account, use_account, use_port  # noqa: E402
 from localcloud.moto_seams._executions import executions_busy  # noqa: E402
 from localcloud.moto_seams._iam import role_credentials  # noqa: E402
 from localcloud.moto_seams._iam_request import issued_key  # noqa: E402
@@ -34,8 +36,8 @@ from localcloud.moto_seams._server import serve_moto  # noqa: E402
 from localcloud.moto_seams.registry import Seam  # noqa: E402
 
 __all__ = ["all_seams", "cloud_account", "executions_busy", "install", "install_stepfunctions", "issued_key",
-           "registry", "role_credentials", "serve_moto", "stepfunctions_seams", "uninstall", "update_job",
-           "warm_in_background", "write_logs"]
+           "registry", "restore_account", "role_credentials", "serve_moto", "stepfunctions_seams", "uninstall",
+           "update_job", "use_account", "use_port", "warm_in_background", "write_logs"]
 _originals = _state.originals
 _INHERITED: set[str] = set()  # seams moto's class inherits: uninstall deletes the patch instead of setting it back
 _stepfunctions_lock = threading.Lock()
