@@ -21,7 +21,8 @@ from localcloud.server.info import InfoRoute
 from localcloud.sagemaker.inference.inference import Inference
 from localcloud.sagemaker.jobs.runner import JobRunner
 from localcloud.server.keys import CloudKeys, write_runtime_file
-from localcloud.awslambda.lambda_runtime import ACCOUNT_CONCURRENCY, LambdaRuntime
+from localcloud.awslambda.invocation import ACCOUNT_CONCURRENCY
+from localcloud.awslambda.lambda_runtime import LambdaRuntime
 from localcloud.child.mirror import ENV_TABLE
 from localcloud.server.signing import Authenticator
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from localcloud.awslambda.lambda_runtime import FunctionSpec, LambdaRuntime
+from localcloud.awslambda.invocation import FunctionSpec
+from localcloud.awslambda.lambda_runtime import LambdaRuntime
 from localcloud.common.python_startup import startup_settings
 from localcloud.contracts import JobFailure, Stopped, standalone_credentials
 from localcloud.sagemaker.inference.inference import Inference

@@ -128,7 +128,7 @@ class TestPrecedence:
         assert kwargs["allowed_origins"] == ("http://127.0.0.1:8888",) and "exit_with_parent" not in kwargs
 
     def test_lambda_concurrency_default_is_the_runtime_s(self):
-        from localcloud.awslambda.lambda_runtime import ACCOUNT_CONCURRENCY
+        from localcloud.awslambda.invocation import ACCOUNT_CONCURRENCY
 
         assert parse([], {}).lambda_concurrency == ACCOUNT_CONCURRENCY
 

@@ -69,7 +69,7 @@ def extract(package: bytes, folder: Path, limit: int = CODE_SIZE_UNZIPPED) -> No
 def materialise(workdir: Path, images: ImageCatalog, spec) -> tuple[Path, str, dict[str, str]]:
     """Unpack or stage a function version's code once; return (its folder, the handler, the image's ENV).
 
-    ``spec`` is a :class:`localcloud.awslambda.lambda_runtime.FunctionSpec`. Callers serialise calls for one version.
+    ``spec`` is a :class:`localcloud.awslambda.invocation.FunctionSpec`. Callers serialise calls for one version.
     """
     # The name passed AWS's pattern at CreateFunction; inside() keeps the folder in the workdir regardless.
     folder = inside(workdir / "lambda", f"{spec.name}-{spec.code_sha256[:16]}", what=f"function name {spec.name!r}")

@@ -9,7 +9,6 @@ invoke costs a pipe round trip instead of a new interpreter.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import os
@@ -26,6 +25,13 @@ from pathlib import Path
 
 from localcloud.awslambda import lambda_code
 from localcloud.awslambda.lambda_code import CodeTooLarge
+from localcloud.awslambda.invocation import (
+    ACCOUNT_CONCURRENCY,
+    ConcurrencyLimitExceeded,
+    FunctionSpec,
+    InvokeResult,
+    RuntimeExited,
+)
 from localcloud.awslambda.lambda_exit import exit_reason
 from localcloud.awslambda.lambda_spare import Spares
 from localcloud.child import private_tmp, process_group
@@ -38,57 +44,11 @@ from localcloud.server.keys import runtime_dir
 # and nothing offline should fail because the machine is busy.
 _INIT_TIMEOUT_SECONDS = 30.0
 _MAX_IDLE_PER_FUNCTION = 4
-# AWS's default account concurrency: invocations running at once, all functions of the cloud together
-# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
-ACCOUNT_CONCURRENCY = 1000
 # Only what a Python process needs to start; the user's AWS settings never reach a handler.
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "PYTHONPATH")
 # Set last in every environment: no function's Environment can point a handler at the user's AWS files
 _FIXED_ENV = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "PYTHONUNBUFFERED": "1",
               "TZ": "UTC"}
-
-
-class ConcurrencyLimitExceeded(Exception):
-    """A synchronous invoke found the account's concurrency in use (AWS: 429 TooManyRequestsException)."""
-
-
-class RuntimeExited(OSError):
-    """An environment's process ended during its init phase (its module-level code exited)."""
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """What the runtime needs to know of a Lambda function (read from moto's model)."""
-
-    name: str
-    arn: str
-    region: str
-    handler: str | None
-    timeout: float
-    memory_size: int
-    environment: dict[str, str]
-    code_sha256: str
-    zip_bytes: bytes | None = None
-    image_uri: str | None = None
-    image_command: tuple[str, ...] = ()
-    version: str = "$LATEST"
-    role: str = ""  # the execution role: the handler's AWS calls act as it
-    ephemeral_mb: int = private_tmp.DEFAULT_MB  # EphemeralStorage: the size of the environment's /tmp
-
-    @property
-    def warm_key(self) -> tuple:
-        return (self.arn, self.code_sha256, self.handler, self.timeout, self.image_command, self.role,
-                tuple(sorted(self.environment.items())), self.ephemeral_mb)
-
-
-@dataclass
-class InvokeResult:
-    """A finished invocation: the payload AWS would return and whether it is an error."""
-
-    payload: bytes
-    function_error: str | None
-    log_tail: str
-    request_id: str = ""
 
 
 @dataclass
@@ -386,11 +346,6 @@ class LambdaRuntime:
         for pool in pools:
             for environment in pool:
                 environment.close()
-
-
-def encode_log_tail(text: str) -> str:
-    """The ``X-Amz-Log-Result`` header value: base64 of the last 4 KB of the log."""
-    return base64.b64encode(text.encode()[-4096:]).decode()
 
 
 def _pump(stream, replies: queue.Queue) -> None:

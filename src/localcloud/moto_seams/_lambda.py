@@ -11,7 +11,8 @@ from typing import Any
 from moto.core.exceptions import JsonRESTError
 
 from localcloud.child.lambda_bootstrap import RESPONSE_LIMIT
-from localcloud.awslambda.lambda_runtime import ConcurrencyLimitExceeded, FunctionSpec, LambdaRuntime, encode_log_tail
+from localcloud.awslambda.invocation import ConcurrencyLimitExceeded, FunctionSpec, encode_log_tail
+from localcloud.awslambda.lambda_runtime import LambdaRuntime
 from localcloud.moto_seams import _state
 from localcloud.moto_seams._iam import lambda_may_assume
 
