@@ -8,7 +8,12 @@ So every Kit made here has ``endpoint_url=None``, whatever its target.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import http.server
+import json
 import os
+import shutil
+import threading
 from collections.abc import Callable, Iterator
 
 import boto3
@@ -45,6 +50,14 @@ def aws(aws_env) -> Iterator[None]:
 
 
 @pytest.fixture
+def cloud_keys_given(monkeypatch) -> None:
+    """Keys in the kernels' variables, as a user who started a cloud elsewhere has them: the runner, given an
+    ``endpoint`` with no runtime file of this user's, keeps them (helpers.runner.cloud_process.use_keys_of)."""
+    monkeypatch.setenv("PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID", "LCUNITTESTKEY0000000")
+    monkeypatch.setenv("PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY", "unit-test-secret")
+
+
+@pytest.fixture
 def make_kit(aws) -> Callable[..., config.Kit]:
     """Build a Kit on moto: ``make_kit(region="us-east-1", target="aws", prefix=..., run_id=...)``."""
 
@@ -64,3 +77,55 @@ def kit(make_kit) -> config.Kit:
 
 # The Stubber-backed AWS kit of tests/unit/_aws_stubs.py, as a fixture for every unit test module.
 from _aws_stubs import aws_kit  # noqa: E402, F401
+
+# -- the handler tests' (test_fetch_data_handler, test_job_handlers) ---------------------------------------------
+from _handler_support import IRIS, REGION, QuietFiles  # noqa: E402
+
+
+@pytest.fixture
+def data_server(tmp_path) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 serving iris.data (a copy of data/iris.data) and an empty empty.data."""
+    root = tmp_path / "served"
+    root.mkdir()
+    shutil.copy(IRIS, root / "iris.data")
+    (root / "empty.data").write_bytes(b"\n")
+    QuietFiles.requested = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFiles, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def account(aws) -> str:
+    return boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+
+
+@pytest.fixture
+def bucket(aws, monkeypatch) -> str:
+    """An empty bucket in eu-west-1; no handler variables set from the shell."""
+    for name in ("DATA_URL", "BUCKET", "RUN_PREFIX", "HYPERPARAMETERS", "INSTANCE_TYPE", "MAX_RUNTIME_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    name = "handler-tests-bucket"
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return name
+
+
+@pytest.fixture
+def job_environment(account, monkeypatch) -> dict[str, str]:
+    """The environment the notebooks give the job-starting functions."""
+    registry = f"{account}.dkr.ecr.{REGION}.amazonaws.com"
+    environment = {
+        "PREPROCESS_IMAGE_URI": f"{registry}/unit-kit/preprocess:latest",
+        "TRAINING_IMAGE_URI": f"{registry}/linear-learner:1",
+        "SAGEMAKER_ROLE_ARN": f"arn:aws:iam::{account}:role/unit-kit-sagemaker",
+        "JOB_NAME_PREFIX": "unit-kit",
+        "RESOURCE_TAGS": json.dumps(config.settings(prefix="unit-kit", run_id="handler-tests").tags()),
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return environment

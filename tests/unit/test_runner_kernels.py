@@ -304,6 +304,8 @@ class TestSummaryPreparedBesideTheLastNotebook:
             self.events.append("collected")
 
     def run(self, monkeypatch, tmp_path, selection: str) -> list[str]:
+        monkeypatch.setenv("PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID", "LCUNITTESTKEY0000000")  # a cloud run elsewhere
+        monkeypatch.setenv("PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY", "unit-test-secret")
         collector = self._Collector()
 
         def execute_notebook(input_path, output_path, parameters=None, **kwargs):

@@ -121,7 +121,7 @@ class TestStripRunMetadata:
 
 
 @pytest.fixture
-def fake_papermill(monkeypatch):
+def fake_papermill(monkeypatch, cloud_keys_given):
     """Replace papermill.execute_notebook: record calls, write an executed-looking copy, optionally fail."""
     import papermill
 
