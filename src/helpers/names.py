@@ -29,7 +29,7 @@ def job_name(prefix: str, run_id: str, step: str) -> str:
     have always done); a name over 63 characters is cut and ends with
     ``-`` and 8 hex characters of the SHA-256 of the whole name, so it stays stable (same run, same
     name) and two long run ids that differ only at the end still get different names. The Lambda
-    handlers carry a copy (they are single files); tests/unit/test_lambda_handlers.py checks they agree.
+    handlers carry a copy (they are single files); tests/unit/test_job_handlers.py checks they agree.
     """
     full = "-".join(part for part in (prefix, "" if step == "model" else step, run_id) if part)
     name = re.sub(r"[^a-zA-Z0-9-]", "", full.replace("_", "-")).strip("-") or "job"
