@@ -20,7 +20,7 @@ from localcloud.common.images import ImageCatalog
 from localcloud.server.info import InfoRoute
 from localcloud.sagemaker.inference.inference import Inference
 from localcloud.sagemaker.jobs.runner import JobRunner
-from localcloud.server.keys import CloudKeys, write_runtime_file
+from localcloud.server.keys import CloudKeys, check_runtime_dir, write_runtime_file
 from localcloud.awslambda.invocation import ACCOUNT_CONCURRENCY
 from localcloud.awslambda.lambda_runtime import LambdaRuntime
 from localcloud.child.mirror import ENV_TABLE
@@ -145,6 +145,8 @@ class LocalCloud:
         return self
 
     def _start(self) -> None:
+        if self._write_runtime_file:  # refused before any child process starts (it would hold the caller's pipes)
+            check_runtime_dir()
         if self.account:
             self._previous_account = moto_seams.use_account(self.account)
         moto_seams.install(self)

@@ -327,6 +327,34 @@ class TestRuntimeFile:
         assert done.returncode == 2 and str(folder) in done.stderr and "open to other users" in done.stderr, \
             done.stderr
 
+    def test_the_folder_is_checked_before_any_child_starts(self, tmp_path, monkeypatch):
+        """
+        1. Start an in-process cloud that writes its runtime file into a folder open to others, with the Lambda
+           runtime and the job runner (which start child processes) made to fail if they are built.
+        2. start() refuses the folder (KeysError) before building either: no child process can outlive the
+           refusal holding the caller's pipes (a ``subprocess.run(capture_output=True)`` waited for them).
+        """
+        from localcloud import cloud as cloud_module
+        from localcloud import moto_seams
+        from localcloud.server.keys import KeysError
+
+        folder = tmp_path / "open"
+        folder.mkdir()
+        folder.chmod(0o777)
+        monkeypatch.setenv("LOCALCLOUD_RUNTIME_DIR", str(folder))
+        monkeypatch.delenv("MOTO_PORT", raising=False)
+
+        def built(*args, **kwargs):
+            raise AssertionError("a child-starting executor was built before the runtime folder was checked")
+
+        monkeypatch.setattr(cloud_module, "LambdaRuntime", built)
+        monkeypatch.setattr(cloud_module, "JobRunner", built)
+        try:
+            with pytest.raises(KeysError, match="open to other users"):
+                cloud_module.LocalCloud(port=0, runtime_file=True).start()
+        finally:
+            moto_seams.uninstall()
+
 
 def _other_user() -> str:
     name = f"lcother{os.getpid() % 100000}"

@@ -80,6 +80,11 @@ def runtime_dir() -> Path:
     return data_home / "localcloud" / "runtime"
 
 
+def check_runtime_dir() -> Path:
+    """The runtime folder (:func:`runtime_dir`), made private if missing; refused as :func:`_private_dir` says."""
+    return _private_dir(runtime_dir())
+
+
 def _private_dir(folder: Path) -> Path:
     """``folder``, made with mode 0700 if missing; refused unless it is the user's own and no one else's.
 
