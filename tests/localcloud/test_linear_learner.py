@@ -190,6 +190,27 @@ class TestDeterminism:
             assert (first / name).read_bytes() == (second / name).read_bytes()
 
 
+class TestFloat32LikeLinearLearner:
+    """linear-learner's scores are float32 (its RECORDIO response format marks them so:
+    https://docs.aws.amazon.com/sagemaker/latest/dg/LL-in-formats.html): the stand-in's model and scores too, so that
+    a CPU's last-bit float64 differences (another BLAS kernel) do not change a model's bytes or a score's digits."""
+
+    def test_model_parameters_and_scores_are_float32_values(self, trained_iris: Path,
+                                                             iris: dict[str, np.ndarray]) -> None:
+        """
+        1. Read the trained iris model's coefficients, intercepts and normalization, and score the test rows.
+        2. Every number is a float32 value (float32(x) == x).
+        """
+        from localcloud.sagemaker.algorithms.linear_learner.model import load_model, predict
+
+        model = load_model(trained_iris / "model" / "model_algo-1.json")
+        numbers = np.concatenate([np.ravel(model["coefficients"]), np.ravel(model["intercepts"]),
+                                  model["normalization"]["mean"], model["normalization"]["scale"]])
+        scores = np.ravel([record["score"] for record in predict(model, iris["X_test"])])
+        for name, values in (("model", numbers), ("scores", scores)):
+            assert np.array_equal(values.astype(np.float32).astype(np.float64), values), f"{name} are not float32"
+
+
 GOOD_ROWS = "0,1.0,2.0\n1,3.0,4.0\n2,5.0,6.0\n0,1.5,2.5\n"
 CLIENT_ERRORS = {
     "missing predictor_type": ({}, {"train": {"t.csv": GOOD_ROWS}}, None, ["predictor_type"]),

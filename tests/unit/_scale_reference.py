@@ -140,6 +140,10 @@ def _metrics(model: dict[str, Any], X: np.ndarray, y: np.ndarray) -> dict[str, f
             "precision": precision, "recall": recall}
 
 
+def _f32(values: np.ndarray) -> list:
+    return np.asarray(values, dtype=np.float32).tolist()  # the model keeps float32 parameters, as linear-learner
+
+
 def _fit_one(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]], log: list[tuple]) -> dict[str, Any]:
     import sklearn
     from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -164,8 +168,8 @@ def _fit_one(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]],
             intercept = estimator.intercepts_[0] * y_scale + y_mean
             model = {"format": FORMAT, "format_version": FORMAT_VERSION, "note": NOTE,
                      "predictor_type": hp["predictor_type"], "num_classes": hp["num_classes"],
-                     "feature_dim": X.shape[1], "normalization": {"mean": mean.tolist(), "scale": scale.tolist()},
-                     "coefficients": coef.tolist(), "intercepts": intercept.tolist(),
+                     "feature_dim": X.shape[1], "normalization": {"mean": _f32(mean), "scale": _f32(scale)},
+                     "coefficients": _f32(coef), "intercepts": _f32(intercept),
                      "training": {k: v for k, v in hp.items() if k not in ("predictor_type", "num_classes")}
                      | {"seed": ll.SEED, "rows": len(y)}}
             for channel in ("train", "validation"):

@@ -85,7 +85,8 @@ def predict(model: dict[str, Any], X: np.ndarray) -> list[dict[str, Any]]:
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     if X.ndim != 2 or X.shape[1] != model["feature_dim"]:
         raise InvalidInputError(f"expected {model['feature_dim']} features per row, got an array of shape {X.shape}")
-    out, kind = outputs(model, X), model["predictor_type"]
+    # float32 scores, as linear-learner answers (its RECORDIO format marks them so): a CPU's last float64 bits vanish
+    out, kind = outputs(model, X).astype(np.float32).astype(np.float64), model["predictor_type"]
     if kind == "regressor":
         return [{"score": float(v)} for v in out]
     if kind == "binary_classifier":

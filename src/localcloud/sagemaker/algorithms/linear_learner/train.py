@@ -58,6 +58,12 @@ NOT_IMPLEMENTED = {  # real linear-learner hyperparameters the stand-in accepts 
     "unbias_label", "use_lr_scheduler"}
 
 
+def _float32(values: np.ndarray) -> list:
+    """A model's parameters as linear-learner keeps them, float32: the float64 fit's last bits, which differ
+    between CPUs (their BLAS kernels), do not reach the model's bytes or its scores."""
+    return np.asarray(values, dtype=np.float32).tolist()
+
+
 def _log(message: str) -> None:
     print(f"[{time.strftime('%m/%d/%Y %H:%M:%S')} INFO {os.getpid()}] {message}", flush=True)
 
@@ -271,8 +277,8 @@ def _fit_one(hp: dict[str, Any], data: dict[str, tuple[SpilledRows, np.ndarray]]
                     f"training diverged in epoch {epoch}; lower learning_rate (now {hp['learning_rate']:g})")
             model = {"format": FORMAT, "format_version": FORMAT_VERSION, "note": NOTE,
                      "predictor_type": hp["predictor_type"], "num_classes": hp["num_classes"],
-                     "feature_dim": d, "normalization": {"mean": mean.tolist(), "scale": scale.tolist()},
-                     "coefficients": coef.tolist(), "intercepts": intercept.tolist(),
+                     "feature_dim": d, "normalization": {"mean": _float32(mean), "scale": _float32(scale)},
+                     "coefficients": _float32(coef), "intercepts": _float32(intercept),
                      "training": {k: v for k, v in hp.items() if k not in ("predictor_type", "num_classes")}
                      | {"seed": SEED, "rows": len(y)}}
             for channel in ("train", "validation"):
