@@ -143,7 +143,7 @@ def replacement_note(kit: Kit, state_machine_arn: str, name: str, payload: dict[
 
 def wait(kit: Kit, execution_arn: str, definition: dict[str, Any], timeout: float = 3600,
          raise_on_failure: bool = True) -> dict[str, Any]:
-    """Watch an execution until it ends, the bar counting the states it has left.
+    """Watch an execution until it ends, the line counting the states done.
 
     Raises:
         ExecutionFailed: it did not succeed (unless ``raise_on_failure`` is False).
@@ -160,7 +160,8 @@ def wait(kit: Kit, execution_arn: str, definition: dict[str, Any], timeout: floa
             return True, total, result["status"]
         return result["status"] != "RUNNING", len(exited), result["status"]
 
-    poll(check, f"execution of {execution_arn.split(':')[-2]}", total=total, timeout=timeout)
+    poll(check, f"execution of {execution_arn.split(':')[-2]}", total=total, timeout=timeout,
+         counting="{done} of {total} states done")
     if raise_on_failure and result["status"] != "SUCCEEDED":
         raise ExecutionFailed(result)
     return result
