@@ -18,10 +18,11 @@ from helpers.config import Kit, connect
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
     from helpers import (cleanup, diagrams, display, ecr, evaluation, events, execution_view, iam, lambdas, paths, plan,
-                         preflight, retry, s3, sagemaker, settings_file, stepfunctions)
+                         preflight, retry, s3, sagemaker, settings_file, stepfunctions, training_logs)
 
 SUBMODULES = ("cleanup", "diagrams", "display", "ecr", "evaluation", "events", "execution_view", "iam", "lambdas",
-              "paths", "plan", "preflight", "retry", "s3", "sagemaker", "settings_file", "stepfunctions")
+              "paths", "plan", "preflight", "retry", "s3", "sagemaker", "settings_file", "stepfunctions",
+              "training_logs")
 __all__ = ["Kit", "connect", "json_tags", *SUBMODULES]
 
 
