@@ -278,10 +278,10 @@ class StateMachinePicture:
         self.definition, self.title, self.statuses = definition, title, statuses
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        what = "execution" if self.statuses is not None else "state machine"
+        name = self.title or self.definition["StartAt"]
         return {"image/svg+xml": state_machine_svg(self.definition, self.title, self.statuses),
                 "image/png": base64.b64encode(state_machine_png(self.definition, self.title, self.statuses)).decode(),
-                "text/plain": f"<{what}: {self.title or self.definition['StartAt']}>"}
+                "text/plain": f"<{name}>" if self.statuses is not None else f"<state machine: {name}>"}
 
 
 def show_state_machine(definition: dict[str, Any], title: str = "") -> StateMachinePicture:
