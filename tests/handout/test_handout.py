@@ -27,8 +27,10 @@ SHOTS = HANDOUT / "screenshots"
 # The issue: intro (index.html), the five steps, 06, 07 and the cleanup, in this order.
 PAGES = ["01_bucket", "02_ingest", "03_preprocess", "04_train", "05_stepfunctions", "06_evaluate", "07_triggers",
          "99_cleanup"]
-# Pictures a page must show: the state machines are SVG outputs, the confusion matrix a PNG.
-EXPECTED_IMAGES = {"05_stepfunctions": {"svg": 2}, "06_evaluate": {"svg": 1, "png": 1}}
+# Pictures a page must show: the state machines and each execution's final colours are SVG outputs, 04's training
+# curve and the confusion matrix PNGs.
+EXPECTED_IMAGES = {"04_train": {"png": 1}, "05_stepfunctions": {"svg": 4}, "06_evaluate": {"svg": 3, "png": 1},
+                   "07_triggers": {"svg": 1}}
 
 pytestmark = [pytest.mark.series,
               pytest.mark.skipif(not LAB_PYTHON.exists(), reason="no .venv-lab: `make test` builds it (make lab's venv)")]
