@@ -38,7 +38,8 @@ WAIT_START = re.compile(r"^(training job|processing job|execution of|jobs of run
 WAIT_LINE = re.compile(r"^(training job|processing job|execution of|jobs of run) \S+: \S+ after \d+ s$")
 STATE = re.compile(r'data-state="([^"]+)" data-status="([a-z-]+)"')
 
-pytestmark = [pytest.mark.series, pytest.mark.slow(150),
+# ~60 s alone; a loaded 2-core machine (make test's other worker) may take several times that: past pytest's 300 s.
+pytestmark = [pytest.mark.series, pytest.mark.slow(150), pytest.mark.timeout(1200),
               pytest.mark.skipif(not LAB_PYTHON.exists(), reason="no .venv-lab: `make test` builds it (make lab's venv)")]
 
 # Installed before JupyterLab loads: every SVG picture added to the page (or whose source changes), by notebook.
