@@ -14,9 +14,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 
+import nbval_displays  # noqa: E402  (tests/nbval_displays.py)
 import parallel  # noqa: E402  (tests/parallel.py)
 
 _cloud = None
+
+
+def pytest_configure(config):
+    """nbval applies display updates as Jupyter front ends do (tests/nbval_displays.py)."""
+    if config.pluginmanager.hasplugin("nbval"):
+        nbval_displays.install()
 
 
 def pytest_collection_modifyitems(config, items):

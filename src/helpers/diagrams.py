@@ -6,6 +6,10 @@ state (failures, branches, retries) sits in the right column beside the first st
 Edges are drawn at right angles, each in a lane of its own, so they never run over a box or over each
 other; ``Catch`` edges are dashed red and ``Choice`` edges carry their condition beside the source.
 
+Given the statuses of an execution's states (helpers.execution_view reads them from its history), the
+boxes are coloured as the Step Functions console colours them — running blue, succeeded green, failed red,
+caught error orange, aborted grey, not reached white — with a legend below.
+
 A notebook shows it as a bundle of both formats: JupyterLab renders SVG only in a trusted notebook
 (one you executed yourself) and falls back to the PNG, drawn from the same geometry with Pillow,
 when the notebook is opened untrusted.
@@ -23,6 +27,11 @@ from typing import Any
 _WIDTH, _HEIGHT, _GAP_Y, _MARGIN, _GAP_X, _LANE = 230, 46, 30, 130, 190, 9
 _COLOURS = {"Task": "#dbeafe", "Choice": "#fef3c7", "Wait": "#e0e7ff", "Fail": "#fee2e2", "Succeed": "#dcfce7",
             "Pass": "#f3f4f6", "Parallel": "#ede9fe", "Map": "#ede9fe"}
+# An execution's state, as the console shows it: (fill, outline, the legend's words).
+STATUS_STYLES = {"running": ("#bfdbfe", "#1d4ed8", "running"), "succeeded": ("#bbf7d0", "#15803d", "succeeded"),
+                 "failed": ("#fecaca", "#b91c1c", "failed"), "caught": ("#fed7aa", "#c2410c", "caught error"),
+                 "aborted": ("#e5e7eb", "#4b5563", "aborted"), "not-reached": ("#ffffff", "#9ca3af", "not reached")}
+_LEGEND = 34  # the legend row's height below a coloured picture
 _OPERATORS = {"NumericGreaterThanEquals": "≥", "NumericGreaterThan": ">", "NumericLessThanEquals": "≤",
               "NumericLessThan": "<", "NumericEquals": "=", "StringEquals": "=", "BooleanEquals": "="}
 
@@ -84,15 +93,33 @@ class _Geometry:
     edges: list[tuple[list[tuple[float, float]], str]] = field(default_factory=list)  # points, kind
     labels: list[tuple[float, float, str, str]] = field(default_factory=list)  # x, y, text, anchor
     start: tuple[float, float] = (0.0, 0.0)
+    statuses: dict[str, str] | None = None  # an execution's: every state's status, for colours and the legend
+
+    def style(self, name: str, kind: str) -> tuple[str, str, int]:
+        """A box's fill, outline and outline width: by state type, or by status in an execution's picture."""
+        if self.statuses is None:
+            return _COLOURS.get(kind, "#f3f4f6"), "#374151", 1
+        fill, outline, _ = STATUS_STYLES[self.statuses.get(name, "not-reached")]
+        return fill, outline, 2
+
+    def legend(self) -> list[tuple[float, float, str, str, str]]:
+        """(x, y, fill, outline, words) of each legend swatch, left to right under the boxes."""
+        y, x, swatches = self.height - _LEGEND - 12, float(_MARGIN), []
+        for status, (fill, outline, words) in STATUS_STYLES.items():
+            swatches.append((x, y, fill, outline, words))
+            x += 30 + 7 * len(words) + 22
+        return swatches
 
 
-def _geometry(definition: dict[str, Any], title: str) -> _Geometry:
+def _geometry(definition: dict[str, Any], title: str, statuses: dict[str, str] | None = None) -> _Geometry:
     states, position = definition["States"], _layout(definition)
     rows = max(r for _, r in position.values()) + 1
     top = 70 if title else 50
     x_of = {0: _MARGIN, 1: _MARGIN + _WIDTH + _GAP_X}
     width = x_of[1] + _WIDTH + _MARGIN
-    geometry = _Geometry(width, top + rows * (_HEIGHT + _GAP_Y) + 30, title)
+    legend = _LEGEND if statuses is not None else 0
+    geometry = _Geometry(width, top + rows * (_HEIGHT + _GAP_Y) + 30 + legend, title,
+                         statuses={n: statuses.get(n, "not-reached") for n in states} if statuses is not None else None)
     for name, (column, row) in position.items():
         kind = states[name]["Type"]
         detail = states[name].get("Resource", "").split(":::")[-1].split(":")[-1] if kind == "Task" else kind
@@ -136,9 +163,9 @@ def _geometry(definition: dict[str, Any], title: str) -> _Geometry:
     return geometry
 
 
-def state_machine_svg(definition: dict[str, Any], title: str = "") -> str:
-    """The SVG text of a state machine picture."""
-    g = _geometry(definition, title)
+def state_machine_svg(definition: dict[str, Any], title: str = "", statuses: dict[str, str] | None = None) -> str:
+    """The SVG text of a state machine picture; with ``statuses`` (state → a key of STATUS_STYLES), an execution's."""
+    g = _geometry(definition, title, statuses)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{g.width}" height="{g.height}" '
              f'viewBox="0 0 {g.width} {g.height}" font-family="Helvetica, Arial, sans-serif" font-size="13">',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
@@ -155,16 +182,23 @@ def state_machine_svg(definition: dict[str, Any], title: str = "") -> str:
     for x, y, text, anchor in g.labels:
         parts.append(f'<text x="{x}" y="{y}" font-size="11" text-anchor="{anchor}" fill="#92400e">{escape(text)}</text>')
     for name, (x, y, kind, detail) in g.boxes.items():
-        parts.append(f'<rect x="{x}" y="{y}" width="{_WIDTH}" height="{_HEIGHT}" rx="8" '
-                     f'fill="{_COLOURS.get(kind, "#f3f4f6")}" stroke="#374151"/>'
+        fill, outline, thick = g.style(name, kind)
+        status = f' data-state="{escape(name)}" data-status="{g.statuses[name]}"' if g.statuses is not None else ""
+        tip = f"<title>{escape(name)}: {STATUS_STYLES[g.statuses[name]][2]}</title>" if g.statuses is not None else ""
+        parts.append(f'<rect{status} x="{x}" y="{y}" width="{_WIDTH}" height="{_HEIGHT}" rx="8" '
+                     f'fill="{fill}" stroke="{outline}" stroke-width="{thick}">{tip}</rect>'
                      f'<text x="{x + _WIDTH / 2}" y="{y + 19}" text-anchor="middle" font-weight="bold">{escape(name)}</text>'
                      f'<text x="{x + _WIDTH / 2}" y="{y + 36}" text-anchor="middle" font-size="11" '
                      f'fill="#4b5563">{escape(detail)}</text>')
+    if g.statuses is not None:
+        for x, y, fill, outline, words in g.legend():
+            parts.append(f'<rect x="{x}" y="{y}" width="22" height="14" rx="3" fill="{fill}" stroke="{outline}" '
+                         f'stroke-width="2"/><text x="{x + 28}" y="{y + 11}" font-size="12">{words}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def state_machine_png(definition: dict[str, Any], title: str = "") -> bytes:
+def state_machine_png(definition: dict[str, Any], title: str = "", statuses: dict[str, str] | None = None) -> bytes:
     """The same picture as :func:`state_machine_svg`, as PNG bytes, drawn with Pillow.
 
     Pillow, not matplotlib: importing matplotlib cost ~0.25 s of the first picture of a notebook. The picture is
@@ -172,7 +206,7 @@ def state_machine_png(definition: dict[str, Any], title: str = "") -> bytes:
     """
     from PIL import Image, ImageDraw, ImageFont
 
-    g, k = _geometry(definition, title), _SCALE
+    g, k = _geometry(definition, title, statuses), _SCALE
     image = Image.new("RGB", (round(g.width * k), round(g.height * k)), "white")
     draw = ImageDraw.Draw(image)
     font = functools.partial(_font, ImageFont)
@@ -187,11 +221,17 @@ def state_machine_png(definition: dict[str, Any], title: str = "") -> bytes:
     for x, y, text, anchor in g.labels:
         draw.text((x * k, y * k), text, font=font(11 * k), fill="#92400e", anchor={"start": "ls", "end": "rs"}[anchor])
     for name, (x, y, kind, detail) in g.boxes.items():
+        fill, outline, thick = g.style(name, kind)
         draw.rounded_rectangle([x * k, y * k, (x + _WIDTH) * k, (y + _HEIGHT) * k], radius=8 * k,
-                               fill=_COLOURS.get(kind, "#f3f4f6"), outline="#374151", width=k)
+                               fill=fill, outline=outline, width=thick * k)
         draw.text(((x + _WIDTH / 2) * k, (y + 19) * k), name, font=font(13 * k), fill="#111827", anchor="ms",
                   stroke_width=0.3 * k, stroke_fill="#111827")
         draw.text(((x + _WIDTH / 2) * k, (y + 36) * k), detail, font=font(11 * k), fill="#4b5563", anchor="ms")
+    if g.statuses is not None:
+        for x, y, fill, outline, words in g.legend():
+            draw.rounded_rectangle([x * k, y * k, (x + 22) * k, (y + 14) * k], radius=3 * k, fill=fill,
+                                   outline=outline, width=2 * k)
+            draw.text(((x + 28) * k, (y + 11) * k), words, font=font(12 * k), fill="#111827", anchor="ls")
     buffer = io.BytesIO()
     image.resize((round(g.width), round(g.height)), Image.Resampling.LANCZOS).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -229,15 +269,19 @@ def _arrow(draw: Any, points: list[tuple[float, float]], colour: str, dashed: bo
 
 
 class StateMachinePicture:
-    """A state machine picture for a notebook: SVG where the notebook is trusted, PNG where it is not."""
+    """A state machine picture for a notebook: SVG where the notebook is trusted, PNG where it is not.
 
-    def __init__(self, definition: dict[str, Any], title: str = "") -> None:
-        self.definition, self.title = definition, title
+    With ``statuses`` it is an execution's picture, its states coloured by status.
+    """
+
+    def __init__(self, definition: dict[str, Any], title: str = "", statuses: dict[str, str] | None = None) -> None:
+        self.definition, self.title, self.statuses = definition, title, statuses
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {"image/svg+xml": state_machine_svg(self.definition, self.title),
-                "image/png": base64.b64encode(state_machine_png(self.definition, self.title)).decode(),
-                "text/plain": f"<state machine: {self.title or self.definition['StartAt']}>"}
+        name = self.title or self.definition["StartAt"]
+        return {"image/svg+xml": state_machine_svg(self.definition, self.title, self.statuses),
+                "image/png": base64.b64encode(state_machine_png(self.definition, self.title, self.statuses)).decode(),
+                "text/plain": f"<{name}>" if self.statuses is not None else f"<state machine: {name}>"}
 
 
 def show_state_machine(definition: dict[str, Any], title: str = "") -> StateMachinePicture:

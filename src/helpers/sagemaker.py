@@ -213,7 +213,7 @@ def jobs_of_run(kit: Kit, run_id: str, timeout: float = 3600) -> pd.DataFrame:
         running = [k for k, j in jobs.items() if j[_JOBS[k][2]] in ("InProgress", "Stopping")]
         return not running, len(jobs) - len(running), "running: " + ", ".join(running) if running else "ended"
 
-    poll(check, f"jobs of run {run_id}", total=2, timeout=timeout)
+    poll(check, f"jobs of run {run_id}", total=2, timeout=timeout, counting="{done} of {total} jobs ended")
     rows = [{"job": job.get("ProcessingJobName") or job.get("TrainingJobName"), "kind": kind,
              "status": job[_JOBS[kind][2]], "failure reason": job.get("FailureReason", "")[:160]}
             for kind, job in run_jobs(kit, run_id).items()]

@@ -142,25 +142,40 @@ def replacement_note(kit: Kit, state_machine_arn: str, name: str, payload: dict[
 
 
 def wait(kit: Kit, execution_arn: str, definition: dict[str, Any], timeout: float = 3600,
-         raise_on_failure: bool = True) -> dict[str, Any]:
-    """Watch an execution until it ends, the bar counting the states it has left.
+         raise_on_failure: bool = True, picture: bool = True) -> dict[str, Any]:
+    """Watch an execution until it ends: a line counting the states done and, in a notebook, its picture below,
+    states coloured as they run and end (helpers.execution_view), left in the cell with the final colours.
+
+    Args:
+        picture: show the live picture (in a notebook's kernel; never in a script).
 
     Raises:
         ExecutionFailed: it did not succeed (unless ``raise_on_failure`` is False).
     """
+    from helpers.execution_view import LivePicture, state_statuses
+
     sfn = kit.client("stepfunctions")
     result: dict[str, Any] = {}
+    statuses: dict[str, str] = {}
     total = len(definition["States"])
+    machine = execution_arn.split(":")[-2]
+    live = LivePicture(definition, f"execution {execution_arn.split(':')[-1]}") if picture else None
 
     def check() -> tuple[bool, int, str]:
         result.update(strip_metadata(sfn.describe_execution(executionArn=execution_arn)))
-        exited = {e["stateExitedEventDetails"]["name"] for e in _events(sfn, execution_arn)
-                  if "stateExitedEventDetails" in e}
+        events = _events(sfn, execution_arn)
+        statuses.update(state_statuses(events, definition))
+        exited = {e["stateExitedEventDetails"]["name"] for e in events if "stateExitedEventDetails" in e}
         if result["status"] == "SUCCEEDED":  # states on paths not taken (Fail, Catch) never run
             return True, total, result["status"]
         return result["status"] != "RUNNING", len(exited), result["status"]
 
-    poll(check, f"execution of {execution_arn.split(':')[-2]}", total=total, timeout=timeout)
+    def shown(done: bool) -> None:
+        if live is not None:
+            live.show(statuses, result["status"])
+
+    poll(check, f"execution of {machine}", total=total, timeout=timeout, counting="{done} of {total} states done",
+         shown=shown)
     if raise_on_failure and result["status"] != "SUCCEEDED":
         raise ExecutionFailed(result)
     return result

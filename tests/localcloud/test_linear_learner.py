@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -126,7 +127,13 @@ class TestSubprocess:
                               capture_output=True, text=True, env=env, timeout=60)
         assert done.returncode == 0, done.stderr
         assert (root / "model/model_algo-1.json").is_file() and (root / "output/metrics.json").is_file()
-        assert "#quality_metric: host=algo-1, epoch=0, train multiclass_accuracy <score>=" in done.stdout
+        # linear-learner's per-epoch line names its loss: "#quality_metric: host=algo-1, epoch=0, train
+        # binary_classification_cross_entropy_objective <loss>=0.5956" (a linear-learner training log, as printed by
+        # the SageMaker SDK; the objective names are those of https://docs.aws.amazon.com/sagemaker/latest/dg/
+        # linear-learner-tuning.html), the epochs of the one model it keeps
+        epochs = re.findall(r"#quality_metric: host=algo-1, epoch=(\d+), train multiclass_cross_entropy_objective "
+                            r"<loss>=\S+$", done.stdout, re.M)
+        assert epochs == [str(n) for n in range(len(epochs))] and len(epochs) >= 2, done.stdout
         assert "#quality_metric: host=algo-1, train objective_loss <loss>=" in done.stdout
         assert "#quality_metric: host=algo-1, test multiclass_accuracy <score>=" in done.stdout
 

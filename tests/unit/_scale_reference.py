@@ -172,10 +172,9 @@ def _fit_one(hp: dict[str, Any], data: dict[str, tuple[np.ndarray, np.ndarray]],
                      "coefficients": _f32(coef), "intercepts": _f32(intercept),
                      "training": {k: v for k, v in hp.items() if k not in ("predictor_type", "num_classes")}
                      | {"seed": ll.SEED, "rows": len(y)}}
-            for channel in ("train", "validation"):
-                if channel in data:
-                    log += [(epoch, channel, "binary_f_1.000" if name == "binary_f_beta" else name, repr(value))
-                            for name, value in _metrics(model, *data[channel]).items()]
+            log += [(epoch, channel, f"{ll.OBJECTIVES[hp['predictor_type']]}_objective",
+                     repr(_metrics(model, *data[channel])["objective_loss"]))
+                    for channel in ("train", "validation") if channel in data]
     return model
 
 
@@ -189,8 +188,11 @@ def train(root: Path) -> list[tuple]:
     log: list[tuple] = []
     rates = hp["learning_rate"] if isinstance(hp["learning_rate"], list) else [hp["learning_rate"]]
     judge = data.get("validation", data["train"])
-    models = [_fit_one({**hp, "learning_rate": rate}, data, log) for rate in rates]
-    model = models[int(np.argmin([_metrics(m, *judge)["objective_loss"] for m in models]))]
+    logs: list[list[tuple]] = [[] for _ in rates]
+    models = [_fit_one({**hp, "learning_rate": rate}, data, logs[i]) for i, rate in enumerate(rates)]
+    best = int(np.argmin([_metrics(m, *judge)["objective_loss"] for m in models]))
+    model = models[best]
+    log += logs[best]  # the epochs of the model kept, as linear-learner logs them
     (root / "model").mkdir(parents=True, exist_ok=True)
     (root / "model" / MODEL_FILE).write_text(json.dumps(model, indent=1, sort_keys=True) + "\n")
     final = [{"MetricName": f"{channel}:{name}", "Value": value}

@@ -3,7 +3,8 @@
 The local cloud runs ``python -m localcloud.sagemaker.algorithms.linear_learner.train --ml-root DIR`` (DIR plays /opt/ml).
 The *contract* is linear-learner's: input/config/hyperparameters.json (string values),
 inputdataconfig.json, text/csv channels train/validation/test (no header, label first),
-``#quality_metric`` log lines, output/metrics.json, output/failure on error. The *algorithm* is
+``#quality_metric`` log lines (each epoch's objective loss on train and validation, named as linear-learner
+names it, then the final metrics), output/metrics.json, output/failure on error. The *algorithm* is
 not: it is one linear model (softmax, logistic or least squares) trained by scikit-learn with
 mini-batch Adam for ``epochs`` passes of ``mini_batch_size`` rows, fixed seed. With
 ``learning_rate=auto`` on small data it trains three models at different rates and keeps the
@@ -137,6 +138,9 @@ def _check_content_type(channel: str, config: dict[str, Any]) -> None:
                           "supported with text/csv")
 
 
+# linear-learner's per-epoch log names the loss it optimises: "epoch=3, train multiclass_cross_entropy_objective".
+OBJECTIVES = {"binary_classifier": "binary_classification_cross_entropy", "multiclass_classifier": "multiclass_cross_entropy",
+              "regressor": "mse"}
 METRIC_ROWS = 1 << 16  # rows scored at a time by _metrics: bounded memory, the same per-row values
 
 
@@ -224,20 +228,29 @@ _AUTO_RATES = (0.5, 0.1, 0.02)
 
 
 def _fit(hp: dict[str, Any], data: dict[str, tuple[SpilledRows, np.ndarray]]) -> dict[str, Any]:
-    """Train one model per candidate learning rate; keep the best on validation (else train) loss."""
+    """Train one model per candidate learning rate; keep the best on validation (else train) loss.
+
+    Each epoch's objective loss is logged for the model kept, once it is chosen, as linear-learner logs the
+    epochs of the model it keeps: ``#quality_metric: host=algo-1, epoch=0, train <loss>_objective <loss>=…``.
+    """
     rates = hp["learning_rate"] if isinstance(hp["learning_rate"], list) else [hp["learning_rate"]]
     judge = data.get("validation", data["train"])
-    models = [_fit_one({**hp, "learning_rate": rate}, data) for rate in rates]
-    losses = [_metrics(model, *judge)["objective_loss"] for model in models]
+    fitted = [_fit_one({**hp, "learning_rate": rate}, data) for rate in rates]
+    losses = [_metrics(model, *judge)["objective_loss"] for model, _ in fitted]
     best = int(np.argmin(losses))
     if len(rates) > 1:
         _log(f"Trained {len(rates)} models (learning_rate {rates}); chose learning_rate={rates[best]} "
              f"with objective_loss {losses[best]:.4f} on {'validation' if 'validation' in data else 'train'}")
-    return models[best]
+    objective = OBJECTIVES[hp["predictor_type"]]
+    for epoch, channel, loss in fitted[best][1]:
+        _log(f"#quality_metric: host={HOST}, epoch={epoch}, {channel} {objective}_objective <loss>={loss!r}")
+    return fitted[best][0]
 
 
-def _fit_one(hp: dict[str, Any], data: dict[str, tuple[SpilledRows, np.ndarray]], log: bool = True) -> dict[str, Any]:
-    """Train a linear model with mini-batch Adam, one epoch per ``partial_fit``; return the JSON model.
+def _fit_one(hp: dict[str, Any], data: dict[str, tuple[SpilledRows, np.ndarray]]
+             ) -> tuple[dict[str, Any], list[tuple[int, str, float]]]:
+    """Train a linear model with mini-batch Adam, one epoch per ``partial_fit``; return the JSON model and each
+    epoch's objective loss as ``(epoch, channel, loss)`` for train and validation.
 
     scikit-learn's MLP with no hidden layer *is* a linear model: softmax regression for
     multiclass, logistic for binary, least squares for regression (linear-learner's losses
@@ -265,6 +278,7 @@ def _fit_one(hp: dict[str, Any], data: dict[str, tuple[SpilledRows, np.ndarray]]
     estimator = MLPRegressor(**options) if regressor else MLPClassifier(**options)
     first = {} if regressor else {"classes": np.arange(hp["num_classes"], dtype=np.float64)}
     model: dict[str, Any] = {}
+    epochs: list[tuple[int, str, float]] = []
     started = time.perf_counter()
     with sklearn.config_context(assume_finite=True):
         for epoch in range(hp["epochs"]):
@@ -281,11 +295,10 @@ def _fit_one(hp: dict[str, Any], data: dict[str, tuple[SpilledRows, np.ndarray]]
                      "coefficients": _float32(coef), "intercepts": _float32(intercept),
                      "training": {k: v for k, v in hp.items() if k not in ("predictor_type", "num_classes")}
                      | {"seed": SEED, "rows": len(y)}}
-            for channel in ("train", "validation"):
-                if channel in data and log:
-                    _log_metrics(f"epoch={epoch}, ", channel, _metrics(model, *data[channel]))
+            epochs += [(epoch, channel, _metrics(model, *data[channel])["objective_loss"])
+                       for channel in ("train", "validation") if channel in data]
     _log(f"Trained {hp['epochs']} epochs on {len(y)} rows in {time.perf_counter() - started:.3f} s")
-    return model
+    return model, epochs
 
 
 def train(root: Path) -> None:
