@@ -34,12 +34,22 @@ def relative(path: Path) -> str:
 
 
 def settings(kit) -> "pd.DataFrame":
-    """The settings this notebook runs with, and where each came from (-p / notebook, settings.toml, …)."""
+    """The settings this notebook runs with, and where each came from (-p, notebook, environment, settings.toml…).
+
+    Every setting is a row: the cloud's (target, region, prefix, run id, data_url, endpoint), what the account
+    makes of them (account, caller, bucket), the ``[dataset]`` and the ``[hyperparameters]``.
+    """
     import pandas as pd
 
-    sources = kit.settings.sources
-    rows = [{"setting": name, "value": value, "from": sources.get(name, "")}
-            for name, value in kit.describe().items()]
+    chosen, sources = kit.settings, kit.settings.sources
+    cloud = {"target": ("target", chosen.target), "region": ("region", chosen.region),
+             "prefix": ("prefix", chosen.prefix), "run id": ("run_id", chosen.run_id),
+             "data_url": ("data_url", chosen.data_url), "endpoint": ("endpoint", chosen.endpoint_url or "AWS")}
+    rows = [{"setting": label, "value": value, "from": sources.get(key, "default")}
+            for label, (key, value) in cloud.items()]
+    described = kit.describe()
+    rows += [{"setting": name, "value": described[name], "from": "asked of the account"}
+             for name in ("account", "caller", "bucket") if name in described]
     rows += [{"setting": f"dataset.{name}", "value": value, "from": sources.get(name, "")}
              for name, value in kit.settings.dataset.items()]
     rows += [{"setting": f"hyperparameters.{name}", "value": value, "from": sources.get(name, "")}

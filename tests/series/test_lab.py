@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -84,3 +86,35 @@ class TestMakeLabPorts:
         assert code != 0
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", int(match.group(1)))) != 0, "the lab's cloud outlived make lab"
+
+
+class TestMakeLabKeepsTheSettingsFile:
+    """What settings.toml says is what the lab's kernels run with: `make lab` sets no setting of its own."""
+
+    def test_data_url_in_settings_toml_reaches_the_kernel(self, tmp_path: Path) -> None:
+        """
+        1. A settings file whose [cloud] data_url names the learner's own CSV on 127.0.0.1.
+        2. scripts/lab.sh (make lab's script) with a stand-in JupyterLab that records the environment it was
+           started with (the one its kernels inherit), then exits.
+        3. The kit's settings, resolved in that environment, take data_url from settings.toml, and say so.
+        """
+        settings = tmp_path / "settings.toml"
+        settings.write_text('[cloud]\ndata_url = "http://127.0.0.1:9/mine.csv"\n')
+        recorded = tmp_path / "lab-env.json"
+        fake_lab = tmp_path / "lab-venv"
+        (fake_lab / "bin").mkdir(parents=True)
+        jupyter = fake_lab / "bin" / "jupyter"
+        jupyter.write_text(f"#!{sys.executable}\nimport json, os\n"
+                           f"open({str(recorded)!r}, 'w').write(json.dumps(dict(os.environ)))\n")
+        jupyter.chmod(0o755)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_DREAMS_")}
+        env["PIPELINE_DREAMS_SETTINGS"] = str(settings)
+        done = subprocess.run(["bash", str(ROOT / "scripts" / "lab.sh"), sys.executable, str(fake_lab), "0"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        kernel_env = json.loads(recorded.read_text())
+        probe = ("from helpers import config; s = config.settings(); "
+                 "print(s.data_url, '|', s.sources['data_url'])")
+        resolved = subprocess.run([sys.executable, "-c", probe], env=kernel_env, capture_output=True, text=True,
+                                  timeout=60)
+        assert resolved.stdout.strip() == "http://127.0.0.1:9/mine.csv | settings.toml", resolved.stderr
