@@ -27,6 +27,64 @@ def notebook_text(path: Path) -> str:
                    for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
 
 
+def serve(folder: Path) -> http.server.ThreadingHTTPServer:
+    """``folder`` served on 127.0.0.1 (a learner's own URL), in a thread."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def run_series(cloud, out: Path, notebooks: str, *parameters: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -m helpers run`` on the session's cloud; ``env`` adds variables (PIPELINE_DREAMS_CONTINUE_RUN)."""
+    import os
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_DREAMS_")}
+    environment.update(env, PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID=cloud.keys["AWS_ACCESS_KEY_ID"],
+                       PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY=cloud.keys["AWS_SECRET_ACCESS_KEY"])
+    arguments = [item for pair in zip(["-p"] * (len(parameters) // 2), parameters[::2], parameters[1::2])
+                 for item in pair]
+    return subprocess.run([sys.executable, "-m", "helpers", "run", "--endpoint", cloud.url, "--out", str(out),
+                           "--notebooks", notebooks, *arguments], capture_output=True, text=True, timeout=900,
+                          env=environment)
+
+
+def wine_csv(folder: Path) -> Path:
+    """scikit-learn's wine data as a learner exports it: a header row, the label in the column "cultivar"."""
+    wine = load_wine(as_frame=True)
+    frame = wine.frame.rename(columns={"target": "cultivar"})
+    frame["cultivar"] = [wine.target_names[i] for i in wine.target]
+    folder.mkdir(exist_ok=True)
+    frame.to_csv(folder / "wine.csv", index=False)
+    return folder / "wine.csv"
+
+
+class TestSwitchingDatasetUnderOneRunId:
+    @pytest.mark.slow(20)
+    def test_03_processes_the_file_02_just_wrote(self, cloud, tmp_path: Path) -> None:
+        """
+        1. Run 01-03 on iris with a run id; then, under the same run id (continued on purpose), run 02 and 03
+           with a wine CSV (-p data_url …/wine.csv -p label_column cultivar): raw/ now holds iris.data and wine.csv.
+        2. Exit 0 both times; the second 03 says which file it processes (wine.csv, the one 02 wrote last) and
+           its train split has wine's 13 features and 3 labels (it was refused with "2 data files found").
+        """
+        server = serve(wine_csv(tmp_path / "data").parent)
+        run_id = f"switch-{time.time_ns() % 10**6}"
+        try:
+            first = run_series(cloud, tmp_path / "iris", "01,02,03", "prefix", "switch-e2e", "run_id", run_id)
+            assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+            second = run_series(cloud, tmp_path / "wine", "02,03", "prefix", "switch-e2e", "run_id", run_id,
+                                "data_url", f"http://127.0.0.1:{server.server_address[1]}/wine.csv",
+                                "label_column", "cultivar", PIPELINE_DREAMS_CONTINUE_RUN="1")
+        finally:
+            server.shutdown()
+        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+        printed = notebook_text(tmp_path / "wine" / "03_preprocess.ipynb")
+        assert "processing wine.csv, the one 02 wrote last (not iris.data)" in printed, printed[-3000:]
+        assert "train (142, 14)" in printed and "labels [0, 1, 2]" in printed, printed[-3000:]
+
+
 class TestWineCsv:
     @pytest.mark.slow(38)
     def test_the_series_runs_on_a_wine_csv_with_a_header_and_a_named_label(self, cloud, tmp_path: Path) -> None:
