@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from helpers.config import Kit, connect
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
-    from helpers import (cleanup, diagrams, display, earlier, ecr, evaluation, events, iam, lambdas, paths, plan,
-                         preflight, retry, s3, sagemaker, settings_file, stepfunctions)
+    from helpers import (cleanup, dataset, diagrams, display, earlier, ecr, evaluation, events, iam, lambdas, paths,
+                         plan, preflight, retry, s3, sagemaker, settings_file, stepfunctions)
 
-SUBMODULES = ("cleanup", "diagrams", "display", "earlier", "ecr", "evaluation", "events", "iam", "lambdas", "paths", "plan",
-              "preflight", "retry", "s3", "sagemaker", "settings_file", "stepfunctions")
+SUBMODULES = ("cleanup", "dataset", "diagrams", "display", "earlier", "ecr", "evaluation", "events", "iam", "lambdas",
+              "paths", "plan", "preflight", "retry", "s3", "sagemaker", "settings_file", "stepfunctions")
 __all__ = ["Kit", "connect", "json_tags", *SUBMODULES]
 
 

@@ -85,6 +85,46 @@ class TestSwitchingDatasetUnderOneRunId:
         assert "train (142, 14)" in printed and "labels [0, 1, 2]" in printed, printed[-3000:]
 
 
+class TestTwoClassCsv:
+    @pytest.mark.slow(40)
+    def test_a_two_class_csv_trains_a_binary_classifier_and_names_the_endpoint_after_itself(self, cloud, tmp_path):
+        """
+        1. scikit-learn's breast cancer data (569 rows, 30 features, 2 classes) as breast_cancer.csv with a header
+           and the label column "diagnosis"; run 01-06 with -p data_url … -p label_column diagnosis.
+        2. Exit 0; 04's training job has predictor_type binary_classifier and no num_classes (settings.toml's 3
+           classes did not reach it), 04 says why; 06 scored ≥ 0.85 and deployed to <prefix>-breast-cancer.
+        """
+        from sklearn.datasets import load_breast_cancer
+
+        data = load_breast_cancer(as_frame=True)
+        frame = data.frame.rename(columns={"target": "diagnosis"})
+        frame.columns = [re.sub(r"[^a-z0-9]+", "_", c.lower()) for c in frame.columns]
+        frame["diagnosis"] = [data.target_names[i] for i in data.target]
+        (tmp_path / "data").mkdir()
+        frame.to_csv(tmp_path / "data" / "breast_cancer.csv", index=False)
+        server = serve(tmp_path / "data")
+        run_id = f"bc-{time.time_ns() % 10**6}"
+        try:
+            result = run_series(cloud, tmp_path / "out", "01,02,03,04,05,06", "prefix", "bc-e2e", "run_id", run_id,
+                                "data_url", f"http://127.0.0.1:{server.server_address[1]}/breast_cancer.csv",
+                                "label_column", "diagnosis")
+        finally:
+            server.shutdown()
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        sagemaker = cloud.client("sagemaker")
+        jobs = [j["TrainingJobName"] for j in sagemaker.list_training_jobs(NameContains=f"bc-e2e-train-{run_id}",
+                                                                         MaxResults=100)["TrainingJobSummaries"]]
+        assert jobs
+        hyperparameters = sagemaker.describe_training_job(TrainingJobName=jobs[0])["HyperParameters"]
+        assert hyperparameters["predictor_type"] == "binary_classifier" and "num_classes" not in hyperparameters
+        assert "the data has 2 classes (benign, malignant): predictor_type multiclass_classifier → " \
+            "binary_classifier" in notebook_text(tmp_path / "out" / "04_train.ipynb")
+        printed = notebook_text(tmp_path / "out" / "06_evaluate.ipynb")
+        match = re.search(r"accuracy ([0-9.]+) on (\d+) held-out rows", printed)
+        assert match and float(match.group(1)) >= 0.85, printed[-3000:]
+        assert sagemaker.describe_endpoint(EndpointName="bc-e2e-breast-cancer")["EndpointStatus"] == "InService"
+
+
 class TestWineCsv:
     @pytest.mark.slow(38)
     def test_the_series_runs_on_a_wine_csv_with_a_header_and_a_named_label(self, cloud, tmp_path: Path) -> None:
