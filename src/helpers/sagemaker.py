@@ -196,9 +196,15 @@ def _differences(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[st
 
 
 def replacement_note(kit: Kit, kind: str, name: str) -> str | None:
-    """One line saying which earlier job of the run ``name`` replaces and what differs; None for the first."""
+    """One line saying which earlier job of the run ``name`` replaces and what differs; None for the first.
+
+    Only jobs made before ``name`` count: a job found again (the start_* Lambda said "reusing it") replaces none.
+    """
     base = name[:-7] if len(name) > 7 and name[-7] == "-" else name
-    earlier = [j for j in jobs_named(kit, kind, base) if j[_LIST[kind][2]] != name]
+    jobs = jobs_named(kit, kind, base)
+    this = next((j for j in jobs if j[_LIST[kind][2]] == name), None)
+    earlier = [j for j in jobs if j[_LIST[kind][2]] != name
+               and (this is None or j["CreationTime"] < this["CreationTime"])]
     if not earlier:
         return None
     previous = earlier[0][_LIST[kind][2]]

@@ -167,7 +167,7 @@ class TestSettingsTable:
             def describe():
                 return {"target": "local"}
 
-        table = display.settings(FakeKit())
+        table = display.settings(FakeKit(), full=True)
         assert table.loc["hyperparameters.epochs"].tolist() == ["2", "notebook"]
         assert table.loc["dataset.label_column"].tolist() == ["species", "settings.toml"]
 
@@ -187,7 +187,7 @@ class TestSettingsTable:
                 def describe():
                     return {}
 
-            return display.settings(FakeKit()).loc["data_url"].tolist()
+            return display.settings(FakeKit(), full=True).loc["data_url"].tolist()
 
         assert row() == ["http://127.0.0.1:9/file.csv", "settings.toml"]
         monkeypatch.setenv(config.ENV_DATA_URL, "http://127.0.0.1:9/env.csv")
@@ -240,3 +240,39 @@ class TestHyperparameterNamesMatchTheStandIn:
         from localcloud.sagemaker.algorithms.linear_learner import train
 
         assert settings_file.LINEAR_LEARNER_HYPERPARAMETERS == train.HONOURED | train.NOT_IMPLEMENTED
+
+
+class TestSettingsShownWhereTheyDiffer:
+    def test_short_table_has_what_differs(self, settings_at, capsys):
+        """
+        1. A kit whose epochs comes from the notebook, everything else from the file or defaults.
+        2. The short table (every notebook after 01) has target, run id and epochs, and a line counts the rest;
+           the full one (01) has every row.
+        """
+        settings_at('[hyperparameters]\nepochs = 15\nl1 = "auto"\n[dataset]\nlabel_column = "species"\n')
+
+        class FakeKit:
+            settings = config.settings(overrides={"epochs": 2})
+
+            @staticmethod
+            def describe():
+                return {"account": "123456789012", "bucket": "b"}
+
+        short = display.settings(FakeKit())
+        assert list(short.index) == ["target", "run id", "hyperparameters.epochs"]
+        full = display.settings(FakeKit(), full=True)
+        assert f"{len(full) - 3} more settings as in 01's table" in capsys.readouterr().out
+        assert {"data_url", "account", "dataset.label_column", "hyperparameters.l1"} <= set(full.index)
+
+
+class TestFieldsAndJson:
+    def test_a_long_value_is_shown_whole_and_json_is_not_escaped_twice(self):
+        """
+        1. A record with a 300-character value; a dict holding a JSON string (07's dataset_json).
+        2. fields() shows the value whole; json_block() shows the inner JSON as an object, folded in <details>.
+        """
+        long = "x" * 300
+        assert long in repr(display.fields({"job_names": {"train": long}}))
+        block = display.json_block({"dataset_json": '{"label_column": "species"}'}, "the input")
+        assert '\\"' not in repr(block) and '"label_column": "species"' in repr(block)
+        assert block._repr_html_().startswith("<details><summary>the input</summary><pre>")
