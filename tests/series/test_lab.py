@@ -40,6 +40,34 @@ class TestMakeLab:
             assert probe.connect_ex(("127.0.0.1", lab.cloud_port)) != 0
 
 
+@pytest.mark.skipif(not LAB_PYTHON.exists(), reason="no .venv-lab: `make test` builds it (make lab's venv)")
+class TestMakeLabServesTheGlossary:
+    def test_every_glossary_link_of_the_notebooks_opens_in_jupyterlab(self) -> None:
+        """
+        1. `make lab`; every relative markdown link of the notebooks (the glossary's terms), resolved against the
+           notebooks' folder as JupyterLab resolves it.
+        2. JupyterLab's contents API answers each with the file (it answered 404 for ../docs/GLOSSARY.md: the
+           lab serves notebooks/ only).
+        """
+        import urllib.parse
+        import urllib.request
+
+        links = {re.sub(r"#.*", "", link) for path in sorted((ROOT / "notebooks").glob("*.ipynb"))
+                 for cell in nbformat.read(path, 4).cells if cell.cell_type == "markdown"
+                 for link in re.findall(r"\]\(([^)\s]+)\)", cell.source) if not re.match(r"[a-z]+:|#", link)}
+        assert links
+        with running_lab() as lab:
+            for link in sorted(links):
+                request = urllib.request.Request(
+                    f"{lab.base}/api/contents/{urllib.parse.quote(link)}?content=0",
+                    headers={"Authorization": f"token {lab.token}"})
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as answer:
+                        assert json.load(answer)["type"] == "file", link
+                except urllib.error.HTTPError as error:
+                    pytest.fail(f"JupyterLab answers {error.code} for {link}")
+
+
 def _make_lab(port: str | None, lab_args: str, timeout: float = 60) -> tuple[int, str, float]:
     """Run `make -s lab` to its end (it must end by itself); return (exit code, output, seconds)."""
     env = {k: v for k, v in os.environ.items() if k != "PIPELINE_DREAMS_ENDPOINT"}
