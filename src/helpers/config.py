@@ -228,6 +228,8 @@ class Kit:
     settings: Settings
     session: boto3.session.Session = field(repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # lists collecting the calls the clients make (helpers.calls.recorded: a helper's show_request=True)
+    recorders: list[list[Any]] = field(default_factory=list, repr=False, compare=False)
 
     def client(self, service: str):
         """A boto3 client for ``service`` (made once per Kit), pointed at the target."""
@@ -247,10 +249,19 @@ class Kit:
         config = Config(retries=retries, connect_timeout=5 if local else 60, read_timeout=read_timeout,
                         user_agent_extra=f"{KIT}/0.1", proxies={} if local else None)
         client = self.session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
+        client.meta.events.register("provide-client-params", self._record_call)
         if self.settings.target == "local":
             client.meta.events.register("after-call-error", self._cloud_gone)
             client.meta.events.register("after-call", self._keys_refused)
         return client
+
+    def _record_call(self, **event: Any) -> None:
+        """Hand a call about to be made to every recorder (helpers.calls); nothing when none listens."""
+        if self.recorders:
+            from helpers import calls
+
+            for recorder in self.recorders:
+                calls.record(recorder, **event)
 
     def _keys_refused(self, parsed: dict[str, Any] | None = None, **_: Any) -> None:
         """Turn the local cloud's refusal of the kernel's keys into one line saying where keys come from."""

@@ -13,11 +13,13 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from helpers.calls import showable
 from helpers.config import Kit
 from helpers.errors import EarlierNotebookNeeded
 from helpers.paths import JOBS_DIR
 
 
+@showable
 def ensure_bucket(kit: Kit, name: str | None = None) -> str:
     """Create the kit's bucket if it does not exist yet; tag and return its name.
 

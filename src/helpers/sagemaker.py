@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.calls import showable
 from helpers.config import Kit, without_user_aws_settings
 from helpers.progress import poll, strip_metadata
 
@@ -232,6 +233,7 @@ def started_before_finished(kit: Kit, run_id: str) -> bool:
     return jobs["training"]["CreationTime"] < jobs["processing"]["ProcessingEndTime"]
 
 
+@showable
 def predict(kit: Kit, endpoint: str, features: Any) -> list[dict[str, Any]]:
     """Ask a deployed endpoint about feature rows (no label column); linear-learner's JSON records."""
 
