@@ -31,30 +31,59 @@ class Call:
     params: dict[str, Any]
 
     def code(self) -> str:
-        """The call as boto3 code, its documents and payloads readable."""
-        body = json.dumps(_readable(self.params), indent=2, ensure_ascii=False, default=str)
-        return f'kit.client("{self.service}").{self.method}(**{body})'
+        """The call as the boto3 code that makes it: JSON documents as ``json.dumps({...})``, long bytes sized."""
+        arguments = "".join(f"    {key}={_python(value)},\n" for key, value in self.params.items())
+        return f'kit.client("{self.service}").{self.method}(\n{arguments})'
 
 
-def _readable(value: Any) -> Any:
-    """Parameters as a learner reads them: JSON strings (policies, definitions) parsed, bytes decoded or sized."""
+def _python(value: Any) -> str:
+    """A parameter as Python source, indented to sit in a call's argument list."""
+    if isinstance(value, (bytes, bytearray)) and len(value) <= _SHORT_BYTES:
+        text = _json_source(value.decode("utf-8", errors="replace"))
+        return f"{text}.encode()" if text else repr(bytes(value))
+    return _json_source(value) or _literal(_sized(value), 1)
+
+
+class _Sized:
+    """Long bytes (a zip) shown by their size: ``b'<5302 bytes>'``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __repr__(self) -> str:
+        return f"b'<{self.size} bytes>'"
+
+
+def _sized(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _readable(v) for k, v in value.items()}
+        return {k: _sized(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_readable(v) for v in value]
-    if isinstance(value, (bytes, bytearray)):
-        if len(value) <= _SHORT_BYTES:
-            try:
-                return _readable(value.decode("utf-8"))
-            except UnicodeDecodeError:
-                pass
-        return f"<{len(value)} bytes>"
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return _readable(json.loads(value))
-        except ValueError:
-            return value
+        return [_sized(v) for v in value]
+    if isinstance(value, (bytes, bytearray)) and len(value) > _SHORT_BYTES:
+        return _Sized(len(value))
     return value
+
+
+def _json_source(value: Any) -> str | None:
+    """``json.dumps({...})`` for a string holding a JSON object or list (a policy, an input), else None."""
+    if not isinstance(value, str) or value[:1] not in "{[":
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return f"json.dumps({_literal(parsed, 1)})"
+
+
+def _literal(value: Any, level: int) -> str:
+    """A Python literal, one key or item a line when it does not fit on one (as a person lays out a policy)."""
+    flat = repr(value)
+    if len(flat) + 4 * level <= 100 or not isinstance(value, (dict, list)) or not value:
+        return flat
+    pad, items = "    " * (level + 1), value.items() if isinstance(value, dict) else enumerate(value)
+    lines = [f"{pad}{repr(k) + ': ' if isinstance(value, dict) else ''}{_literal(v, level + 1)}," for k, v in items]
+    opening, closing = "{}" if isinstance(value, dict) else "[]"
+    return opening + "\n" + "\n".join(lines) + "\n" + "    " * level + closing
 
 
 def record(calls: list[Call], params: dict[str, Any], model: Any, **_: Any) -> None:

@@ -20,14 +20,15 @@ class TestShowRequest:
         role = iam.ensure_role(kit, "start-training", show_request=True)
         shown = capsys.readouterr().out
         assert "the request: iam.create_role, iam.put_role_policy" in shown
-        assert '"Service": "lambda.amazonaws.com"' in shown  # the trust policy, parsed, not an escaped string
+        assert "AssumeRolePolicyDocument=json.dumps({" in shown  # the trust policy as code, not an escaped string
+        assert "'Principal': {'Service': 'lambda.amazonaws.com'}" in shown
         name = kit.names.function("start-training")
         lambdas.ensure_function(kit, name, role, handler="h.handler", zip_file=b"PK" + b"\0" * 3000,
                                 show_request=True)
         shown = capsys.readouterr().out
         assert "the request: lambda.create_function\n" in shown
-        assert 'kit.client("lambda").create_function(**{' in shown and '"ZipFile": "<3002 bytes>"' in shown
-        assert f'"FunctionName": "{name}"' in shown and "get_function" not in shown
+        assert 'kit.client("lambda").create_function(\n' in shown and "Code={'ZipFile': b'<3002 bytes>'}" in shown
+        assert f"    FunctionName='{name}',\n" in shown and "get_function" not in shown
         assert kit.client("lambda").get_function(FunctionName=name)["Configuration"]["Role"] == role
 
     def test_start_execution_and_rules(self, kit, capsys):
@@ -45,7 +46,7 @@ class TestShowRequest:
             "stateMachineArn"]
         stepfunctions.start(kit, arn, {"epochs": "2"}, name="run-1", show_request=True)
         shown = capsys.readouterr().out
-        assert "the request: stepfunctions.start_execution" in shown and '"epochs": "2"' in shown
+        assert "the request: stepfunctions.start_execution" in shown and "input=json.dumps({'epochs': '2'})" in shown
         events.ensure_rule(kit, "rule", {"source": ["aws.s3"]}, arn, role, show_request=True)
         assert "the request: events.put_rule, events.put_targets" in capsys.readouterr().out
         stepfunctions.start(kit, arn, {"epochs": "3"}, name="run-2")
@@ -54,4 +55,4 @@ class TestShowRequest:
     def test_folded_in_html(self):
         shown = calls.Requests([calls.Call("lambda", "invoke", {"Payload": b'{"a": 1}'})])
         assert shown._repr_html_().startswith("<details><summary>the request: lambda.invoke</summary><pre>")
-        assert '"a": 1' in repr(shown)
+        assert "Payload=json.dumps({'a': 1}).encode()," in repr(shown)
