@@ -64,7 +64,7 @@ def _sized(value: Any) -> Any:
     return value
 
 
-def _json_source(value: Any) -> str | None:
+def _json_source(value: Any, level: int = 1) -> str | None:
     """``json.dumps({...})`` for a string holding a JSON object or list (a policy, an input), else None."""
     if not isinstance(value, str) or value[:1] not in "{[":
         return None
@@ -72,18 +72,25 @@ def _json_source(value: Any) -> str | None:
         parsed = json.loads(value)
     except ValueError:
         return None
-    return f"json.dumps({_literal(parsed, 1)})"
+    return f"json.dumps({_literal(parsed, level)})"
 
 
 def _literal(value: Any, level: int) -> str:
     """A Python literal, one key or item a line when it does not fit on one (as a person lays out a policy)."""
-    flat = repr(value)
-    if len(flat) + 4 * level <= 100 or not isinstance(value, (dict, list)) or not value:
+    as_json = _json_source(value, level)  # a JSON string inside (an input template): json.dumps({...}) too
+    if as_json:
+        return as_json
+    if not isinstance(value, (dict, list)) or not value:
+        return repr(value)
+    keyed = isinstance(value, dict)
+    parts = [(f"{k!r}: " if keyed else "") + _literal(v, level + 1)
+             for k, v in (value.items() if keyed else enumerate(value))]
+    opening, closing = "{}" if keyed else "[]"
+    flat = opening + ", ".join(parts) + closing
+    if "\n" not in flat and len(flat) + 4 * level <= 100:
         return flat
-    pad, items = "    " * (level + 1), value.items() if isinstance(value, dict) else enumerate(value)
-    lines = [f"{pad}{repr(k) + ': ' if isinstance(value, dict) else ''}{_literal(v, level + 1)}," for k, v in items]
-    opening, closing = "{}" if isinstance(value, dict) else "[]"
-    return opening + "\n" + "\n".join(lines) + "\n" + "    " * level + closing
+    pad = "    " * (level + 1)
+    return opening + "\n" + "".join(f"{pad}{part},\n" for part in parts) + "    " * level + closing
 
 
 def record(calls: list[Call], params: dict[str, Any], model: Any, **_: Any) -> None:
