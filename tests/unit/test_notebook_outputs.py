@@ -6,6 +6,7 @@ the handout shows.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import nbformat
@@ -61,9 +62,9 @@ class TestNothingCutOffOrEscapedTwice:
         """
         all_outputs = outputs("07_triggers.ipynb")
         assert not [text(o) for o in all_outputs if '\\"' in text(o)]
-        folded = [str(o["data"]["text/html"]) for o in all_outputs if "<details>" in str(o.get("data", {}).get(
-            "text/html", ""))]
-        assert folded and '"dataset_json": {' in folded[0], folded
+        folded = [html.unescape(str(o["data"]["text/html"])) for o in all_outputs
+                  if "<details><summary>the input EventBridge" in str(o.get("data", {}).get("text/html", ""))]
+        assert len(folded) == 1 and '"dataset_json": {' in folded[0], folded
 
 
 class TestCleanupListsOnce:
