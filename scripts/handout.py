@@ -3,7 +3,8 @@
 Run with the lab venv's Python (it has nbconvert):
     .venv-lab/bin/python scripts/handout.py [--out build/handout] [--notebooks notebooks]
 
-Writes index.html (the README's introduction and the pages in order) and one page per committed notebook
+Writes index.html (the README's introduction and the pages in order), GLOSSARY.html (notebooks/GLOSSARY.md, which
+the notebooks' terms link to) and one page per committed notebook
 (01-05, 06, 07, 99), converted by nbconvert's HTML exporter with the JupyterLab template, minus everything
 that template would fetch from a CDN (require.js, MathJax, mermaid.js): the notebooks need none of them.
 Outputs stay inline: the state-machine pictures are SVG, the confusion matrix a base64 PNG, markdown
@@ -155,14 +156,56 @@ def notebook_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
 
 
 def notebook_summary(notebook: nbformat.NotebookNode) -> str:
-    """The first markdown cell's "What this step builds/removes" sentence, as plain text."""
+    """The first markdown cell's "What this step builds/removes" sentence, as HTML."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             match = re.search(r"\*\*What this [^*]*:\*\*\s*(.+?)(?:\n\s*\n|$)", cell.source, re.DOTALL)
-            if match:
-                return " ".join(re.sub(r"[*`]", "", match.group(1)).split())
+            if match:  # as HTML: its markdown links (a glossary term) become links
+                rendered = markdown_html(" ".join(match.group(1).split()))
+                return re.sub(r"^<p>|</p>\s*$", "", rendered.strip())
             break
     return ""
+
+
+GLOSSARY = "GLOSSARY.md"  # beside the notebooks: JupyterLab serves notebooks/ only, GitHub resolves it from there
+_GLOSSARY_LINK = re.compile(r'href="GLOSSARY\.md(#[^"]*)?"')
+_DETAILS = re.compile(r"(<details>\s*<summary>.*?</summary>)(.*?)(</details>)", re.DOTALL)
+_HEADING = re.compile(r'<h([1-6]) id="[^"]*">(.*?)(?:<a class="anchor-link"[^>]*>[^<]*</a>)?</h\1>', re.DOTALL)
+
+
+def github_slug(heading_html: str) -> str:
+    """The anchor GitHub gives a heading (``Task, Choice, Catch`` → ``task-choice-catch``), which the notebooks use."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", heading_html))
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+
+
+def markdown_html(text: str) -> str:
+    """Markdown as HTML with GitHub's heading anchors, and links to the glossary pointing at its page."""
+    rendered = _HEADING.sub(lambda m: f'<h{m.group(1)} id="{github_slug(m.group(2))}">{m.group(2)}</h{m.group(1)}>',
+                            markdown2html(text))
+    return _GLOSSARY_LINK.sub(lambda m: f'href="GLOSSARY.html{m.group(1) or ""}"', rendered)
+
+
+def fold_details(notebook: nbformat.NotebookNode) -> None:
+    """Render the markdown inside each ``<details>`` block of a markdown cell as HTML, in place.
+
+    nbconvert's markdown ends an HTML block at its first blank line, so ``<details>``, a blank line, a markdown
+    table and ``</details>`` came out as an empty ``<details>`` with the table below it (JupyterLab renders it).
+    """
+    def rendered(match: re.Match) -> str:
+        inner = "\n".join(line for line in markdown_html(match.group(2)).splitlines() if line.strip())
+        return f"{match.group(1)}{inner}{match.group(3)}"
+
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and "<details>" in cell.source:
+            cell.source = _DETAILS.sub(rendered, cell.source)
+
+
+def glossary_page(source: Path) -> str:
+    """The glossary as a page of the handout (the notebooks' terms link to its headings)."""
+    body = markdown_html(source.read_text(encoding="utf-8"))
+    return INDEX.split("<body>")[0].replace("{kit} — handout", "Glossary — {kit}").format(kit=KIT) + (
+        f'<body>\n<nav><a href="index.html">{KIT} — contents</a></nav>\n<main>\n{body}\n</main>\n</body>\n</html>\n')
 
 
 def readme_intro(readme: Path) -> str:
@@ -196,22 +239,29 @@ def build(out_dir: Path, notebooks_dir: Path = ROOT / "notebooks", readme: Path 
     written, problems = [], []
     for index, (notebook, path) in enumerate(zip(notebooks, sources)):
         notebook.metadata["title"] = f"{titles[index]} — {KIT}"
+        fold_details(notebook)
         resources = {"metadata": {"name": path.stem, "path": str(notebooks_dir)},
                      "handout": {"kit": KIT,
                                  "prev": (pages[index - 1], titles[index - 1]) if index else None,
                                  "next": (pages[index + 1], titles[index + 1]) if index + 1 < len(pages) else None}}
         body, _ = exporter.from_notebook_node(notebook, resources=resources)
+        body = _GLOSSARY_LINK.sub(lambda m: f'href="GLOSSARY.html{m.group(1) or ""}"', body)
         problems += [f"{pages[index]}: {ref}" for ref in external_references(body)]
         target = out_dir / pages[index]
         target.write_text(body, encoding="utf-8")
         written.append(target)
     items = "\n".join(
         f'<li><a href="{page}">{html.escape(title)}</a>'
-        + (f'<br><span class="what">{html.escape(summary)}</span>' if (summary := notebook_summary(nb)) else "")
+        + (f'<br><span class="what">{summary}</span>' if (summary := notebook_summary(nb)) else "")
         + "</li>" for page, title, nb in zip(pages, titles, notebooks))
     index_html = INDEX.format(kit=KIT, intro=readme_intro(readme), items=items)
     problems += [f"index.html: {ref}" for ref in external_references(index_html)]
     (out_dir / "index.html").write_text(index_html, encoding="utf-8")
+    if (notebooks_dir / GLOSSARY).exists():
+        glossary = glossary_page(notebooks_dir / GLOSSARY)
+        problems += [f"GLOSSARY.html: {ref}" for ref in external_references(glossary)]
+        (out_dir / "GLOSSARY.html").write_text(glossary, encoding="utf-8")
+        written.append(out_dir / "GLOSSARY.html")
     if problems:
         raise SystemExit("the handout would fetch from the network:\n  " + "\n  ".join(problems))
     return [out_dir / "index.html", *written]

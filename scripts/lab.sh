@@ -45,7 +45,6 @@ if ! grep -q '^localcloud ready at ' "$state/cloud.log"; then
   echo "make lab: the local cloud did not start:" >&2; cat "$state/cloud.log" >&2; exit 1
 fi
 endpoint=$(sed -n 's/^localcloud ready at \(http:[^ ]*\) .*/\1/p' "$state/cloud.log")
-data_url=$(sed -n 's/^localcloud ready at .*(data at \([^)]*\)).*/\1/p' "$state/cloud.log")
 # The cloud answers only its own keys, kept in a runtime file only this user can read: the kernels get them.
 keys_file=$(sed -n 's/^localcloud ready at .*; keys in \(.*\)$/\1/p' "$state/cloud.log")
 read -r key_id secret < <("$kit_python" -c 'import json, sys; r = json.load(open(sys.argv[1]))
@@ -57,7 +56,9 @@ export JUPYTER_DATA_DIR="$state/data" JUPYTER_CONFIG_DIR="$state/config" JUPYTER
 export IPYTHONDIR="$state/ipython" JUPYTER_PATH="$state/data"
 "$kit_python" -m ipykernel install --prefix "$state/kernel" --name python3 --display-name "Python 3 (Pipeline Dreams)" > /dev/null
 mkdir -p "$state/data/kernels" && cp -r "$state/kernel/share/jupyter/kernels/python3" "$state/data/kernels/"
-export PIPELINE_DREAMS_ENDPOINT="$endpoint" PIPELINE_DREAMS_DATA_URL="$data_url/iris.data"
+# Only where the cloud is: the data URL stays settings.toml's (empty there: the kit asks the cloud for its copy).
+export PIPELINE_DREAMS_ENDPOINT="$endpoint"
+unset PIPELINE_DREAMS_DATA_URL
 echo "local cloud at $PIPELINE_DREAMS_ENDPOINT (refuses web pages other than JupyterLab's, and keys other than its own)"
 echo "  your own scripts and the AWS CLI: eval \"\$($kit_python -m localcloud env --endpoint $PIPELINE_DREAMS_ENDPOINT)\""
 echo "JupyterLab at http://127.0.0.1:$lab_port; open notebooks/01_bucket.ipynb"

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from helpers.config import Kit, connect
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
-    from helpers import (cleanup, diagrams, display, ecr, evaluation, events, execution_view, iam, lambdas, paths, plan,
-                         preflight, retry, s3, sagemaker, settings_file, stepfunctions, training_logs)
+    from helpers import (cleanup, dataset, diagrams, display, earlier, ecr, evaluation, events, execution_view, iam,
+                         lambdas, paths, plan, preflight, retry, s3, sagemaker, settings_file, stepfunctions,
+                         training_logs)
 
-SUBMODULES = ("cleanup", "diagrams", "display", "ecr", "evaluation", "events", "execution_view", "iam", "lambdas",
-              "paths", "plan", "preflight", "retry", "s3", "sagemaker", "settings_file", "stepfunctions",
-              "training_logs")
+SUBMODULES = ("cleanup", "dataset", "diagrams", "display", "earlier", "ecr", "evaluation", "events", "execution_view",
+              "iam", "lambdas", "paths", "plan", "preflight", "retry", "s3", "sagemaker", "settings_file",
+              "stepfunctions", "training_logs")
 __all__ = ["Kit", "connect", "json_tags", *SUBMODULES]
 
 

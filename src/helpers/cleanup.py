@@ -173,6 +173,26 @@ def _stop_running_jobs(kit: Kit, dry_run: bool) -> None:
                 getattr(sm, stop)(**{parameter: job[name_key]})
 
 
+def by_kind(resources: list[Resource] | pd.DataFrame, names_shown: int = 3) -> pd.DataFrame:
+    """One row per service and kind: how many, and the first few names (a series leaves ~45 resources).
+
+    Args:
+        resources: :func:`find`'s list, or :func:`clean`'s table (its ``result`` column is counted too).
+    """
+    table = resources if isinstance(resources, pd.DataFrame) else pd.DataFrame(
+        [vars(r) for r in resources], columns=["service", "kind", "name", "arn"])
+    rows = []
+    for (service, kind), group in table.groupby(["service", "kind"], sort=False):
+        names = list(group["name"])
+        row = {"service": service, "kind": kind, "count": len(names),
+               "names": ", ".join(names[:names_shown]) + (f", … ({len(names) - names_shown} more)"
+                                                          if len(names) > names_shown else "")}
+        if "result" in group:
+            row["result"] = "; ".join(f"{n} {r}" for r, n in group["result"].value_counts().items())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def remaining(kit: Kit) -> pd.DataFrame:
     """What is left that could be removed (an empty table after a clean)."""
     rows = [{"service": r.service, "kind": r.kind, "name": r.name} for r in find(kit)]

@@ -47,6 +47,11 @@ TAG_RUN = f"{KIT}:run-id"
 # Environment variables the series runner and `make lab` set for the notebooks' kernels.
 ENV_TARGET, ENV_REGION, ENV_ENDPOINT = "PIPELINE_DREAMS_TARGET", "PIPELINE_DREAMS_REGION", "PIPELINE_DREAMS_ENDPOINT"
 ENV_DATA_URL, ENV_RUN_ID = "PIPELINE_DREAMS_DATA_URL", "PIPELINE_DREAMS_RUN_ID"
+# The names given with `python -m helpers run -p NAME VALUE` (comma-separated; the runner sets it for its kernels),
+# so the settings table tells "-p" from a value typed in the notebook's parameters cell.
+ENV_CLI_PARAMETERS = "PIPELINE_DREAMS_CLI_PARAMETERS"
+# Where the local cloud's own copy of iris comes from when nothing names a data_url.
+LOCAL_COPY = "default: the local cloud's copy"
 # the local cloud's keys (it answers only keys it issued); see helpers.sessions.local_session
 ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET = sessions.ENV_LOCAL_KEY_ID, sessions.ENV_LOCAL_SECRET
 
@@ -69,7 +74,7 @@ class Settings:
     # settings.toml's [hyperparameters] (as SageMaker strings) and [dataset], with -p overrides applied.
     hyperparameters: dict[str, str] = field(default_factory=dict, compare=False)
     dataset: dict[str, Any] = field(default_factory=dict, compare=False)
-    # Where each setting came from: "-p / notebook", "environment", "settings.toml" or "default".
+    # Where each setting came from: "-p", "notebook", "environment <VARIABLE>", "settings.toml", "default…".
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -106,6 +111,12 @@ def _pick(sources: dict[str, str], name: str, *candidates: tuple[str, Any]) -> A
     return None
 
 
+def _explicit(name: str) -> str:
+    """How a value passed to :func:`settings` was given: with ``-p`` (the runner says which) or in the notebook."""
+    given = {n.strip() for n in os.environ.get(ENV_CLI_PARAMETERS, "").split(",")}
+    return "-p" if name in given else "notebook"
+
+
 def settings(target: str | None = None, region: str | None = None, prefix: str | None = None,
              run_id: str | None = None, data_url: str | None = None,
              overrides: dict[str, Any] | None = None) -> Settings:
@@ -122,10 +133,11 @@ def settings(target: str | None = None, region: str | None = None, prefix: str |
     except settings_file.SettingsFileError as error:
         raise ConfigError(str(error)) from None
     cloud, sources = tables["cloud"], {}
-    unknown = sorted(set(overrides or {}) - settings_file.overridable(tables))
+    known = settings_file.overridable(tables)
+    unknown = set(overrides or {}) - known
     if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}: {settings_file.path()} has no such "
-                          "[dataset] or [hyperparameters] key")
+        raise ConfigError(f"unknown setting(s) {settings_file.unknown_names(unknown, known)}: neither a [dataset] "
+                          "key nor a linear-learner hyperparameter")
     hyperparameters, dataset = {}, {}
     for table, out in (("hyperparameters", hyperparameters), ("dataset", dataset)):
         for key, value in tables[table].items():
@@ -133,21 +145,28 @@ def settings(target: str | None = None, region: str | None = None, prefix: str |
             sources[key] = "settings.toml"
     for key, value in (overrides or {}).items():
         (dataset if key in settings_file.DATASET_KEYS else hyperparameters)[key] = value
-        sources[key] = "-p / notebook"
+        sources[key] = _explicit(key)
     # The dataset drives training: linear-learner needs num_classes, and feature_dim must match the columns.
     if dataset.get("class_names") and "num_classes" not in (overrides or {}):
         hyperparameters["num_classes"], sources["num_classes"] = len(dataset["class_names"]), "dataset.class_names"
     if dataset.get("feature_columns") and "feature_dim" not in (overrides or {}):
         hyperparameters["feature_dim"], sources["feature_dim"] = len(dataset["feature_columns"]), "dataset.feature_columns"
     hyperparameters = {k: settings_file.hyperparameter_value(v) for k, v in hyperparameters.items()}
-    target = _pick(sources, "target", ("-p / notebook", target), ("environment", os.environ.get(ENV_TARGET)),
-                   ("settings.toml", cloud.get("target")))
-    region = _pick(sources, "region", ("-p / notebook", region), ("environment", os.environ.get(ENV_REGION)),
-                   ("settings.toml", cloud.get("region")))
-    prefix = _pick(sources, "prefix", ("-p / notebook", prefix), ("settings.toml", cloud.get("prefix")))
-    data_url = _pick(sources, "data_url", ("-p / notebook", data_url),
-                     ("environment", os.environ.get(ENV_DATA_URL)), ("settings.toml", cloud.get("data_url")))
+    target = _pick(sources, "target", (_explicit("target"), target),
+                   (f"environment {ENV_TARGET}", os.environ.get(ENV_TARGET)), ("settings.toml", cloud.get("target")))
+    region = _pick(sources, "region", (_explicit("region"), region),
+                   (f"environment {ENV_REGION}", os.environ.get(ENV_REGION)), ("settings.toml", cloud.get("region")))
+    prefix = _pick(sources, "prefix", (_explicit("prefix"), prefix), ("settings.toml", cloud.get("prefix")))
+    data_url = _pick(sources, "data_url", (_explicit("data_url"), data_url),
+                     (f"environment {ENV_DATA_URL}", os.environ.get(ENV_DATA_URL)),
+                     ("settings.toml", cloud.get("data_url")))
+    _pick(sources, "run_id", (_explicit("run_id"), run_id), (f"environment {ENV_RUN_ID}", os.environ.get(ENV_RUN_ID)))
+    _pick(sources, "endpoint", (f"environment {ENV_ENDPOINT}", os.environ.get(ENV_ENDPOINT)))
     resolved = _settings(target, region, prefix, run_id, data_url)
+    if resolved.target == "aws":
+        sources["endpoint"] = "AWS"
+        if sources["data_url"] == "default":
+            sources["data_url"] = "default: UCI's iris"
     return Settings(target=resolved.target, region=resolved.region, prefix=resolved.prefix, run_id=resolved.run_id,
                     endpoint_url=resolved.endpoint_url, data_url=resolved.data_url,
                     hyperparameters=hyperparameters, dataset=dataset, sources=sources)
@@ -209,6 +228,8 @@ class Kit:
     settings: Settings
     session: boto3.session.Session = field(repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # lists collecting the calls the clients make (helpers.calls.recorded: a helper's show_request=True)
+    recorders: list[list[Any]] = field(default_factory=list, repr=False, compare=False)
 
     def client(self, service: str):
         """A boto3 client for ``service`` (made once per Kit), pointed at the target."""
@@ -228,10 +249,19 @@ class Kit:
         config = Config(retries=retries, connect_timeout=5 if local else 60, read_timeout=read_timeout,
                         user_agent_extra=f"{KIT}/0.1", proxies={} if local else None)
         client = self.session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
+        client.meta.events.register("provide-client-params", self._record_call)
         if self.settings.target == "local":
             client.meta.events.register("after-call-error", self._cloud_gone)
             client.meta.events.register("after-call", self._keys_refused)
         return client
+
+    def _record_call(self, **event: Any) -> None:
+        """Hand a call about to be made to every recorder (helpers.calls); nothing when none listens."""
+        if self.recorders:
+            from helpers import calls
+
+            for recorder in self.recorders:
+                calls.record(recorder, **event)
 
     def _keys_refused(self, parsed: dict[str, Any] | None = None, **_: Any) -> None:
         """Turn the local cloud's refusal of the kernel's keys into one line saying where keys come from."""
@@ -344,7 +374,8 @@ def connect(target: str | None = None, region: str | None = None, prefix: str | 
     if resolved.target == "local":
         _check_reachable(resolved.endpoint_url)
         if not resolved.data_url:
-            resolved = dataclasses.replace(resolved, data_url=local_data_url(resolved.endpoint_url))
+            resolved = dataclasses.replace(resolved, data_url=local_data_url(resolved.endpoint_url),
+                                           sources={**resolved.sources, "data_url": LOCAL_COPY})
     return Kit(resolved, _session(resolved))
 
 

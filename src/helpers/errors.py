@@ -12,3 +12,10 @@ class CloudNotReachable(ConnectionError):
 
     def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
         return [f"CloudNotReachable: {self}"]
+
+
+class EarlierNotebookNeeded(LookupError):
+    """What this notebook needs from an earlier one is missing; the message names the notebook to run first."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"EarlierNotebookNeeded: {self}"]

@@ -6,9 +6,11 @@ import json
 import time
 from typing import Any
 
+from helpers.calls import showable
 from helpers.config import Kit
 
 
+@showable
 def enable_eventbridge(kit: Kit, bucket: str) -> None:
     """Make the bucket send its events to EventBridge (all of them; rules pick what they want)."""
     kit.client("s3").put_bucket_notification_configuration(
@@ -22,6 +24,7 @@ def uploads_pattern(bucket: str, prefix: str) -> dict[str, Any]:
             "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": prefix}]}}}
 
 
+@showable
 def ensure_rule(kit: Kit, name: str, pattern: dict[str, Any], target_arn: str, role_arn: str,
                 input_transformer: dict[str, Any] | None = None) -> str:
     """Create or update a rule with one target; return the rule's ARN."""

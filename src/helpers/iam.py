@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import string
 
+from helpers.calls import showable
 from helpers.config import Kit
 from helpers.paths import IAM_DIR
 
@@ -30,6 +31,7 @@ def render_document(kit: Kit, path) -> dict:
     return json.loads(text)
 
 
+@showable
 def ensure_role(kit: Kit, purpose: str) -> str:
     """Create or update the role for ``purpose`` (a key of :data:`ROLES`); return its ARN.
 

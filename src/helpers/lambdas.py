@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from helpers.calls import showable
 from helpers.config import Kit
 from helpers.retry import with_role_retry
 
@@ -31,6 +32,7 @@ def zip_handler(path: Path) -> bytes:
     return buffer.getvalue()
 
 
+@showable
 def ensure_function(kit: Kit, name: str, role_arn: str, *, zip_file: bytes | None = None,
                     handler: str | None = None, image_uri: str | None = None,
                     environment: dict[str, str] | None = None, timeout: int = 60, memory_mb: int = 256,
@@ -69,6 +71,7 @@ def ensure_function(kit: Kit, name: str, role_arn: str, *, zip_file: bytes | Non
     return arn
 
 
+@showable
 def invoke(kit: Kit, name: str, payload: dict[str, Any], show_log: bool = True) -> dict[str, Any]:
     """Invoke synchronously, print the function's log tail and return the handler's result.
 

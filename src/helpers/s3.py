@@ -13,10 +13,13 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from helpers.calls import showable
 from helpers.config import Kit
+from helpers.errors import EarlierNotebookNeeded
 from helpers.paths import JOBS_DIR
 
 
+@showable
 def ensure_bucket(kit: Kit, name: str | None = None) -> str:
     """Create the kit's bucket if it does not exist yet; tag and return its name.
 
@@ -161,6 +164,30 @@ def bucket_created(kit: Kit, bucket: str) -> str:
         if found["Name"] == bucket:
             return found["CreationDate"].isoformat()
     return ""
+
+
+def raw_data_uri(kit: Kit, bucket: str) -> str:
+    """The raw file 02 wrote last for this run: ``s3://<bucket>/runs/<run_id>/raw/<its name>``.
+
+    raw/ holds one file per data set ingested under this run id (02 names the object after the file); the
+    processing job reads the newest, which is the one 02 just wrote, and the others are named.
+
+    Raises:
+        EarlierNotebookNeeded: raw/ is empty: 02_ingest has not run with this run id.
+    """
+    prefix = f"{kit.settings.run_prefix}/raw/"
+    objects = []
+    for page in kit.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        objects += page.get("Contents", [])
+    if not objects:
+        raise EarlierNotebookNeeded(f"no raw data under s3://{bucket}/{prefix}: run 02_ingest first "
+                                    f"(with run_id {kit.settings.run_id!r})")
+    newest = max(objects, key=lambda o: (o["LastModified"], o["Key"]))
+    if len(objects) > 1:
+        others = ", ".join(sorted(o["Key"][len(prefix):] for o in objects if o is not newest))
+        print(f"raw/ holds {len(objects)} files: processing {newest['Key'][len(prefix):]}, the one 02 wrote last "
+              f"(not {others})")
+    return f"s3://{bucket}/{newest['Key']}"
 
 
 def version_of(kit: Kit, uri: str) -> str:

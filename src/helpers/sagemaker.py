@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.calls import showable
 from helpers.config import Kit, without_user_aws_settings
 from helpers.progress import poll, strip_metadata
 
@@ -196,9 +197,15 @@ def _differences(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[st
 
 
 def replacement_note(kit: Kit, kind: str, name: str) -> str | None:
-    """One line saying which earlier job of the run ``name`` replaces and what differs; None for the first."""
+    """One line saying which earlier job of the run ``name`` replaces and what differs; None for the first.
+
+    Only jobs made before ``name`` count: a job found again (the start_* Lambda said "reusing it") replaces none.
+    """
     base = name[:-7] if len(name) > 7 and name[-7] == "-" else name
-    earlier = [j for j in jobs_named(kit, kind, base) if j[_LIST[kind][2]] != name]
+    jobs = jobs_named(kit, kind, base)
+    this = next((j for j in jobs if j[_LIST[kind][2]] == name), None)
+    earlier = [j for j in jobs if j[_LIST[kind][2]] != name
+               and (this is None or j["CreationTime"] < this["CreationTime"])]
     if not earlier:
         return None
     previous = earlier[0][_LIST[kind][2]]
@@ -226,6 +233,7 @@ def started_before_finished(kit: Kit, run_id: str) -> bool:
     return jobs["training"]["CreationTime"] < jobs["processing"]["ProcessingEndTime"]
 
 
+@showable
 def predict(kit: Kit, endpoint: str, features: Any) -> list[dict[str, Any]]:
     """Ask a deployed endpoint about feature rows (no label column); linear-learner's JSON records."""
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.calls import showable
 from helpers.config import Kit
 from helpers.paths import STATEMACHINES_DIR
 from helpers.progress import poll, strip_metadata
@@ -45,6 +46,7 @@ def load_definition(name: str, **values: str) -> dict[str, Any]:
     return json.loads(_PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text))
 
 
+@showable
 def ensure_state_machine(kit: Kit, name: str, definition: dict[str, Any], role_arn: str) -> str:
     """Create the state machine, or update its definition and role; return its ARN."""
     sfn = kit.client("stepfunctions")
@@ -94,6 +96,7 @@ def extend(definition: dict[str, Any], fragment: dict[str, Any], after: str) -> 
     return {"Comment": comment, "StartAt": definition["StartAt"], "States": {**states, **fragment["States"]}}
 
 
+@showable
 def start(kit: Kit, state_machine_arn: str, payload: dict[str, Any], name: str | None = None) -> str:
     """Start an execution and return its ARN.
 

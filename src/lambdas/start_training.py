@@ -58,6 +58,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     output_path = f"s3://{bucket}/{run_prefix}/model"
     hyperparameters = {**DEFAULT_HYPERPARAMETERS, **json.loads(os.environ.get("HYPERPARAMETERS", "{}")),
                        **event.get("hyperparameters", {})}
+    if hyperparameters.get("predictor_type") != "multiclass_classifier":
+        # only multiclass takes num_classes (its valid values start at 3): the default's 3 must not reach a binary job
+        hyperparameters.pop("num_classes", None)
     sagemaker = boto3.client("sagemaker")
     request = {
         "RoleArn": os.environ["SAGEMAKER_ROLE_ARN"],

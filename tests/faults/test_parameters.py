@@ -205,3 +205,45 @@ class TestEndpointWithoutDataUrl:
         bucket = owned(cloud, prefix)["buckets"][0]
         raw = cloud.client("s3").get_object(Bucket=bucket, Key="runs/offline/raw/iris.data")["Body"].read()
         assert raw == (PROJECT_ROOT / "data" / "iris.data").read_bytes()
+
+
+class TestTypoInASettingName:
+    """A misspelt setting is refused, naming the nearest known name, before anything is made
+    (real linear-learner refuses a training job with an unknown hyperparameter:
+    https://docs.aws.amazon.com/sagemaker/latest/dg/ll_hyperparameters.html)."""
+
+    def test_runner_refuses_a_misspelt_p(self, cloud, tmp_path):
+        """
+        1. `python -m helpers run --notebooks 01,02 -p epcohs 2` (epochs misspelt).
+        2. Exit 1; stderr names "epcohs" and "did you mean epochs?"; nothing was made (not even the run's claim).
+        """
+        prefix = new_prefix("typo")
+        result = run_helpers("run", "--endpoint", cloud.url, "--out", str(tmp_path), "--notebooks", "01,02",
+                             "-p", "prefix", prefix, "-p", "run_id", "t1", "-p", "epcohs", "2", timeout=180)
+        assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+        assert "epcohs (did you mean epochs?)" in result.stderr, result.stderr[-2000:]
+        assert owned(cloud, prefix) == NOTHING
+
+    def test_a_typo_in_the_parameters_cell_is_refused(self, cloud, tmp_path, monkeypatch):
+        """
+        1. Notebook 01 with `epcohs = 2` added to its parameters cell, as a learner types it in JupyterLab,
+           run with papermill against the cloud.
+        2. It stops in the connect cell with UnknownSettingError naming epcohs and epochs; no bucket exists.
+        """
+        import nbformat
+        import papermill
+
+        prefix = new_prefix("typo")
+        notebook = nbformat.read(PROJECT_ROOT / "notebooks" / "01_bucket.ipynb", as_version=4)
+        cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+        cell.source = cell.source.replace('prefix = ""', f'prefix = "{prefix}"') + "\nepcohs = 2\n"
+        source = tmp_path / "01_typo.ipynb"
+        nbformat.write(notebook, source)
+        for name, value in cloud.kit_env.items():  # the kernel papermill starts inherits them
+            monkeypatch.setenv(name, value)
+        with pytest.raises(papermill.PapermillExecutionError) as raised:
+            papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                                       progress_bar=False, cwd=str(PROJECT_ROOT / "notebooks"))
+        assert raised.value.ename == "UnknownSettingError"
+        assert "epcohs (did you mean epochs?)" in raised.value.evalue
+        assert owned(cloud, prefix) == NOTHING

@@ -63,7 +63,7 @@ window.addEventListener("load", () => {
   probe.style.display = "none";  // in the DOM dump, not in the screenshot
   probe.textContent = JSON.stringify({
     title: document.title, h1: [...document.querySelectorAll("h1")].map(h => h.textContent.trim()),
-    links: [...document.querySelectorAll("ol.pages a")].map(a => a.getAttribute("href")),
+    links: [...document.querySelectorAll("ol.pages > li > a")].map(a => a.getAttribute("href")),
     text: document.body.innerText.length, height: document.documentElement.scrollHeight,
     images, inlineSvgs: document.querySelectorAll("main svg").length, references,
     fetched: performance.getEntriesByType("resource").map(entry => entry.name)});
@@ -148,6 +148,60 @@ def test_handout_has_an_index_linking_every_page_in_order(handout: Path, chromiu
     assert seen["text"] > 1000, "the intro text is missing"
     assert not seen["references"] and not [u for u in seen["fetched"] if re.match(r"https?:", u)], seen
     assert_not_blank(SHOTS / "index.png")
+
+
+def _links_and_ids(page: Path) -> tuple[list[str], set[str], str]:
+    """A page's relative <a href>s, its element ids, and its visible text (scripts and styles left out)."""
+    from html.parser import HTMLParser
+
+    class Reader(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.links, self.ids, self.text, self.skip = [], set(), [], 0
+
+        def handle_starttag(self, tag, attrs):
+            attributes = dict(attrs)
+            if attributes.get("id"):
+                self.ids.add(attributes["id"])
+            href = attributes.get("href") or ""
+            if tag == "a" and href and not re.match(r"[a-z]+:|#|//", href):
+                self.links.append(href)
+            self.skip += tag in ("script", "style")
+
+        def handle_endtag(self, tag):
+            self.skip -= tag in ("script", "style") and self.skip > 0
+
+        def handle_data(self, data):
+            if not self.skip:
+                self.text.append(data)
+
+    reader = Reader()
+    reader.feed(page.read_text(encoding="utf-8"))
+    return reader.links, reader.ids, "".join(reader.text)
+
+
+def test_every_link_of_the_handout_leads_somewhere_and_no_markdown_shows(handout: Path) -> None:
+    """
+    1. index.html, every page and GLOSSARY.html of the handout.
+    2. Every relative link names a file of the handout and, with a #fragment, an id on it (the glossary terms
+       pointed at ../docs/GLOSSARY.md, which the handout does not have).
+    3. No raw markdown link ("[ECR](…)") in the visible text (the index showed them); no <details> that holds
+       only its summary (nbconvert left the series table outside it).
+    """
+    pages = [handout / "index.html", handout / "GLOSSARY.html", *[handout / f"{name}.html" for name in PAGES]]
+    glossary_links = 0
+    for page in pages:
+        links, _, text = _links_and_ids(page)
+        for link in links:
+            target, _, fragment = link.partition("#")
+            assert (handout / target).is_file(), f"{page.name}: {link} leads nowhere"
+            if fragment:
+                assert fragment in _links_and_ids(handout / target)[1], f"{page.name}: {link}: no such anchor"
+            glossary_links += target == "GLOSSARY.html"
+        assert not re.search(r"\]\([^)\s]+\)", text), f"{page.name} shows a raw markdown link"
+        assert not re.search(r"<details><summary>[^<]*</summary>\s*</details>", page.read_text(encoding="utf-8")), \
+            f"{page.name} has an empty <details>"
+    assert glossary_links >= 9
 
 
 @pytest.mark.parametrize("name", PAGES)

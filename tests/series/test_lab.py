@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -36,6 +38,34 @@ class TestMakeLab:
             assert f"all {code_cells} code cells ran" in result.stdout
         with socket.socket() as probe:  # the local cloud stopped with it
             assert probe.connect_ex(("127.0.0.1", lab.cloud_port)) != 0
+
+
+@pytest.mark.skipif(not LAB_PYTHON.exists(), reason="no .venv-lab: `make test` builds it (make lab's venv)")
+class TestMakeLabServesTheGlossary:
+    def test_every_glossary_link_of_the_notebooks_opens_in_jupyterlab(self) -> None:
+        """
+        1. `make lab`; every relative markdown link of the notebooks (the glossary's terms), resolved against the
+           notebooks' folder as JupyterLab resolves it.
+        2. JupyterLab's contents API answers each with the file (it answered 404 for ../docs/GLOSSARY.md: the
+           lab serves notebooks/ only).
+        """
+        import urllib.parse
+        import urllib.request
+
+        links = {re.sub(r"#.*", "", link) for path in sorted((ROOT / "notebooks").glob("*.ipynb"))
+                 for cell in nbformat.read(path, 4).cells if cell.cell_type == "markdown"
+                 for link in re.findall(r"\]\(([^)\s]+)\)", cell.source) if not re.match(r"[a-z]+:|#", link)}
+        assert links
+        with running_lab() as lab:
+            for link in sorted(links):
+                request = urllib.request.Request(
+                    f"{lab.base}/api/contents/{urllib.parse.quote(link)}?content=0",
+                    headers={"Authorization": f"token {lab.token}"})
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as answer:
+                        assert json.load(answer)["type"] == "file", link
+                except urllib.error.HTTPError as error:
+                    pytest.fail(f"JupyterLab answers {error.code} for {link}")
 
 
 def _make_lab(port: str | None, lab_args: str, timeout: float = 60) -> tuple[int, str, float]:
@@ -84,3 +114,35 @@ class TestMakeLabPorts:
         assert code != 0
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", int(match.group(1)))) != 0, "the lab's cloud outlived make lab"
+
+
+class TestMakeLabKeepsTheSettingsFile:
+    """What settings.toml says is what the lab's kernels run with: `make lab` sets no setting of its own."""
+
+    def test_data_url_in_settings_toml_reaches_the_kernel(self, tmp_path: Path) -> None:
+        """
+        1. A settings file whose [cloud] data_url names the learner's own CSV on 127.0.0.1.
+        2. scripts/lab.sh (make lab's script) with a stand-in JupyterLab that records the environment it was
+           started with (the one its kernels inherit), then exits.
+        3. The kit's settings, resolved in that environment, take data_url from settings.toml, and say so.
+        """
+        settings = tmp_path / "settings.toml"
+        settings.write_text('[cloud]\ndata_url = "http://127.0.0.1:9/mine.csv"\n')
+        recorded = tmp_path / "lab-env.json"
+        fake_lab = tmp_path / "lab-venv"
+        (fake_lab / "bin").mkdir(parents=True)
+        jupyter = fake_lab / "bin" / "jupyter"
+        jupyter.write_text(f"#!{sys.executable}\nimport json, os\n"
+                           f"open({str(recorded)!r}, 'w').write(json.dumps(dict(os.environ)))\n")
+        jupyter.chmod(0o755)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_DREAMS_")}
+        env["PIPELINE_DREAMS_SETTINGS"] = str(settings)
+        done = subprocess.run(["bash", str(ROOT / "scripts" / "lab.sh"), sys.executable, str(fake_lab), "0"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        kernel_env = json.loads(recorded.read_text())
+        probe = ("from helpers import config; s = config.settings(); "
+                 "print(s.data_url, '|', s.sources['data_url'])")
+        resolved = subprocess.run([sys.executable, "-c", probe], env=kernel_env, capture_output=True, text=True,
+                                  timeout=60)
+        assert resolved.stdout.strip() == "http://127.0.0.1:9/mine.csv | settings.toml", resolved.stderr

@@ -174,6 +174,19 @@ class TestStartTraining:
         assert calls[0]["HyperParameters"] == {**start_training.DEFAULT_HYPERPARAMETERS,
                                                "epochs": "50", "learning_rate": "0.1"}
 
+    def test_a_binary_classifier_gets_no_num_classes(self, bucket, job_environment):
+        """
+        1. Invoke with hyperparameters predictor_type binary_classifier (a two-class CSV) and no num_classes.
+        2. The request has no num_classes: the default's "3" is for multiclass only (linear-learner's valid
+           num_classes start at 3: https://docs.aws.amazon.com/sagemaker/latest/dg/ll_hyperparameters.html).
+        """
+        calls = record_requests("CreateTrainingJob")
+        event = load_event("handler_start_training", bucket=bucket)
+        event["hyperparameters"] = {"predictor_type": "binary_classifier"}
+        start_training.handler(event, None)
+        assert calls[0]["HyperParameters"]["predictor_type"] == "binary_classifier"
+        assert "num_classes" not in calls[0]["HyperParameters"]
+
     def test_default_channels(self, bucket, job_environment):
         """
         1. Invoke without train_s3_uri and test_s3_uri.

@@ -390,7 +390,7 @@ class TestTheCloudStartsWithTheFirstKernel:
         assert port and data_port and port != data_port
         assert seen["kernel calls"] == [("start", f"http://127.0.0.1:{port}")]
         assert os.environ[ENV_ENDPOINT] == cloud.url == f"http://127.0.0.1:{port}"
-        assert os.environ["PIPELINE_DREAMS_DATA_URL"] == f"http://127.0.0.1:{data_port}/iris.data"
+        assert "PIPELINE_DREAMS_DATA_URL" not in os.environ  # settings.toml's, else the kit asks the cloud
 
     def test_a_port_taken_meanwhile_starts_over_on_ports_the_cloud_picks(self, monkeypatch):
         """
@@ -414,7 +414,7 @@ class TestTheCloudStartsWithTheFirstKernel:
         assert len(starts) == 2 and starts[1] == (0, 0)
         assert [name for name, _ in kernels.calls] == ["start", "discard"]
         assert os.environ[ENV_ENDPOINT] == "http://127.0.0.1:1111"
-        assert os.environ["PIPELINE_DREAMS_DATA_URL"] == "http://127.0.0.1:2222/iris.data"
+        assert "PIPELINE_DREAMS_DATA_URL" not in os.environ  # settings.toml's, else the kit asks the cloud
 
 
 class TestFactsCollector:

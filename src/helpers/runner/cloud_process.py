@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET
+from helpers.config import ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET
 from helpers.paths import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -142,7 +142,6 @@ def start_cloud(cloud_args: list[str] | tuple[str, ...], kernels: KernelStarter)
     Raises:
         RuntimeError: the cloud did not start (the message holds what it printed).
     """
-    saved = os.environ.get(ENV_DATA_URL)
     os.environ.update(new_keys())  # the kernels' (started next) and the cloud's
     # the series reaches Step Functions in notebook 05, and its first job in 03: the cloud builds its parser's
     # tables and reads the S3 model of its jobs' clients meanwhile
@@ -150,7 +149,6 @@ def start_cloud(cloud_args: list[str] | tuple[str, ...], kernels: KernelStarter)
     try:
         ports = free_ports(2)
         os.environ[ENV_ENDPOINT] = f"http://127.0.0.1:{ports[0]}"
-        os.environ.setdefault(ENV_DATA_URL, f"http://127.0.0.1:{ports[1]}/iris.data")
         kernels.start_next()
         cloud = LocalCloudProcess.start(extra_args=cloud_args, ports=ports)
         if cloud.url == os.environ[ENV_ENDPOINT]:
@@ -159,11 +157,8 @@ def start_cloud(cloud_args: list[str] | tuple[str, ...], kernels: KernelStarter)
     except RuntimeError:
         pass
     kernels.discard()
-    if saved is None:
-        os.environ.pop(ENV_DATA_URL, None)
     cloud = LocalCloudProcess.start(extra_args=cloud_args)
     os.environ[ENV_ENDPOINT] = cloud.url
-    os.environ.setdefault(ENV_DATA_URL, f"{cloud.data_url}/iris.data")
     return cloud
 
 

@@ -22,7 +22,9 @@ from typing import Any
 import nbformat
 
 from helpers.runner.cloud_process import LocalCloudProcess, start_cloud, use_keys_of  # noqa: F401  (LocalCloudProcess: API)
-from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET, ENV_RUN_ID, new_run_id
+from helpers.config import (ENV_CLI_PARAMETERS, ENV_DATA_URL, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET,
+                            ENV_RUN_ID, new_run_id)
+from helpers import settings_file
 from helpers.runner import kernels as kernels_module
 from helpers.runner.kernels import KERNEL_ARGUMENTS, KERNEL_NAME, KernelStarter
 from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
@@ -197,13 +199,24 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
     Raises:
         SeriesFailed: naming the notebook, the cell and the error.
     """
+    if inject:  # before the run id is claimed: a misspelt -p would be dropped by every notebook
+        cells = [cell.source for path in notebooks for cell in nbformat.read(path, as_version=4).cells
+                 if "parameters" in cell.metadata.get("tags", [])]
+        unknown = settings_file.unknown_parameters(set(parameters), cells)
+        if unknown:
+            raise SeriesFailed(f"-p {unknown}: no setting or notebook parameter of that name (settings: "
+                               f"{', '.join(settings_file.NOTEBOOK_SETTINGS)}, any [dataset] key or linear-learner "
+                               "hyperparameter); nothing was run")
     explicit_run_id = bool(parameters.get("run_id") or os.environ.get(ENV_RUN_ID))
+    given = ",".join(sorted(parameters)) if inject else ""  # the -p names, before run_id is added to them
     if inject:
         parameters.setdefault("run_id", os.environ.get(ENV_RUN_ID) or new_run_id())
     run_id = str(parameters.get("run_id", "demo"))
     out_dir = Path(out_dir or PROJECT_ROOT / "runs" / run_id)
     cloud = None
-    saved_env = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET)}
+    saved_env = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET,
+                                                ENV_CLI_PARAMETERS)}
+    os.environ[ENV_CLI_PARAMETERS] = given  # the kernels' settings tables say "-p" for these
     kernels = KernelStarter(NOTEBOOKS_DIR, notebooks)
     try:
         kernels_module.preload()  # papermill's imports (~0.3 s) while the cloud starts
