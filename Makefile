@@ -25,6 +25,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m localcloud.client.aws_urls > /dev/null  # the venv's .pth: SDK code's AWS URLs reach the local cloud
 	touch $@
 
 ## run: the notebook series 01-07 offline, executed into runs/<run-id>/, with a summary
