@@ -206,6 +206,10 @@ SEAMS: tuple[Seam, ...] = (
           "_lambda:_lambda_delete_function",
           "the function's warm environments and everything their handlers started end with it",
           ("self", "function_name", "qualifier")),
+    _seam(31, "iam_simulate_principal_policy", "moto.iam.responses:IamResponse", "simulate_principal_policy",
+          "_iam_simulate:simulate_principal_policy",
+          "SimulatePrincipalPolicy, which moto lacks (500): the principal's policies through the cloud's own "
+          "evaluator, in AWS's shape (the SageMaker SDK checks roles with it)", (), kind="add"),
 )
 
 
