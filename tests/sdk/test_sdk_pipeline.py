@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pytest
 from _programs import REGION, assert_ran, run_program
+from conftest_cloud import PROJECT_ROOT
 from _support import csv_rows, run_preprocess_locally
 
 import helpers
@@ -48,8 +49,16 @@ def kit_made(cloud, tmp_path_factory, monkeypatch_module):
     prefix = "runs/sdk-tests"
     client = cloud.client("s3", region=REGION)
     client.upload_file(str(prepared / "train" / "train.csv"), bucket, f"{prefix}/train/train.csv")
+    client.upload_file(str(PROJECT_ROOT / "data" / "iris.data"), bucket, f"{prefix}/raw/iris.data")
+    ecr = cloud.client("ecr", region=REGION)
+    repository = kit.names.repository("preprocess")
+    try:
+        ecr.create_repository(repositoryName=repository)
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass
+    image = f"{kit.account}.dkr.ecr.{REGION}.amazonaws.com/{repository}:latest"
     test_rows = np.array(csv_rows((prepared / "test" / "test.csv").read_text()), dtype=np.float64)
-    return {"role": role, "kit_role": kit_role, "bucket": bucket, "prefix": prefix, "test_rows": test_rows}
+    return {"role": role, "kit_role": kit_role, "bucket": bucket, "image": image, "prefix": prefix, "test_rows": test_rows}
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +96,78 @@ class TestModelTrainerWithLinearLearner:
         bucket, key = result["model"][5:].split("/", 1)
         assert cloud.client("s3", region=REGION).head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
         assert "localcloud stand-in for linear-learner" in trained.stdout + trained.stderr
+
+
+class TestProcessingJob:
+    def test_processor_runs_the_series_preprocessing(self, cloud, kit_made, tmp_path):
+        """1. sagemaker.core.processing.Processor(image_uri=the series' preprocess image).run(inputs, outputs,
+        arguments, wait=True, logs=True) on data/iris.data in S3. 2. Completed, its log streamed, train/test/meta
+        uploaded where the outputs say."""
+        outcome = run_program("process_with_processor.py", cloud.url, tmp_path,
+                              {k: kit_made[k] for k in ("role", "bucket", "prefix", "image")})
+        result = assert_ran(outcome)
+        assert result["status"] == "Completed"
+        processed = f"s3://{kit_made['bucket']}/{kit_made['prefix']}/processed"
+        assert result["outputs"] == [f"{processed}/{name}" for name in ("train", "test", "meta")]
+        listed = cloud.client("s3", region=REGION).list_objects_v2(Bucket=kit_made["bucket"],
+                                                                   Prefix=f"{kit_made['prefix']}/processed/")
+        keys = {item["Key"].split("/processed/", 1)[1] for item in listed.get("Contents", [])}
+        assert {"train/train.csv", "test/test.csv"} <= keys, keys
+        assert result["job"] in outcome.stderr  # the log stream's name heads each streamed line
+
+
+def _shape_problems(client, operation: str, answer: dict) -> str:
+    """What botocore's own validator finds wrong with ``answer`` against ``operation``'s output shape ("" if none)."""
+    from botocore.validate import ParamValidator
+
+    answer = {key: value for key, value in answer.items() if key != "ResponseMetadata"}
+    shape = client.meta.service_model.operation_model(operation).output_shape
+    report = ParamValidator().validate(answer, shape)
+    return report.generate_report() if report.has_errors() else ""
+
+
+class TestResponsesHaveAwsShapes:
+    """Every Describe*/List* answer about what the SDK made parses as AWS's shape: botocore's output shapes (required
+    members, types, no unknown members) and sagemaker-core's pydantic resources (which refused VpcConfig {})."""
+
+    def test_describe_and_list_answers(self, cloud, kit_made, trained, unique, tmp_path):
+        """1. A model, endpoint config and endpoint from the trained model; the jobs the SDK ran. 2. Every
+        Describe*/List* answer validates against botocore's output shape, and sagemaker-core's .get() parses it."""
+        sm = cloud.client("sagemaker", region=REGION)
+        name = f"pipeline-dreams-shapes-{unique}"[:63]
+        image = sm.describe_training_job(TrainingJobName=assert_ran(trained)["job"])["AlgorithmSpecification"][
+            "TrainingImage"]
+        sm.create_model(ModelName=name, ExecutionRoleArn=kit_made["role"], PrimaryContainer={
+            "Image": image, "ModelDataUrl": assert_ran(trained)["model"]})
+        sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        training = assert_ran(trained)["job"]
+        processing = sm.list_processing_jobs(NameContains="pipeline-dreams-sdk")["ProcessingJobSummaries"]
+        calls = [("DescribeModel", {"ModelName": name}), ("DescribeEndpointConfig", {"EndpointConfigName": name}),
+                 ("DescribeEndpoint", {"EndpointName": name}), ("DescribeTrainingJob", {"TrainingJobName": training}),
+                 ("ListModels", {}), ("ListEndpointConfigs", {}), ("ListEndpoints", {}), ("ListTrainingJobs", {}),
+                 ("ListProcessingJobs", {})]
+        calls += [("DescribeProcessingJob", {"ProcessingJobName": job["ProcessingJobName"]}) for job in processing]
+        try:
+            problems = {}
+            for operation, params in calls:
+                method = getattr(sm, "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_"))
+                problem = _shape_problems(sm, operation, method(**params))
+                if problem:
+                    problems[operation] = problem
+            assert problems == {}
+            wanted = {"Model": [name], "EndpointConfig": [name], "Endpoint": [name], "TrainingJob": [training],
+                      "ProcessingJob": [job["ProcessingJobName"] for job in processing]}
+            parsed = assert_ran(run_program("parse_resources.py", cloud.url, tmp_path,
+                                            {"names": json.dumps(wanted)}))
+            assert all(parsed[kind]["got"] == len(names) and parsed[kind]["listed"] >= len(names)
+                       for kind, names in wanted.items()), parsed
+        finally:
+            sm.delete_endpoint(EndpointName=name)
+            sm.delete_endpoint_config(EndpointConfigName=name)
+            sm.delete_model(ModelName=name)
 
 
 class TestEndpointResources:
