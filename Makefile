@@ -25,6 +25,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m localcloud.client.aws_urls > /dev/null  # the venv's .pth: SDK code's AWS URLs reach the local cloud
 	touch $@
 
 ## run: the notebook series 01-07 offline, executed into runs/<run-id>/, with a summary
@@ -57,12 +58,13 @@ handout: $(LAB_STAMP)
 chromium:
 	bash scripts/ensure_chromium.sh
 
-## bench: print the benchmark figures (never asserted): local cloud (jobs warm and --cold-jobs), series 01-05 vs its floor (and with cold jobs), data scale; then the goals in one table
+## bench: print the benchmark figures (never asserted): local cloud (jobs warm and --cold-jobs), series 01-05 vs its floor (and with cold jobs), data scale, the SageMaker SDK's train()/run() beside boto3's; then the goals in one table
 bench: venv
 	@mkdir -p build && rm -f build/bench-goals.jsonl
 	BENCH_GOALS=build/bench-goals.jsonl $(PY) bench/localcloud_bench.py
 	BENCH_GOALS=build/bench-goals.jsonl $(PY) bench/series_bench.py --cold --repeat 3
 	BENCH_GOALS=build/bench-goals.jsonl $(PY) bench/scale_bench.py
+	BENCH_GOALS=build/bench-goals.jsonl $(PY) bench/sdk_bench.py
 	$(PY) bench/summary.py build/bench-goals.jsonl
 
 ## lint: the Dockerfiles with hadolint

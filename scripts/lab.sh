@@ -50,6 +50,10 @@ keys_file=$(sed -n 's/^localcloud ready at .*; keys in \(.*\)$/\1/p' "$state/clo
 read -r key_id secret < <("$kit_python" -c 'import json, sys; r = json.load(open(sys.argv[1]))
 print(r["aws_access_key_id"], r["aws_secret_access_key"])' "$keys_file")
 export PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID="$key_id" PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY="$secret"
+# Code written for AWS in a kernel (boto3's default session, the SageMaker SDK) reaches the cloud as a script does
+# after `eval "$(python -m localcloud env)"`: the same lines, with the kit's region (settings.toml's, or the default)
+region=$("$kit_python" -c 'from helpers.config import settings; print(settings(target="local").region)')
+eval "$("$kit_python" -m localcloud env --endpoint "$endpoint" --region "$region")"
 
 # The notebooks' kernel is the kit's Python (helpers, boto3, pandas); JupyterLab runs from its own venv.
 export JUPYTER_DATA_DIR="$state/data" JUPYTER_CONFIG_DIR="$state/config" JUPYTER_RUNTIME_DIR="$state/runtime"

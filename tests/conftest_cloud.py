@@ -69,8 +69,13 @@ class CloudProcess:
     @property
     def kit_env(self) -> dict[str, str]:
         """The variables the series runner and `make lab` give the kit's kernels for this cloud."""
+        from helpers.config import settings
+        from localcloud.client.aws_urls import client_environment
+
         return {"PIPELINE_DREAMS_ENDPOINT": self.url, "PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID": self.keys["AWS_ACCESS_KEY_ID"],
-                "PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY": self.keys["AWS_SECRET_ACCESS_KEY"]}
+                "PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY": self.keys["AWS_SECRET_ACCESS_KEY"],
+                **client_environment(self.url, self.keys["AWS_ACCESS_KEY_ID"], self.keys["AWS_SECRET_ACCESS_KEY"],
+                                     settings(target="local").region)}
 
     @property
     def script_env(self) -> dict[str, str]:

@@ -71,10 +71,20 @@ def isolated_botocore_session() -> botocore.session.Session:
 
 
 def aws_session(region: str) -> boto3.session.Session:
-    """A session with the normal credential chain (profiles, environment, instance roles)."""
+    """A session with the normal credential chain (profiles, environment, instance roles), on AWS's endpoints.
+
+    A kernel of ``make lab`` or the series runner has the local cloud's URL and keys in ``AWS_ENDPOINT_URL`` and
+    ``AWS_ACCESS_KEY_ID`` (for code written for AWS, such as the SageMaker SDK): target ``aws`` means AWS itself, so
+    this session ignores configured endpoint URLs, and environment keys that are the local cloud's.
+    """
     import botocore.session
 
-    return _boto3_session(botocore.session.get_session(), region)
+    core = botocore.session.get_session()
+    core.set_config_variable("ignore_configured_endpoint_urls", True)
+    local_key = os.environ.get(ENV_LOCAL_KEY_ID)
+    if local_key and os.environ.get("AWS_ACCESS_KEY_ID") == local_key:
+        core.get_component("credential_provider").remove("env")
+    return _boto3_session(core, region)
 
 
 def local_session(region: str) -> boto3.session.Session:

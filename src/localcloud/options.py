@@ -176,6 +176,8 @@ ENVIRONMENT: tuple[Variable, ...] = (
              "`0`: force the folder fallback; what handlers see: `1` or `0`"),
     Variable("LOCALCLOUD_HIDE", "`child/private_tmp.py` (set for an environment)",
              "folders the environment must not see (the key folder)"),
+    Variable("LOCALCLOUD_REDIRECT_AWS_URLS", "`client/aws_urls.py` (set by `localcloud env`, the runner, `make lab`)",
+             "`1`: a client's explicit AWS URL (the SageMaker SDK's STS) reaches `AWS_ENDPOINT_URL`"),
 )
 
 

@@ -163,6 +163,31 @@ class TestChildImportsOnlyStandardLibraryAndChild:
             "src/localcloud/child/warm_template.py:3 imports localcloud.common.paths"]
 
 
+class TestClientImportsOnlyStandardLibraryAndClient:
+    """Rule 5: ``src/localcloud/client/`` (loaded by the venv's .pth in every Python process, the kernels' too)
+    imports the standard library and ``localcloud.client``; botocore and moto never (it patches botocore when the
+    process itself imports it)."""
+
+    RULE = "src/localcloud/client/ imports something but the standard library and localcloud.client"
+
+    @staticmethod
+    def broken(files: list[Path], sources: dict[Path, str] | None = None) -> list[Import]:
+        sources = sources or {}
+        return [entry for path in files for entry in imports_of(path, sources.get(path))
+                if not is_stdlib(entry) and not (entry.module == "localcloud.client"
+                                                 or entry.module.startswith("localcloud.client."))]
+
+    def test_client_imports_only_the_standard_library_and_client(self):
+        broken = self.broken(python_files("localcloud/client"))
+        assert not broken, report(self.RULE, broken)
+
+    def test_an_import_of_botocore_is_found(self):
+        """``import botocore.session`` in aws_urls.py breaks the rule."""
+        path = SRC / "localcloud/client/aws_urls.py"
+        broken = self.broken([path], {path: "import os\nimport botocore.session\n"})
+        assert [str(entry) for entry in broken] == ["src/localcloud/client/aws_urls.py:2 imports botocore.session"]
+
+
 class TestNotebookLibraryImportsNeitherLocalcloudNorRunner:
     """Rule 3: ``src/helpers`` but ``runner/`` and ``__main__.py`` imports neither ``localcloud`` nor ``helpers.runner``."""
 

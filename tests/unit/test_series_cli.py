@@ -120,6 +120,18 @@ class TestStripRunMetadata:
         nbformat.validate(stripped)
 
 
+@pytest.fixture(autouse=True)
+def client_variables_restored(monkeypatch):
+    """start_cloud and run_series set the variables `localcloud env` prints for the kernels (AWS_ENDPOINT_URL, …):
+    each test's are undone after it, or a later in-process moto test's boto3 would reach a port nobody serves."""
+    from helpers.runner.cloud_process import CLIENT_VARIABLES
+
+    for name in CLIENT_VARIABLES:
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # recorded, so the end of the test puts it back
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def fake_papermill(monkeypatch, cloud_keys_given):
     """Replace papermill.execute_notebook: record calls, write an executed-looking copy, optionally fail."""

@@ -1,7 +1,8 @@
 """The local cloud the series runner starts: ``python -m localcloud`` as a separate process.
 
-The runner never imports localcloud (``helpers`` stays ignorant of which cloud answers): it starts
-the cloud as a learner would in a terminal and reads its ready line.
+The runner never imports the cloud (``helpers`` stays ignorant of which cloud answers): it starts it as a
+learner would in a terminal and reads its ready line. It imports only ``localcloud.client.aws_urls`` (standard
+library), for the variables ``python -m localcloud env`` prints, which its kernels get too.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def _keys_in(ready_line: str) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": record.get("aws_secret_access_key", "")}
 
 
-def start_cloud(cloud_args: list[str] | tuple[str, ...], kernels: KernelStarter) -> LocalCloudProcess:
+def start_cloud(cloud_args: list[str] | tuple[str, ...], kernels: KernelStarter, region: str = "") -> LocalCloudProcess:
     """The run's local cloud, on two ports picked here, so that the first kernel starts while the cloud does.
 
     The kernels get the cloud's URLs from the environment at their start, and the cloud takes ~1 s to
@@ -149,6 +150,7 @@ def start_cloud(cloud_args: list[str] | tuple[str, ...], kernels: KernelStarter)
     try:
         ports = free_ports(2)
         os.environ[ENV_ENDPOINT] = f"http://127.0.0.1:{ports[0]}"
+        point_clients_at(os.environ[ENV_ENDPOINT], region)
         kernels.start_next()
         cloud = LocalCloudProcess.start(extra_args=cloud_args, ports=ports)
         if cloud.url == os.environ[ENV_ENDPOINT]:
@@ -159,7 +161,24 @@ def start_cloud(cloud_args: list[str] | tuple[str, ...], kernels: KernelStarter)
     kernels.discard()
     cloud = LocalCloudProcess.start(extra_args=cloud_args)
     os.environ[ENV_ENDPOINT] = cloud.url
+    point_clients_at(cloud.url, region)
     return cloud
+
+
+def point_clients_at(endpoint: str, region: str) -> None:
+    """Set what ``python -m localcloud env`` prints for the kernels started next (the cloud's URL and keys, the
+    SageMaker SDK's settings, ``region``): code written for AWS (boto3's default session, the SageMaker SDK)
+    reaches the cloud with nothing written for it. :data:`CLIENT_VARIABLES` are the names it may change."""
+    from localcloud.client.aws_urls import client_environment
+
+    os.environ.update(client_environment(endpoint, os.environ.get(ENV_LOCAL_KEY_ID, ""),
+                                         os.environ.get(ENV_LOCAL_SECRET, ""), region))
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):  # a token or profile left from AWS would be sent, and refused
+        os.environ.pop(name, None)
+
+
+CLIENT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+                    "AWS_SESSION_TOKEN", "AWS_PROFILE", "LOCALCLOUD_REDIRECT_AWS_URLS", "SAGEMAKER_USER_CONFIG_OVERRIDE")
 
 
 def free_ports(count: int) -> tuple[int, ...]:

@@ -21,7 +21,8 @@ from typing import Any
 
 import nbformat
 
-from helpers.runner.cloud_process import LocalCloudProcess, start_cloud, use_keys_of  # noqa: F401  (LocalCloudProcess: API)
+from helpers.runner.cloud_process import (CLIENT_VARIABLES, LocalCloudProcess, point_clients_at,  # noqa: F401
+                                          start_cloud, use_keys_of)  # (LocalCloudProcess: API)
 from helpers.config import (ENV_CLI_PARAMETERS, ENV_DATA_URL, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET,
                             ENV_RUN_ID, new_run_id)
 from helpers import settings_file
@@ -215,7 +216,7 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
     out_dir = Path(out_dir or PROJECT_ROOT / "runs" / run_id)
     cloud = None
     saved_env = {k: os.environ.get(k) for k in (ENV_ENDPOINT, ENV_DATA_URL, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET,
-                                                ENV_CLI_PARAMETERS)}
+                                                ENV_CLI_PARAMETERS, *CLIENT_VARIABLES)}
     os.environ[ENV_CLI_PARAMETERS] = given  # the kernels' settings tables say "-p" for these
     kernels = KernelStarter(NOTEBOOKS_DIR, notebooks)
     try:
@@ -227,9 +228,10 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                     use_keys_of(endpoint)
                 except RuntimeError as error:
                     raise SeriesFailed(str(error)) from None
+                point_clients_at(endpoint, _region(parameters))
             else:
                 try:
-                    cloud = start_cloud(cloud_args, kernels)
+                    cloud = start_cloud(cloud_args, kernels, _region(parameters))
                 except RuntimeError as error:
                     raise SeriesFailed(str(error)) from None
                 print(f"local cloud started at {cloud.url}")
@@ -279,6 +281,17 @@ def run_series(out_dir: Path | None, notebooks: list[Path], parameters: dict[str
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _region(parameters: dict[str, Any]) -> str:
+    """The run's region as the notebooks resolve it (parameter, environment, settings.toml); "" if it is bad (the
+    first notebook then says why)."""
+    from helpers.config import ConfigError, settings
+
+    try:
+        return settings(target="local", region=parameters.get("region") or None).region
+    except ConfigError:
+        return ""
 
 
 def _execute(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None, result: SeriesResult,

@@ -206,6 +206,16 @@ SEAMS: tuple[Seam, ...] = (
           "_lambda:_lambda_delete_function",
           "the function's warm environments and everything their handlers started end with it",
           ("self", "function_name", "qualifier")),
+    _seam(31, "iam_simulate_principal_policy", "moto.iam.responses:IamResponse", "simulate_principal_policy",
+          "_iam_simulate:simulate_principal_policy",
+          "SimulatePrincipalPolicy, which moto lacks (500): the principal's policies through the cloud's own "
+          "evaluator, in AWS's shape (the SageMaker SDK checks roles with it)", (), kind="add"),
+    _seam(32, "sagemaker_describe_model", _SAGEMAKER, "describe_model", "_sagemaker_shapes:_describe_model",
+          "moto answers VpcConfig {} where AWS leaves the member out (sagemaker-core's shapes refuse it): dropped"),
+    _seam(32, "sagemaker_describe_endpoint_config", _SAGEMAKER, "describe_endpoint_config",
+          "_sagemaker_shapes:_describe_endpoint_config", "DataCaptureConfig {} dropped as seam 32 drops VpcConfig"),
+    _seam(32, "sagemaker_describe_endpoint", _SAGEMAKER, "describe_endpoint", "_sagemaker_shapes:_describe_endpoint",
+          "DataCaptureConfig {} dropped as seam 32 drops VpcConfig"),
 )
 
 

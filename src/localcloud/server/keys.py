@@ -170,11 +170,11 @@ def _alive(pid: object) -> bool:
 
 
 def shell_lines(record: dict[str, str]) -> list[str]:
-    """``export`` lines pointing boto3, the AWS CLI and SDKs at the cloud of ``record``."""
-    values = {"AWS_ENDPOINT_URL": record["url"], "AWS_ACCESS_KEY_ID": record["aws_access_key_id"],
-              "AWS_SECRET_ACCESS_KEY": record["aws_secret_access_key"]}
-    if record.get("region"):
-        values["AWS_DEFAULT_REGION"] = record["region"]
+    """``export`` lines pointing boto3, the AWS CLI and SDKs (the SageMaker SDK too) at the cloud of ``record``."""
+    from localcloud.client.aws_urls import client_environment
+
+    values = client_environment(record["url"], record["aws_access_key_id"], record["aws_secret_access_key"],
+                                record.get("region", ""))
     lines = [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
     # a session token or profile left from real AWS would be sent along, and refused
     return [*lines, "unset AWS_SESSION_TOKEN AWS_PROFILE"]
