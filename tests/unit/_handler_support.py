@@ -3,12 +3,15 @@ tests/events, a data server on 127.0.0.1, a bucket in moto, recorded or stubbed 
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import importlib.util
 import json
 import string
 import sys
+import threading
 import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -47,6 +50,20 @@ class QuietFiles(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, *args) -> None:
         pass
+
+
+@contextlib.contextmanager
+def local_server(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 (a free port) answering with ``handler``, for the ``with`` block; its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def keys(bucket: str) -> list[str]:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import http.server
 import json
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 
 import boto3
@@ -79,7 +77,7 @@ def kit(make_kit) -> config.Kit:
 from _aws_stubs import aws_kit  # noqa: E402, F401
 
 # -- the handler tests' (test_fetch_data_handler, test_job_handlers) ---------------------------------------------
-from _handler_support import IRIS, REGION, QuietFiles  # noqa: E402
+from _handler_support import IRIS, REGION, QuietFiles, local_server  # noqa: E402
 
 
 @pytest.fixture
@@ -90,13 +88,8 @@ def data_server(tmp_path) -> Iterator[str]:
     shutil.copy(IRIS, root / "iris.data")
     (root / "empty.data").write_bytes(b"\n")
     QuietFiles.requested = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFiles, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with local_server(functools.partial(QuietFiles, directory=str(root))) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ import http.server
 import json
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import boto3
 import pytest
+from _handler_support import local_server
 from botocore.exceptions import ProfileNotFound
 
 from helpers import config
@@ -76,13 +76,8 @@ class _IdentityHandler(http.server.BaseHTTPRequestHandler):
 def identity_server() -> Iterator[str]:
     """A listening HTTP server on 127.0.0.1 that plays STS; yields its URL."""
     _IdentityHandler.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _IdentityHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with local_server(_IdentityHandler) as url:
+        yield url
 
 
 class TestSettingsPrecedence:
