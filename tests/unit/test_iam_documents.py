@@ -155,6 +155,14 @@ class TestLeastPrivilege:
                     assert ("${Prefix}" in name or "${Bucket}" in name
                             or any(p.match(name) for p in AWS_NAMED)), resource
 
+    def test_sdk_role_is_the_sagemaker_role_and_the_sdk_check(self):
+        """
+        1. Load iam/policies/sdk.json and sagemaker.json.
+        2. sdk.json is sagemaker.json's statements, in order, then the SDK_CHECK_SID statement only.
+        """
+        sdk, sagemaker = (load(IAM_DIR / "policies" / f"{name}.json")["Statement"] for name in ("sdk", "sagemaker"))
+        assert sdk[:-1] == sagemaker and sdk[-1]["Sid"] == SDK_CHECK_SID
+
     @pytest.mark.parametrize("path", POLICIES, ids=ids)
     def test_pass_role_only_to_sagemaker(self, path):
         """
