@@ -16,7 +16,6 @@ CASES = [
     ("01,05", "05_stepfunctions", "02_ingest"),
     ("01,06", "06_evaluate", "02_ingest"),
     ("01,07", "07_triggers", "06_evaluate"),
-    ("01,02,08", "08_sagemaker_sdk", "03_preprocess"),  # raw data found, the preprocessing image not
 ]
 
 
