@@ -28,7 +28,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m localcloud.client.aws_urls > /dev/null  # the venv's .pth: SDK code's AWS URLs reach the local cloud
 	touch $@
 
-## run: the notebook series 01-07 offline, executed into runs/<run-id>/, with a summary
+## run: the notebook series 01-08 offline, executed into runs/<run-id>/, with a summary
 run: venv
 	$(PY) -m helpers run
 
@@ -36,7 +36,7 @@ run: venv
 test: venv $(LAB_STAMP)
 	$(PYTEST) $(TEST_PARALLEL) tests notebooks --nbval --nbval-sanitize-with tests/notebooks/sanitize.cfg --nbval-current-env
 
-## notebooks: re-execute every committed notebook in place (01-07, then 99_cleanup) with their default parameters
+## notebooks: re-execute every committed notebook in place (01-08, then 99_cleanup) with their default parameters
 notebooks: venv
 	$(PY) -m helpers run --out notebooks --no-parameters --cleanup
 

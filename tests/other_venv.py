@@ -51,6 +51,9 @@ def build(python: str, venv: Path) -> tuple[str | None, list[subprocess.Complete
         if steps[-1].returncode != 0:
             return None, steps
         steps.append(subprocess.run([*pip, *args], capture_output=True, text=True, timeout=1200))
+    if steps[-1].returncode == 0:  # as make venv: the .pth that sends SDK code's AWS URLs to the local cloud
+        steps.append(subprocess.run([str(venv / "bin/python"), "-m", "localcloud.client.aws_urls"],
+                                    capture_output=True, text=True, timeout=120))
     return (str(venv / "bin/python") if steps[-1].returncode == 0 else None), steps
 
 

@@ -47,6 +47,15 @@ def _function(purpose: str) -> Callable[[Kit, dict[str, str]], str | None]:
     return check
 
 
+def _image(image: str) -> Callable[[Kit, dict[str, str]], str | None]:
+    def check(kit: Kit, found: dict[str, str]) -> str | None:
+        from helpers import ecr
+
+        return ecr.published_uri(kit, image)
+
+    return check
+
+
 def _gated_pipeline(kit: Kit, found: dict[str, str]) -> str | None:
     sfn = kit.client("stepfunctions")
     name = kit.names.state_machine("pipeline")
@@ -68,6 +77,7 @@ NEEDS: dict[str, tuple[str, str, Callable[[Kit, dict[str, str]], str | None]]] =
                        _objects_under("processed/train/")),
     "fetch-data": ("the fetch-data function", "02_ingest", _function("fetch-data")),
     "start-preprocessing": ("the start-preprocessing function", "03_preprocess", _function("start-preprocessing")),
+    "preprocess image": ("the preprocessing image <prefix>/preprocess:latest", "03_preprocess", _image("preprocess")),
     "start-training": ("the start-training function", "04_train", _function("start-training")),
     "gated pipeline": ("the pipeline state machine with its evaluation and gate", "06_evaluate", _gated_pipeline),
 }

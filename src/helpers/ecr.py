@@ -32,6 +32,22 @@ def ensure_repository(kit: Kit, image: str) -> str:
     return repository["repositoryUri"]
 
 
+def published_uri(kit: Kit, image: str, tag: str = "latest") -> str | None:
+    """``<repository URI>:<tag>`` when :func:`publish_image` made it (03 does), else None; nothing is created.
+
+    On AWS the tag must have been pushed; the local cloud runs ``docker/<image>``'s files, so the repository is enough.
+    """
+    ecr = kit.client("ecr")
+    name = kit.names.repository(image)
+    try:
+        repository = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+        if kit.settings.target != "local":  # the one place the kit differs by target (see _publish)
+            ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": tag}])
+    except (ecr.exceptions.RepositoryNotFoundException, ecr.exceptions.ImageNotFoundException):
+        return None
+    return f"{repository['repositoryUri']}:{tag}"
+
+
 def build_commands(kit: Kit, image: str, uri: str) -> list[str]:
     """The shell commands that build ``docker/<image>`` and push it (as the article does, fixed)."""
     registry = uri.split("/", 1)[0]

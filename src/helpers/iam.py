@@ -11,8 +11,10 @@ from helpers.paths import IAM_DIR
 
 # The roles the kit uses: purpose -> the AWS service that assumes it. Each Lambda function has its own
 # role holding only what its handler calls (fetch-data: S3; start-*: its SageMaker job and PassRole).
+# "sdk" is the SageMaker role of notebook 08: the sagemaker role's policy plus the actions the SageMaker Python
+# SDK's role check simulates before ModelTrainer starts a job (VPC network interfaces, any metric namespace).
 ROLES = {"fetch-data": "lambda", "start-preprocessing": "lambda", "start-training": "lambda",
-         "sagemaker": "sagemaker", "states": "states", "events": "events"}
+         "sagemaker": "sagemaker", "sdk": "sagemaker", "states": "states", "events": "events"}
 
 
 def partition(region: str) -> str:

@@ -35,7 +35,7 @@ class SharedSeries:
     """What the shared run did, and what the audit saw of it."""
 
     cloud: CloudProcess  # the run's local cloud, still up
-    result: subprocess.CompletedProcess  # `python -m helpers run` 01-07
+    result: subprocess.CompletedProcess  # `python -m helpers run` 01-08
     out: Path  # the executed notebooks
     run_id: str
     python: str  # the interpreter that ran the runner and its kernels
@@ -50,7 +50,7 @@ class SharedSeries:
 
 @pytest.fixture(scope="session")
 def shared_series(request, tmp_path_factory) -> Iterator[SharedSeries]:
-    """Run 01-07 once: on another Python when there is one, audited, against a local cloud that stays up.
+    """Run 01-08 once: on another Python when there is one, audited, against a local cloud that stays up.
 
     Under ``make test`` the other Python's venv was started by the xdist controller (tests/other_venv.py).
     """

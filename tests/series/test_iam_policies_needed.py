@@ -8,7 +8,7 @@ step that uses it — a Lambda handler invoked directly, a SageMaker job made fr
 pipeline made, the evaluate/deploy half of the pipeline from the input it had, an EventBridge
 rule — and checks that step fails with AccessDenied (or, for logs, that no log appears).
 
-Two statements cannot be shown offline; ``NOT_SHOWN`` says why, and the test checks the list holds
+Two statements cannot be shown offline, and notebook 08's ``sdk`` role is shown elsewhere; ``NOT_SHOWN`` says why, and the test checks the list holds
 exactly those.
 """
 
@@ -36,6 +36,12 @@ NOT_SHOWN = {
         "the local cloud's jobs publish no CloudWatch metrics (on AWS, training publishes them as the role)",
     ("states", "SyncIntegrationWatchesJobsThroughEventBridge"):
         "the local cloud's .sync polls Describe*; AWS watches the job through a managed EventBridge rule",
+    # notebook 08's role: the SDK's role check is shown by tests/sdk (TestRoleValidation: the kit's role without
+    # this statement is refused before any job); the rest repeats the sagemaker role's statements, shown above
+    ("sdk", "WhatTheSdkRoleCheckSimulatesBeforeItStartsATrainingJob"):
+        "the SDK refuses a role without it before it starts a job (tests/sdk/test_sdk_pipeline.py)",
+    **{("sdk", s["Sid"]): "the sagemaker role's statement, repeated in sdk.json and shown with that role"
+       for s in json.loads((IAM_DIR / "policies" / "sagemaker.json").read_text())["Statement"]},
 }
 
 

@@ -20,7 +20,7 @@ class TestAnotherPython:
         """
         1. Find Python 3.12 or 3.13 (skip, saying so, when the machine has neither).
         2. `make venv`'s steps with it: a venv, requirements.lock, the kit editable: each exits 0.
-        3. The shared series (`python -m helpers run`, 01-07, against its cloud) ran with that venv's Python:
+        3. The shared series (`python -m helpers run`, 01-08, against its cloud) ran with that venv's Python:
            exit 0 and a test accuracy.
         4. The runner and every papermill kernel ran on it (their command lines, as the loopback audit logged them).
         """

@@ -1,4 +1,4 @@
-"""The series end to end: ``python -m helpers run`` executes notebooks 01-07 with papermill.
+"""The series end to end: ``python -m helpers run`` executes notebooks 01-08 with papermill.
 
 The run is the shared series (tests/series/conftest.py), against a local cloud of its own that stays
 up, so that what the run left behind can be inspected afterwards: the S3 objects, the jobs and the
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.series
 
 @pytest.fixture(scope="module")
 def series(shared_series) -> dict:
-    """The shared run of 01-07 (tests/series/conftest.py)."""
+    """The shared run of 01-08 (tests/series/conftest.py)."""
     return {"result": shared_series.result, "out": shared_series.out, "run_id": shared_series.run_id}
 
 
@@ -53,7 +53,8 @@ class TestSeriesRun:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         executed = sorted(p.name for p in series["out"].glob("*.ipynb"))
         assert executed == ["01_bucket.ipynb", "02_ingest.ipynb", "03_preprocess.ipynb", "04_train.ipynb",
-                            "05_stepfunctions.ipynb", "06_evaluate.ipynb", "07_triggers.ipynb"]
+                            "05_stepfunctions.ipynb", "06_evaluate.ipynb", "07_triggers.ipynb",
+                            "08_sagemaker_sdk.ipynb"]
         notebook = nbformat.read(series["out"] / "03_preprocess.ipynb", as_version=4)
         injected = [c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and series["run_id"] in injected[0].source

@@ -29,7 +29,7 @@ class CleanedRun:
     """The shared series, 99 run on its cloud with --cleanup, and what was there before and after."""
 
     run_id: str
-    series: subprocess.CompletedProcess  # the shared run of 01-07
+    series: subprocess.CompletedProcess  # the shared run of 01-08
     result: subprocess.CompletedProcess  # `python -m helpers run --cleanup --notebooks 99`
     out: Path
     before: dict[str, list[str]]
@@ -61,7 +61,7 @@ class TestCleanup:
     def test_run_with_cleanup_leaves_nothing_and_clean_is_safe_twice(self, cleaned_run: CleanedRun, cloud) -> None:
         """A whole series, then 99 with --cleanup: nothing of the kit's is left.
 
-        1. The shared series (01-07, default prefix) exited 0 and printed a test accuracy.
+        1. The shared series (01-08, default prefix) exited 0 and printed a test accuracy.
         2. Before cleanup it had made resources in every service (the summary's facts came from them).
         3. `python -m helpers run --cleanup --notebooks 99` on its cloud, continuing its run id:
            exit 0, the executed 99 is in --out.

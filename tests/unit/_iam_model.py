@@ -8,6 +8,8 @@ Needs are (action, resource ARN, condition context) triples for a sample kit, na
 * ``fetch-data``, ``start-preprocessing``, ``start-training`` (one role per function): every
   ``boto3.client(...).<method>(...)`` call in that function's ``src/lambdas/*.py`` (found with ``ast``);
 * ``sagemaker``: what the jobs, models and endpoints those Tasks and handlers create do with the role;
+* ``sdk``: notebook 08's SageMaker role: the ``sagemaker`` needs, and what the SageMaker Python SDK's role check
+  simulates before a training job (read from the installed SDK);
 * ``events``: the rule of notebook 07 starts the pipeline.
 """
 
@@ -317,6 +319,19 @@ def events_needs(kit: config.Kit) -> list[Need]:
     return [Need("states:StartExecution", machine, "notebooks/07_triggers.ipynb: the rule's target")]
 
 
-NEEDS = {"states": states_needs, "sagemaker": sagemaker_needs, "events": events_needs,
+def sdk_checked_actions() -> list[str]:
+    """The actions the SageMaker Python SDK's role check simulates before ModelTrainer starts a training job."""
+    from sagemaker.core.helper import iam_role_resolver
+
+    return sorted(set(iam_role_resolver._get_smoke_test_actions("training")))
+
+
+def sdk_needs(kit: config.Kit) -> list[Need]:
+    """Notebook 08's role: what the sagemaker role's jobs do, and what the SDK's role check simulates (no ARN)."""
+    source = "sagemaker.core.helper.iam_role_resolver: ModelTrainer's role check"
+    return sagemaker_needs(kit) + [Need(action, "*", source) for action in sdk_checked_actions()]
+
+
+NEEDS = {"states": states_needs, "sagemaker": sagemaker_needs, "sdk": sdk_needs, "events": events_needs,
          **{purpose: functools.partial(lambda_needs, handler_file=handler)
             for purpose, handler in LAMBDA_ROLES.items()}}

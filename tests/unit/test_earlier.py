@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from helpers import earlier, s3
+from helpers import earlier, ecr, s3
 from helpers.errors import EarlierNotebookNeeded
 
 
@@ -31,3 +33,25 @@ class TestRequire:
     def test_an_unknown_need_is_a_programming_error(self, kit):
         with pytest.raises(ValueError, match="unknown need"):
             earlier.require(kit, "buckett")
+
+
+class TestPreprocessImage:
+    def test_missing_until_03_pushed_it(self, kit):
+        """
+        1. On moto (target aws), with the bucket only: require(kit, "bucket", "preprocess image").
+        2. EarlierNotebookNeeded: "run 03_preprocess first"; no repository was made.
+        3. With the repository but no image tagged latest (03 stopped before docker push): still missing.
+        4. After an image is pushed as latest: found, as the repository's URI with :latest.
+        """
+        s3.ensure_bucket(kit)
+        with pytest.raises(EarlierNotebookNeeded, match="preprocessing image .* run 03_preprocess first"):
+            earlier.require(kit, "bucket", "preprocess image")
+        assert kit.client("ecr").describe_repositories()["repositories"] == []
+        uri = ecr.ensure_repository(kit, "preprocess")
+        with pytest.raises(EarlierNotebookNeeded, match="run 03_preprocess first"):
+            earlier.require(kit, "bucket", "preprocess image")
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                    "config": {}, "layers": []}
+        kit.client("ecr").put_image(repositoryName=kit.names.repository("preprocess"),
+                                    imageManifest=json.dumps(manifest), imageTag="latest")
+        assert earlier.require(kit, "bucket", "preprocess image")["preprocess image"] == f"{uri}:latest"

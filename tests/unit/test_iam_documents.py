@@ -34,6 +34,13 @@ NO_RESOURCE_LEVEL = {
     "cloudwatch:PutMetricData",  # metrics have no ARN; the cloudwatch:namespace condition narrows it
 }
 REQUIRED_CONDITIONS = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
+# The one exception: notebook 08's "sdk" role. Before ModelTrainer submits a training job, the SageMaker Python SDK
+# simulates the role (iam:SimulatePrincipalPolicy, no resource ARNs, no context keys) on the actions its
+# IAM_POLICY_CONFIG grants on "*" (sagemaker.core.helper.iam_role_resolver._get_smoke_test_actions) and refuses a
+# role denied any of them, as it does on AWS. Simulated without a resource or a namespace, only an unconditioned
+# "*" grant passes; the pipeline's jobs use none of the EC2 actions (no VPC). Its statement is this Sid.
+SDK_CHECK_SID = "WhatTheSdkRoleCheckSimulatesBeforeItStartsATrainingJob"
+SDK_CHECK_ROLE = "sdk"
 # Resources AWS names (not the kit), which therefore cannot carry the kit's prefix.
 AWS_NAMED = [
     re.compile(r"^rule/StepFunctionsGetEventsForSageMaker(Processing|Training|Transform)JobsRule$"),  # made by .sync
@@ -117,9 +124,18 @@ class TestLeastPrivilege:
         3. Otherwise an ARN in ${Partition}; with ${Account} (and ${Region} unless the service is global); S3 ARNs
            name ${Bucket}, which carries the account.
         4. And the resource names the kit (${Prefix} or ${Bucket}) or is one AWS names (listed in AWS_NAMED).
+        5. Except the sdk role's SDK_CHECK_SID statement: exactly the actions the installed SDK's role check
+           simulates that the rest of the policy does not grant on "*", without a condition (see SDK_CHECK_SID).
         """
-        for statement in load(path)["Statement"]:
+        statements = load(path)["Statement"]
+        for statement in statements:
             actions = model.as_list(statement["Action"])
+            if path.stem == SDK_CHECK_ROLE and statement.get("Sid") == SDK_CHECK_SID:
+                granted = {a for s in statements if s is not statement and s["Resource"] == "*"
+                           and "Condition" not in s for a in model.as_list(s["Action"])}  # ecr:GetAuthorizationToken
+                assert set(actions) == set(model.sdk_checked_actions()) - granted, "the SDK checks other actions"
+                assert statement["Resource"] == "*" and "Condition" not in statement, statement
+                continue
             for resource in model.as_list(statement["Resource"]):
                 if resource == "*":
                     assert set(actions) <= NO_RESOURCE_LEVEL, (statement, "has '*' for actions that can be scoped")
@@ -138,6 +154,14 @@ class TestLeastPrivilege:
                     assert region == ("" if service in GLOBAL_SERVICES else "${Region}"), resource
                     assert ("${Prefix}" in name or "${Bucket}" in name
                             or any(p.match(name) for p in AWS_NAMED)), resource
+
+    def test_sdk_role_is_the_sagemaker_role_and_the_sdk_check(self):
+        """
+        1. Load iam/policies/sdk.json and sagemaker.json.
+        2. sdk.json is sagemaker.json's statements, in order, then the SDK_CHECK_SID statement only.
+        """
+        sdk, sagemaker = (load(IAM_DIR / "policies" / f"{name}.json")["Statement"] for name in ("sdk", "sagemaker"))
+        assert sdk[:-1] == sagemaker and sdk[-1]["Sid"] == SDK_CHECK_SID
 
     @pytest.mark.parametrize("path", POLICIES, ids=ids)
     def test_pass_role_only_to_sagemaker(self, path):

@@ -40,13 +40,13 @@ class TestSelectNotebooks:
         assert [p.name for p in chosen] == ["01_bucket.ipynb", "03_preprocess.ipynb"]
         assert all(p.parent == NOTEBOOKS_DIR and p.is_file() for p in chosen)
 
-    def test_default_is_01_to_07(self):
+    def test_default_is_01_to_08(self):
         """
         1. Select nothing.
-        2. Notebooks 01 to 07, in series order (99_cleanup only with --cleanup).
+        2. Notebooks 01 to 08, in series order (99_cleanup only with --cleanup).
         """
         chosen = series.select_notebooks(None)
-        assert [p.name[:2] for p in chosen] == ["01", "02", "03", "04", "05", "06", "07"]
+        assert [p.name[:2] for p in chosen] == ["01", "02", "03", "04", "05", "06", "07", "08"]
 
     def test_spaces_and_full_names(self):
         """

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="an option for the local cloud the run starts, repeatable; a value goes in the same "
                           "argument: --cloud-arg=--account=ID --cloud-arg=--image=REPO=DIR "
                           "--cloud-arg=--mirror=URL=FILE (see python -m localcloud --help)")
-    run.add_argument("--notebooks", help="comma-separated numbers, e.g. 01,02,03 (default 01-07)")
+    run.add_argument("--notebooks", help="comma-separated numbers, e.g. 01,02,03 (default 01-08)")
     run.add_argument("--cleanup", action="store_true", help="run 99_cleanup at the end: remove everything the kit made")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="a notebook parameter (target, region, prefix, run_id, data_url)")

@@ -30,7 +30,7 @@ from helpers.runner import kernels as kernels_module
 from helpers.runner.kernels import KERNEL_ARGUMENTS, KERNEL_NAME, KernelStarter
 from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 
-DEFAULT_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")
+DEFAULT_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07", "08")
 CLEANUP_NOTEBOOK = "99"
 # Notebooks 05 and 06 run the state machines as runs of their own: <run_id>-<suffix>.
 DERIVED_RUNS = ("article", "pipeline", "gated", "strict")
@@ -155,7 +155,7 @@ class SeriesResult:
 
 
 def select_notebooks(selection: str | None) -> list[Path]:
-    """Notebooks by number prefix (``"01,02"``), in the order given; 01-07 by default.
+    """Notebooks by number prefix (``"01,02"``), in the order given; 01-08 by default.
 
     Raises:
         SeriesFailed: a number matches no notebook.
