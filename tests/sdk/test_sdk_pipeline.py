@@ -31,7 +31,9 @@ SDK_CHECKED_ACTIONS = ["cloudwatch:PutMetricData", "ec2:CreateNetworkInterface",
 @pytest.fixture(scope="module")
 def kit_made(cloud, tmp_path_factory, monkeypatch_module):
     """What notebooks 01-03 make for the SDK: the kit's bucket and SageMaker role, iris train/test CSVs."""
-    monkeypatch_module.setenv("PIPELINE_DREAMS_ENDPOINT", cloud.url)
+    for name in ("PIPELINE_DREAMS_ENDPOINT", "PIPELINE_DREAMS_LOCAL_ACCESS_KEY_ID",
+                 "PIPELINE_DREAMS_LOCAL_SECRET_ACCESS_KEY"):  # this cloud's, whatever an earlier test left
+        monkeypatch_module.setenv(name, cloud.kit_env[name])
     kit = helpers.connect(target="local", region=REGION, run_id="sdk-tests")
     bucket = s3.ensure_bucket(kit)
     kit_role = iam.ensure_role(kit, "sagemaker")

@@ -89,3 +89,35 @@ class TestTargetAwsIgnoresTheLocalCloudsVariables:
         assert session.client("sts").meta.endpoint_url == "https://sts.eu-west-1.amazonaws.com"
         credentials = session.get_credentials()
         assert credentials is None or credentials.access_key != "AKIALOCALCLOUDKEY000"
+
+
+class TestAProxyDoesNotGetTheCloudsRequests:
+    """On a laptop with HTTP(S)_PROXY set, a client pointed at the local cloud talks to it directly: botocore sends
+    every host not in NO_PROXY through the proxy (https://docs.aws.amazon.com/cli/latest/userguide/
+    cli-configure-proxy.html), and a proxy cannot reach the laptop's 127.0.0.1."""
+
+    def test_no_proxy_names_loopback_and_keeps_what_it_held(self, monkeypatch):
+        """
+        1. With NO_PROXY=corp.example set, build the client environment for a cloud on 127.0.0.1.
+        2. NO_PROXY and no_proxy keep corp.example and add 127.0.0.1 and localhost.
+        """
+        from localcloud.client.aws_urls import client_environment
+
+        monkeypatch.setenv("NO_PROXY", "corp.example")
+        monkeypatch.delenv("no_proxy", raising=False)
+        env = client_environment("http://127.0.0.1:5050", "K", "S", "eu-west-1")
+        for name in ("NO_PROXY", "no_proxy"):
+            assert env[name].split(",") == ["corp.example", "127.0.0.1", "localhost"], env[name]
+
+
+class TestTheUsersAwsFilesStayOut:
+    """A client pointed at the local cloud reads none of the user's ~/.aws files, as the cloud's handlers do not."""
+
+    def test_config_and_credentials_files_are_devnull(self):
+        """1. Build the client environment. 2. AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE name os.devnull."""
+        import os
+
+        from localcloud.client.aws_urls import client_environment
+
+        env = client_environment("http://127.0.0.1:5050", "K", "S")
+        assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull

@@ -178,7 +178,8 @@ def point_clients_at(endpoint: str, region: str) -> None:
 
 
 CLIENT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-                    "AWS_SESSION_TOKEN", "AWS_PROFILE", "LOCALCLOUD_REDIRECT_AWS_URLS", "SAGEMAKER_USER_CONFIG_OVERRIDE")
+                    "AWS_SESSION_TOKEN", "AWS_PROFILE", "LOCALCLOUD_REDIRECT_AWS_URLS", "SAGEMAKER_USER_CONFIG_OVERRIDE",
+                    "NO_PROXY", "no_proxy", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 
 
 def free_ports(count: int) -> tuple[int, ...]:

@@ -31,6 +31,7 @@ ENV_SAGEMAKER_CONFIG = "SAGEMAKER_USER_CONFIG_OVERRIDE"
 SAGEMAKER_CONFIG_FILE = Path(__file__).with_name("sagemaker_sdk.yaml")
 PTH_NAME = "localcloud-client.pth"
 _AWS_DOMAINS = ("amazonaws.com", "amazonaws.com.cn", "api.aws")
+_LOOPBACK = ("127.0.0.1", "localhost")
 _PATCHED = "_localcloud_redirects_aws_urls"
 
 
@@ -40,6 +41,12 @@ def client_environment(url: str, key_id: str, secret: str, region: str = "") -> 
               ENV_REDIRECT: "1", ENV_SAGEMAKER_CONFIG: str(SAGEMAKER_CONFIG_FILE)}
     if region:
         values["AWS_DEFAULT_REGION"] = region
+    # The user's ~/.aws files (profiles, credential processes, real accounts' settings) stay out of a client pointed
+    # at the cloud, as they stay out of the cloud's own handlers and jobs
+    values["AWS_CONFIG_FILE"] = values["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    # A proxy the machine sets would get every request to a host NO_PROXY does not name, the cloud's included
+    held = [h for h in (os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or "").split(",") if h.strip()]
+    values["NO_PROXY"] = values["no_proxy"] = ",".join([*held, *(h for h in _LOOPBACK if h not in held)])
     return values
 
 
