@@ -34,7 +34,9 @@ from localcloud.sagemaker.algorithms.xgboost.hyperparameters import CONTAINER_ON
 
 MODEL_NAME = "xgboost-model"
 # xgboost errors the container turns into UserError (constants/xgb_constants.py, CUSTOMER_ERRORS)
+# and this xgboost's wording of the same checks ("label must be discrete values in the range of [0, num_class)")
 CUSTOMER_ERRORS = ("label must be in [0,1] for logistic regression", "label must be in [0, num_class)",
+                   "label must be discrete values in the range of [0, num_class)",
                    "Target is multiclass but average='binary'", "feature_names mismatch",
                    "Check failed: preds.size() == info.labels_.size()", "Check failed: !auc_error",
                    "base_score must be in (0,1)", "label must be nonnegative", "Label set is empty",
@@ -138,8 +140,8 @@ def train(root: Path) -> None:
                             evals_result=history, verbose_eval=False)
     except xgb.core.XGBoostError as exc:
         text = str(exc)
-        if any(error in text for error in CUSTOMER_ERRORS):
-            raise UserError(text) from None
+        if any(error in text for error in CUSTOMER_ERRORS):  # its first line: the C++ stack would fill FailureReason
+            raise UserError(text.split("Stack trace:")[0].strip()) from None
         raise RuntimeError(f"XGB train call failed with exception:\n {text}") from None
     (root / "model").mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # "Saving model in the UBJSON format as default": the name has no extension
