@@ -33,3 +33,25 @@ def cloud() -> Iterator[CloudProcess]:
 def unique(request) -> str:
     """A name unique to the test, for resources in the shared cloud."""
     return re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + f"-{time.time_ns() % 10**8}"
+
+
+# what points a client at a cloud: a test that leaves one of these changed sends the next test's requests
+# (moto in-process, say) to a cloud it never chose
+_CLIENT_VARIABLE = re.compile(r"^(AWS_|LOCALCLOUD_|SAGEMAKER_|PIPELINE_DREAMS_(ENDPOINT|LOCAL_|DATA_URL)|NO_PROXY$|no_proxy$)")
+
+
+@pytest.fixture(autouse=True)
+def _client_variables_restored(request) -> Iterator[None]:
+    """Fail the test that leaves a client variable (AWS_ENDPOINT_URL, keys, …) other than it found it."""
+    before = {name: value for name, value in os.environ.items() if _CLIENT_VARIABLE.match(name)}
+    yield
+    after = {name: value for name, value in os.environ.items() if _CLIENT_VARIABLE.match(name)}
+    if after != before:
+        changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+        for name in changed:  # put them back, so one leak fails one test
+            if name in before:
+                os.environ[name] = before[name]
+            else:
+                os.environ.pop(name, None)
+        pytest.fail(f"{request.node.nodeid} left {', '.join(changed)} changed in os.environ "
+                    "(use monkeypatch, or restore them)", pytrace=False)

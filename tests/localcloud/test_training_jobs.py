@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 import pytest
-from _support import (account_id, create_bucket, create_role, csv_rows, ecr_image_uri, load_event, run_preprocess_locally,
-                      unique_name)
+from _support import (account_id, create_bucket, create_role, csv_rows, ecr_image_uri, load_event, read_log_messages,
+                      run_preprocess_locally, unique_name)
 from _wait import wait_for, wait_for_status
 
 from localcloud.sagemaker.algorithms.linear_learner import train as linear_learner
@@ -151,6 +151,18 @@ class TestLinearLearner:
         starts = [t["StartTime"] for t in final["SecondaryStatusTransitions"]]
         assert starts == sorted(starts)
         assert final["TrainingStartTime"] <= final["TrainingEndTime"]
+
+    def test_log_holds_the_algorithms_lines_and_no_python_warning(self, region, trained, cloud):
+        """
+        1. Read the finished job's stream in /aws/sagemaker/TrainingJobs (``<job>/algo-1-…``).
+        2. It holds the algorithm's lines (the stand-in's first line, its metrics) and no warning of Python's own:
+           a learner reads this log in 04 and 08 as the algorithm's.
+        """
+        request, _, _ = trained[region]
+        messages = read_log_messages(cloud, "/aws/sagemaker/TrainingJobs", f"{request['TrainingJobName']}/", region)
+        assert any("linear-learner" in m for m in messages), messages[:5]
+        assert any("multiclass_accuracy" in m for m in messages), messages
+        assert not [m for m in messages if "Warning" in m or "<frozen" in m], messages[:5]
 
 
 class TestBadHyperparameters:

@@ -19,7 +19,7 @@ import pytest
 
 from helpers.runner import cli
 from helpers.runner import series
-from helpers.config import ENV_ENDPOINT, ENV_RUN_ID
+from helpers.config import ENV_DATA_URL, ENV_ENDPOINT, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET, ENV_RUN_ID
 from helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from helpers.runner.series import SeriesFailed, SeriesResult
 
@@ -126,7 +126,7 @@ def client_variables_restored(monkeypatch):
     each test's are undone after it, or a later in-process moto test's boto3 would reach a port nobody serves."""
     from helpers.runner.cloud_process import CLIENT_VARIABLES
 
-    for name in CLIENT_VARIABLES:
+    for name in (*CLIENT_VARIABLES, ENV_ENDPOINT, ENV_DATA_URL, ENV_LOCAL_KEY_ID, ENV_LOCAL_SECRET):
         monkeypatch.setenv(name, os.environ.get(name, ""))  # recorded, so the end of the test puts it back
         if not os.environ[name]:
             monkeypatch.delenv(name)

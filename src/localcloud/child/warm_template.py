@@ -169,6 +169,9 @@ def _run_job(request: dict[str, Any]) -> None:
         if kind == "script":
             runpy.run_path(target, run_name="__main__")
         else:
+            # PRELOAD may hold the module itself (for its imports): run as __main__ it is executed anew, and runpy
+            # would print a RuntimeWarning into the job's log for finding it imported already
+            sys.modules.pop(target, None)
             runpy.run_module(target, run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as stop:  # what the interpreter makes of sys.exit(...)
