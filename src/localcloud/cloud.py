@@ -129,7 +129,7 @@ class LocalCloud:
         self._background: set[threading.Thread] = set()
         self.lambda_runtime: LambdaRuntime | None = None
         self.jobs: JobRunner | None = None
-        self.inference: Inference | None = None  # endpoints and Batch Transform (linear-learner)
+        self.inference: Inference | None = None  # endpoints and Batch Transform (linear-learner, XGBoost)
 
     def start(self) -> LocalCloud:
         """Start serving; returns once requests are accepted.

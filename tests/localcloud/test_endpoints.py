@@ -182,13 +182,14 @@ class TestBadRequests:
         message = raised.value.response["OriginalMessage"]
         assert "row 1" in message and "expected 4 feature columns, found 5" in message
 
-    def test_non_linear_learner_image_is_named(self, setup):
+    def test_unservable_image_is_named(self, setup):
         """
-        1. Register a model whose image is xgboost (an image localcloud cannot serve) and deploy it.
+        1. Register a model whose image is one localcloud plays no algorithm for (not linear-learner or XGBoost)
+           and deploy it.
         2. Invoking it fails with a ModelError whose message names that image.
         """
-        image = ecr_image_uri(setup["account"], REGION, "sagemaker-xgboost", "1.7-1")
-        name = unique_name("xgboost")
+        image = ecr_image_uri(setup["account"], REGION, "my-own-server", "1")
+        name = unique_name("own-server")
         setup["sm"].create_model(ModelName=name, ExecutionRoleArn=setup["role"], PrimaryContainer={
             "Image": image, "ModelDataUrl": f"s3://{setup['bucket']}/models/a/model.tar.gz"})
         endpoint, _ = _deploy(setup, name)

@@ -239,6 +239,8 @@ CLIENT_ERRORS = {
     "empty channel": (MULTICLASS, {"train": {"t.csv": GOOD_ROWS}, "test": {"empty.csv": ""}}, None,
                       ["channel 'test' has no data"]),
     "bad epochs": ({**MULTICLASS, "epochs": "ten"}, {"train": {"t.csv": GOOD_ROWS}}, None, ["epochs", "'ten'"]),
+    "unknown hyperparameter": ({**MULTICLASS, "colour": "blue"}, {"train": {"t.csv": GOOD_ROWS}}, None,
+                               ["Additional hyperparameters are not allowed ('colour' was unexpected)"]),
 }
 
 
@@ -279,15 +281,16 @@ class TestUnexpectedErrors:
 
 
 class TestInputLeniency:
-    def test_label_size_files_hidden_files_and_unknown_hyperparameters(
+    def test_label_size_files_hidden_files_and_ignored_hyperparameters(
             self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """Accepted variations of the contract.
 
         1. ContentType text/csv;label_size=1, train split over two files (one in a sub-folder), a hidden
-           file with garbage, blank lines, and hyperparameters AWS knows (optimizer) or not (colour).
-        2. Training succeeds on all 6 rows; the ignored hyperparameters are logged, the hidden file is not read.
+           file with garbage, blank lines, and a hyperparameter AWS knows but the stand-in does not honour
+           (optimizer).
+        2. Training succeeds on all 6 rows; the ignored hyperparameter is logged, the hidden file is not read.
         """
-        root = write_job(tmp_path, {**MULTICLASS, "optimizer": "adam", "colour": "blue", "epochs": "3"}, {
+        root = write_job(tmp_path, {**MULTICLASS, "optimizer": "adam", "epochs": "3"}, {
             "train": {"a.csv": GOOD_ROWS + "\n", ".hidden": "not,a,csv\n", "b.csv": "1,0,0\n"}},
             {"train": "text/csv;label_size=1"})
         (root / "input/data/train/sub").mkdir()
@@ -295,7 +298,6 @@ class TestInputLeniency:
         assert run(root) == 0
         out = capsys.readouterr().out
         assert "Read 6 rows x 2 features from channel 'train' (3 file(s))" in out
-        assert "Ignoring hyperparameter colour='blue' (unknown to linear-learner)" in out
         assert "Ignoring hyperparameter optimizer='adam' (not implemented by the stand-in)" in out
 
 

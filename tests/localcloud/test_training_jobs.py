@@ -186,6 +186,27 @@ class TestBadHyperparameters:
         assert "num_classes" in final["FailureReason"]
         assert not (final.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
 
+    def test_unknown_hyperparameter_fails(self, regions):
+        """linear-learner refuses a name it does not know, as Amazon's first-party algorithms refuse one (their
+        hyperparameter schema: "ClientError: Additional hyperparameters are not allowed ('augmentation type' was
+        unexpected)" for image-classification; the names are
+        https://docs.aws.amazon.com/sagemaker/latest/dg/ll_hyperparameters.html).
+
+        1. Create a job with a misspelt learning_rate (learning_rat).
+        2. Failed: a ClientError naming the misspelt name; no model artifact.
+        """
+        setup = regions["eu-west-1"]
+        name = unique_name("misspelt")
+        setup["sm"].create_training_job(**_request(setup, name, {
+            **load_event("linear_learner_hyperparameters.json"), "learning_rat": "0.1"}))
+
+        final = _wait_done(setup["sm"], name)
+
+        assert final["TrainingJobStatus"] == "Failed"
+        assert final["FailureReason"].startswith("ClientError: ")
+        assert "Additional hyperparameters are not allowed ('learning_rat' was unexpected)" in final["FailureReason"]
+        assert not (final.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
+
 
 class TestStopTrainingJob:
     """stop_training_job stops a running job."""

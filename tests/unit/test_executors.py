@@ -239,13 +239,13 @@ class TestLambdaRuntimeInvokes:
 class TestInferenceTransformFailures:
     """A transform whose model cannot be served ends Failed with a ClientError FailureReason, logged."""
 
-    def test_not_linear_learner(self, recorder):
+    def test_not_a_builtin_algorithm(self, recorder):
         """
-        1. Start a transform whose model uses an image other than linear-learner.
+        1. Start a transform whose model uses an image no built-in algorithm the cloud plays (linear-learner, XGBoost).
         2. Its record ends Failed with ``ClientError: localcloud can serve only ...``, and that line is in its log.
         """
         inference = Inference("http://127.0.0.1:9", recorder.update, recorder.write_logs)
-        ref = ModelRef(name="m", image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1", model_data_url=None)
+        ref = ModelRef(name="m", image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-own-model:1", model_data_url=None)
         request = {"TransformJobName": "fast-transform", "TransformInput": {"DataSource": {"S3DataSource": {
             "S3DataType": "S3Prefix", "S3Uri": "s3://b/in/"}}, "ContentType": "text/csv"},
             "TransformOutput": {"S3OutputPath": "s3://b/out/"}}
@@ -254,7 +254,7 @@ class TestInferenceTransformFailures:
         final = recorder.final("fast-transform")
         assert final["transform_job_status"] == "Failed"
         assert final["failure_reason"].startswith(
-            "ClientError: localcloud can serve only SageMaker's built-in linear-learner image; model m uses"), final
+            "ClientError: localcloud can serve only SageMaker's built-in linear-learner and XGBoost images; model m uses"), final
         assert final["failure_reason"] in recorder.log_text("/aws/sagemaker/TransformJobs")
 
 

@@ -1,11 +1,14 @@
-"""Serve linear-learner models: endpoint invocations and Batch Transform jobs, without containers.
+"""Serve built-in algorithms' models: endpoint invocations and Batch Transform jobs, without containers.
 
 On AWS a model is an image plus a ``model.tar.gz``; an endpoint or a transform job runs the
-image's server. Here only SageMaker's built-in ``linear-learner`` image can be served: its
-artifact is the stand-in model :mod:`localcloud.sagemaker.algorithms.linear_learner.train` trains, and inference is
+image's server. Here SageMaker's built-in ``linear-learner`` and ``sagemaker-xgboost`` images can be served
+(:func:`localcloud.sagemaker.algorithms.builtin` names the algorithm). linear-learner's artifact is the stand-in
+model :mod:`localcloud.sagemaker.algorithms.linear_learner.train` trains, and inference is
 :func:`~localcloud.sagemaker.algorithms.linear_learner.model.predict` behind linear-learner's request/response contract
 (``text/csv`` in; ``application/json`` or ``application/jsonlines`` out), which
-:mod:`localcloud.sagemaker.inference.inference_contract` spells out.
+:mod:`localcloud.sagemaker.inference.inference_contract` spells out. XGBoost's artifact is an ``xgboost-model``
+booster, served by the xgboost library as the container serves it (:mod:`localcloud.sagemaker.inference.xgboost_contract`).
+A model that cannot be served fails for that reason before any of its request's options is checked.
 
 This module knows nothing of moto: :mod:`localcloud.moto_seams` resolves endpoint → endpoint
 configuration → model into a :class:`ModelRef`, and job status changes go back through a
@@ -36,7 +39,7 @@ from localcloud.contracts import (
     standalone_credentials,
 )
 from localcloud.sagemaker.algorithms.linear_learner import model as linear_model
-from localcloud.sagemaker.inference import model_artifacts
+from localcloud.sagemaker.inference import model_artifacts, xgboost_contract
 from localcloud.sagemaker.inference.inference_contract import (
     ACCEPT_JSON,
     ACCEPTS,
@@ -55,7 +58,7 @@ def _now() -> datetime:
 
 
 class Inference:
-    """Endpoint invocations and Batch Transform jobs for linear-learner models.
+    """Endpoint invocations and Batch Transform jobs for linear-learner and XGBoost models.
 
     Args:
         endpoint_url: the local cloud's URL, for reading models and data from S3.
@@ -77,21 +80,23 @@ class Inference:
         keys = self.credentials(ref.role, f"SageMaker-{ref.name}"[:64])
         return clients.client("s3", region, self.endpoint_url, keys, config=Config(retries={"max_attempts": 2}))
 
-    def load(self, region: str, ref: ModelRef) -> dict[str, Any]:
-        """The stand-in model behind ``ref`` (cached by ModelDataUrl and ETag).
+    def load(self, region: str, ref: ModelRef) -> Any:
+        """The model behind ``ref`` (cached by ModelDataUrl and ETag): a stand-in linear-learner model's dict or an
+        ``xgboost.Booster``.
 
         Raises:
-            InferenceError: the image is not linear-learner, or the artifact is missing or not a model.
+            InferenceError: the image is no built-in algorithm the cloud plays, or the artifact is missing or not a
+                model of it.
         """
-        if not ref.is_linear_learner:
+        if ref.algorithm is None:
             raise InferenceError(
-                f"localcloud can serve only SageMaker's built-in linear-learner image; model {ref.name} uses "
-                f"image {ref.image!r}", original_status=500)
+                f"localcloud can serve only SageMaker's built-in linear-learner and XGBoost images; model {ref.name} "
+                f"uses image {ref.image!r}", original_status=500)
         if not ref.model_data_url:
             raise InferenceError(f"model {ref.name} has no PrimaryContainer.ModelDataUrl", original_status=500)
         s3 = self._s3(region, ref)
         try:
-            bucket, key = split_s3_uri(ref.model_data_url)
+            bucket, key = model_artifacts.s3_location(ref.model_data_url)
             head = s3.head_object(Bucket=bucket, Key=key)
             etag = head["ETag"]
             cached = self._models.get((ref.model_data_url, etag))
@@ -118,6 +123,8 @@ class Inference:
         Raises:
             InferenceError: what the linear-learner container would answer with a 4xx/5xx.
         """
+        if ref.algorithm == "xgboost":  # the container's own order of checks (xgboost_contract)
+            return xgboost_contract.invoke(self.load(region, ref), body, content_type, accept)
         accept = media_type(accept if accept and accept != "*/*" else None, ACCEPT_JSON)
         if accept not in ACCEPTS:
             raise InferenceError(f"linear-learner (localcloud stand-in) cannot answer Accept {accept!r}; "
@@ -184,12 +191,16 @@ class Inference:
         name = request["TransformJobName"]
         self.update("transform", region, name, {"transform_start_time": _now(), "last_modified_time": _now()})
         source = request["TransformInput"]["DataSource"]["S3DataSource"]
-        settings = TransformSettings.read(request)
-        try:
+        try:  # first: a model that cannot be served says so, whatever the request's data options
             model = self.load(region, ref)
         except InferenceError as exc:
             raise JobFailure(CLIENT_ERROR, str(exc)) from None
-        log.add(f"Serving model {ref.name} ({ref.model_data_url}) with the {linear_model.NOTE}")
+        if ref.algorithm == "xgboost":
+            settings = xgboost_contract.XGBoostTransform.read(request)
+            log.add(f"Serving model {ref.name} ({ref.model_data_url}) with xgboost {_xgboost_version()}")
+        else:
+            settings = TransformSettings.read(request)
+            log.add(f"Serving model {ref.name} ({ref.model_data_url}) with the {linear_model.NOTE}")
         s3 = self._s3(region, ref)
         objects = list(_list_objects(s3, source["S3Uri"]))
         if not objects:
@@ -226,15 +237,26 @@ def _too_large(ref: ModelRef, exc: Exception) -> InferenceError:
                           "members)", original_status=500)
 
 
-def _load_artifact(body: bytes, ref: ModelRef) -> dict[str, Any]:
-    """Read a model.tar.gz (or the bare JSON model) within the size cap."""
+def _xgboost_version() -> str:
+    import xgboost
+
+    return xgboost.__version__
+
+
+def _load_artifact(body: bytes, ref: ModelRef) -> Any:
+    """Read a model.tar.gz (or the bare JSON model) within the size cap: the algorithm's model."""
     try:
+        if ref.algorithm == "xgboost":
+            return xgboost_contract.load(model_artifacts.xgboost_model(body), ref.name)
         return model_artifacts.load(body)
+    except InferenceError:
+        raise
     except model_artifacts.ArtifactTooLarge as exc:
         raise _too_large(ref, exc) from None
     except Exception as exc:  # noqa: BLE001 - a bad artifact fails the model, not the cloud
-        raise InferenceError(f"model {ref.name}: {ref.model_data_url} is not a linear-learner model "
-                             f"trained by localcloud ({type(exc).__name__}: {exc})", original_status=500) from None
+        what = "an XGBoost model" if ref.algorithm == "xgboost" else "a linear-learner model trained by localcloud"
+        raise InferenceError(f"model {ref.name}: {ref.model_data_url} is not {what} ({type(exc).__name__}: {exc})",
+                             original_status=500) from None
 
 
 def _list_objects(s3, uri: str) -> Iterator[tuple[str, str, str]]:

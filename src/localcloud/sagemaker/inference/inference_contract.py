@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from localcloud.sagemaker.algorithms.linear_learner import model as linear_model
-from localcloud.common.images import parse_image_uri
+from localcloud.sagemaker import algorithms
 from localcloud.contracts import CLIENT_ERROR, JobFailure
 
 ACCEPT_JSON, ACCEPT_JSONLINES = "application/json", "application/jsonlines"
@@ -58,9 +58,13 @@ class ModelRef:
                    role=getattr(model, "execution_role_arn", "") or "")
 
     @property
+    def algorithm(self) -> str | None:
+        """The built-in algorithm package that serves this model (``linear_learner``, ``xgboost``), or None."""
+        return algorithms.builtin(self.image)
+
+    @property
     def is_linear_learner(self) -> bool:
-        ref = parse_image_uri(self.image)
-        return bool(ref) and ref.repository.rsplit("/", 1)[-1] == "linear-learner"
+        return self.algorithm == "linear_learner"
 
 
 

@@ -1,4 +1,4 @@
-"""Read a stand-in model artifact without trusting its size.
+"""Read a model artifact without trusting its size, from where its ModelDataUrl says it is.
 
 A stand-in linear-learner model is a few KB of JSON, shipped as ``model.tar.gz``. A 2 MB
 ``model.tar.gz`` holding a 2 GB member took the cloud to 4.5 GB of memory for 54 s, so an
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from typing import Any
+from urllib.parse import unquote
 
 from localcloud.sagemaker.algorithms.linear_learner import model as linear_model
 
@@ -25,8 +27,37 @@ class ArtifactTooLarge(ValueError):
     """The artifact, or what it unpacks to, passes the cap."""
 
 
-def model_file(body: bytes) -> bytes:
+# ModelDataUrl as https: virtual-hosted (bucket.s3.region.amazonaws.com/key, bucket.s3.amazonaws.com/key) or
+# path-style (s3.region.amazonaws.com/bucket/key); CreateModel's pattern is ^(https|s3)://([^/]+)/?(.*)$
+_VIRTUAL_HOSTED = re.compile(r"^https://(?P<bucket>[^/]+?)\.s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?/"
+                             r"(?P<key>.*)$")
+_PATH_STYLE = re.compile(r"^https://s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?/(?P<bucket>[^/]+)/"
+                         r"(?P<key>.*)$")
+
+
+def s3_location(url: str) -> tuple[str, str]:
+    """(bucket, key) of a ModelDataUrl: ``s3://bucket/key`` or an S3 object's https URL, as SageMaker takes both
+    (AWS's Batch Transform example names its model ``https://<bucket>.s3.<region>.amazonaws.com/<key>``).
+
+    Raises:
+        ValueError: neither form.
+    """
+    match = re.match(r"^s3://([^/]+)/?(.*)$", url)
+    if match:
+        return match.group(1), match.group(2)
+    match = _VIRTUAL_HOSTED.match(url) or _PATH_STYLE.match(url)
+    if match:
+        return match.group("bucket"), unquote(match.group("key"))
+    raise ValueError(f"{url!r} is neither an s3:// URI nor the https URL of an S3 object")
+
+
+def model_file(body: bytes, name: str | None = linear_model.MODEL_FILE) -> bytes:
     """The model file's bytes from a ``model.tar.gz`` (or any tar), within the cap.
+
+    Args:
+        body: the artifact.
+        name: the member to read; None reads the first regular file that is not hidden (as the XGBoost
+            container loads the first file of its model folder).
 
     Raises:
         ArtifactTooLarge: the members, in size or number, pass the cap.
@@ -43,9 +74,10 @@ def model_file(body: bytes) -> bytes:
             if total > MAX_BYTES:
                 raise ArtifactTooLarge(f"member {info.name!r} alone unpacks to {info.size} bytes"
                                        if info.size > MAX_BYTES else f"members unpack to more than {total} bytes")
-            if info.name.removeprefix("./") == linear_model.MODEL_FILE and info.isfile():
+            member = info.name.removeprefix("./")
+            if info.isfile() and (member == name or (name is None and not member.rsplit("/", 1)[-1].startswith("."))):
                 return tar.extractfile(info).read()
-    raise KeyError(f"no {linear_model.MODEL_FILE} in the archive")
+    raise KeyError(f"no {name or 'model file'} in the archive")
 
 
 def load(body: bytes) -> dict[str, Any]:
@@ -67,3 +99,18 @@ def load(body: bytes) -> dict[str, Any]:
 
 def _is_tar(body: bytes) -> bool:
     return len(body) > 262 and body[257:262] == b"ustar"
+
+
+def xgboost_model(body: bytes) -> bytes:
+    """The XGBoost model file of an artifact: its ``xgboost-model`` member, else its first file.
+
+    Raises:
+        ArtifactTooLarge: see :func:`model_file`.
+        KeyError, tarfile.TarError: no model file in it, or not a tar archive.
+    """
+    if len(body) > MAX_BYTES:
+        raise ArtifactTooLarge(f"an object of more than {MAX_BYTES} bytes")
+    try:
+        return model_file(body, "xgboost-model")
+    except KeyError:
+        return model_file(body, None)

@@ -29,6 +29,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localcloud.common import clients
+from localcloud.sagemaker import algorithms
 from localcloud.child import log_events, process_group
 from localcloud.common.images import ImageCatalog, ImageNotFound, parse_image_uri
 from localcloud.sagemaker.jobs.startup_order import InstanceStarts
@@ -342,9 +343,8 @@ class JobRunner:
         self.instances.launched(job.stop_requested)  # the instance starts (localcloud.sagemaker.jobs.startup_order)
         spec = request["AlgorithmSpecification"]
         image_uri = spec.get("TrainingImage", "")
-        ref = parse_image_uri(image_uri)
-        if ref and ref.repository.rsplit("/", 1)[-1] == "linear-learner":
-            command = [sys.executable, "-m", "localcloud.sagemaker.algorithms.linear_learner.train", "--ml-root", str(opt_ml)]
+        if module := algorithms.training_module(image_uri, request.get("HyperParameters")):  # a built-in algorithm
+            command = [sys.executable, "-m", module, "--ml-root", str(opt_ml)]
         else:
             command = self._command(job, image_uri, spec.get("ContainerEntrypoint"),
                                     spec.get("ContainerArguments") or ["train"])

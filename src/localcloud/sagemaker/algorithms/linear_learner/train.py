@@ -49,6 +49,8 @@ PREDICTOR_TYPES = ("binary_classifier", "multiclass_classifier", "regressor")
 CHANNELS = ("train", "validation", "test")
 HONOURED = {"predictor_type", "num_classes", "feature_dim", "mini_batch_size", "epochs", "learning_rate",
             "l1", "wd", "normalize_data", "normalize_label", "use_bias"}
+# HONOURED | NOT_IMPLEMENTED is linear-learner's whole list (docs: ll_hyperparameters.html); any other name fails the
+# job, as AWS's algorithm refuses it
 NOT_IMPLEMENTED = {  # real linear-learner hyperparameters the stand-in accepts and ignores
     "accuracy_top_k", "balance_multiclass_weights", "beta_1", "beta_2", "bias_lr_mult", "bias_wd_mult",
     "binary_classifier_model_selection_criteria", "early_stopping_patience", "early_stopping_tolerance",
@@ -72,6 +74,9 @@ def _log(message: str) -> None:
 def _parse_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
     """Validate SageMaker's string-valued hyperparameters into typed settings ("auto" → None)."""
     hp = {str(k): str(v).strip() for k, v in raw.items()}
+    unknown = sorted(set(hp) - HONOURED - NOT_IMPLEMENTED)
+    if unknown:  # linear-learner's hyperparameter schema allows no other name (jsonschema's wording)
+        raise InvalidInputError(f"Additional hyperparameters are not allowed ({unknown[0]!r} was unexpected)")
 
     def number(name: str, default: str, cast: type, low: float, auto: bool = True) -> Any:
         text = hp.get(name, default)
@@ -106,10 +111,8 @@ def _parse_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
         if not 3 <= num_classes <= 1_000_000:
             raise InvalidInputError(f"num_classes must be an integer from 3 to 1000000 for multiclass_classifier, "
                               f"got {hp['num_classes']!r}")
-    for name in sorted(set(hp) - HONOURED):
-        # Lenient on purpose: AWS rejects unknown hyperparameters, the stand-in only logs them.
-        why = "not implemented by the stand-in" if name in NOT_IMPLEMENTED else "unknown to linear-learner"
-        _log(f"Ignoring hyperparameter {name}={hp[name]!r} ({why})")
+    for name in sorted(set(hp) & NOT_IMPLEMENTED):
+        _log(f"Ignoring hyperparameter {name}={hp[name]!r} (not implemented by the stand-in)")
     wd, learning_rate = number("wd", "auto", float, 0.0), number("learning_rate", "auto", float, 0.0)
     if learning_rate == 0:
         raise InvalidInputError(
